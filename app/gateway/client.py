@@ -1,0 +1,385 @@
+"""The Engine API gateway: one pooled session per process, a negotiated API
+version, versioned paths, typed errors. It knows nothing of Flask and renders
+nothing; views call its methods and never build Engine URLs themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from typing import Any, Iterator
+from urllib.parse import quote, urlencode
+
+import requests
+import requests_unixsocket
+
+from . import calls
+from .errors import (AmbiguousReference, BadRequest, EngineError, EngineTimeout,
+                     EngineUnreachable, InvalidReference, NotFound, from_status)
+from .hosts import Host, parse_host
+
+# The highest API version this gateway was written and tested against. The
+# engine's own version (GET /_ping, Api-Version) is used when lower.
+MAX_API_VERSION = "1.52"
+# Below this the endpoints we use differ too much (and no supported engine
+# speaks less): an engine that offers less is refused with a clear message.
+MIN_API_VERSION = "1.24"
+
+_REF_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$")
+
+
+def version_tuple(v: str) -> tuple[int, int]:
+    major, _, minor = v.partition(".")
+    return int(major), int(minor or 0)
+
+
+def check_ref(ref: str) -> str:
+    """A container reference (name, ID or ID prefix) safe to put in a path.
+
+    Names follow the engine's rule `/?[a-zA-Z0-9][a-zA-Z0-9_.-]+`; IDs and
+    prefixes are hex, which that rule admits. Anything else (slashes, dots
+    alone, NUL, percent signs, 10,000 characters) is refused before any call.
+    """
+    if not isinstance(ref, str) or not ref:
+        raise InvalidReference(str(ref), "empty")
+    if len(ref) > 255:
+        raise InvalidReference(ref[:64] + "...", f"{len(ref)} characters is too long")
+    if not _REF_RE.match(ref):
+        raise InvalidReference(ref, "only letters, digits, '_', '.' and '-' may appear, "
+                                    "starting with a letter or digit")
+    return ref.lstrip("/")
+
+
+def _os_error_text(exc: BaseException) -> str:
+    """The plainest OS-level reason found in an exception chain."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    best: str | None = None
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.strerror:
+            best = e.strerror
+            if e.errno is not None:
+                best = f"{e.strerror} (errno {e.errno})"
+        for nxt in (e.__cause__, e.__context__, getattr(e, "reason", None), *getattr(e, "args", ())):
+            if isinstance(nxt, BaseException):
+                stack.append(nxt)
+    if best:
+        return best
+    text = str(exc)
+    # urllib3 wraps the reason in noise; keep the tail that says what happened
+    m = re.search(r"(Failed to resolve[^)]*|Name or service not known|"
+                  r"certificate verify failed[^)]*|Connection refused|"
+                  r"No such file or directory|Permission denied|[A-Z_]*SSL[^)]*)", text)
+    return m.group(1) if m else text[:300]
+
+
+class Engine:
+    """A client for one Docker Engine."""
+
+    def __init__(self, host: Host | str | None = None, *, connect_timeout: float = 3.0,
+                 read_timeout: float = 30.0, max_api: str = MAX_API_VERSION, pool_size: int = 32):
+        self.host = host if isinstance(host, Host) else parse_host(host)
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.max_api = max_api
+        self._session = requests_unixsocket.Session()
+        adapter_http = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+        self._session.mount("http://", adapter_http)
+        self._session.mount("https://", requests.adapters.HTTPAdapter(pool_connections=4,
+                                                                      pool_maxsize=pool_size))
+        self._session.mount("http+unix://", requests_unixsocket.UnixAdapter(pool_connections=4))
+        if self.host.scheme == "https":
+            self._session.verify = self.host.ca_cert or True
+            if self.host.client_cert:
+                self._session.cert = self.host.client_cert
+        self._session.headers["User-Agent"] = "Periscope"
+        self._api: str | None = None
+        self._engine_api: str | None = None
+        self._lock = threading.Lock()
+
+    # -- version negotiation -------------------------------------------------
+    @property
+    def api_version(self) -> str:
+        """The API version in use, negotiated on first need."""
+        api = self._api
+        if api is None:
+            api = self.negotiate()
+        return api
+
+    @property
+    def engine_api_version(self) -> str | None:
+        """The highest version the engine offered at the last negotiation."""
+        return self._engine_api
+
+    def negotiate(self) -> str:
+        """GET /_ping and take the engine's Api-Version, capped at ours."""
+        resp = self._send("GET", "/_ping", versioned=False)
+        offered = resp.headers.get("Api-Version")
+        with self._lock:
+            if not offered:
+                # Very old engines do not send it; the lowest we know is safest.
+                api = MIN_API_VERSION
+            elif version_tuple(offered) > version_tuple(self.max_api):
+                api = self.max_api
+            else:
+                api = offered
+            if version_tuple(api) < version_tuple(MIN_API_VERSION):
+                raise EngineError(f"the engine speaks API {offered}; Periscope needs at least "
+                                  f"{MIN_API_VERSION}")
+            self._engine_api = offered
+            self._api = api
+        return api
+
+    def forget_version(self) -> None:
+        """Negotiate again on the next call (the engine may have been replaced)."""
+        with self._lock:
+            self._api = None
+
+    # -- the one place requests are made ------------------------------------
+    def _send(self, method: str, path: str, *, params: dict | None = None, body: Any = None,
+              stream: bool = False, timeout: float | tuple | None = None, versioned: bool = True,
+              headers: dict | None = None, ok: tuple[int, ...] = ()) -> requests.Response:
+        """Send one request; return the response on 2xx (or a status in `ok`),
+        raise a typed error otherwise. Records the call."""
+        query = ""
+        if params:
+            clean = {k: v for k, v in params.items() if v is not None}
+            if clean:
+                query = "?" + urlencode(clean)
+        full_path = (f"/v{self.api_version}" if versioned else "") + path + query
+        data = None
+        body_text = None
+        hdrs = dict(headers or {})
+        if body is not None:
+            body_text = body if isinstance(body, str) else json.dumps(body)
+            data = body_text.encode("utf-8")
+            hdrs.setdefault("Content-Type", "application/json")
+        if timeout is None:
+            timeout = (self.connect_timeout, self.read_timeout)
+        elif not isinstance(timeout, tuple):
+            timeout = (self.connect_timeout, timeout)
+        t0 = time.perf_counter()
+        try:
+            resp = self._session.request(method, self.host.base_url + full_path, data=data,
+                                         headers=hdrs, stream=stream, timeout=timeout)
+        except requests.exceptions.ReadTimeout as exc:
+            self._record(method, full_path, None, t0, body_text, "timed out")
+            raise EngineTimeout(
+                f"the engine at {self.host.raw} accepted the connection but did not answer "
+                f"within {timeout[1]:g} s", host=self.host.raw, seconds=timeout[1],
+                method=method, path=full_path) from exc
+        except requests.exceptions.ConnectTimeout as exc:
+            self._record(method, full_path, None, t0, body_text, "connect timed out")
+            self.forget_version()
+            raise EngineUnreachable(
+                f"cannot connect to the engine at {self.host.raw}: no answer within "
+                f"{timeout[0]:g} s", host=self.host.raw, os_error="connection timed out",
+                method=method, path=full_path) from exc
+        except (requests.exceptions.ConnectionError, OSError) as exc:
+            reason = _os_error_text(exc)
+            self._record(method, full_path, None, t0, body_text, reason)
+            self.forget_version()
+            raise EngineUnreachable(f"cannot connect to the engine at {self.host.raw}: {reason}",
+                                    host=self.host.raw, os_error=reason, method=method,
+                                    path=full_path) from exc
+        except requests.exceptions.RequestException as exc:
+            self._record(method, full_path, None, t0, body_text, str(exc))
+            raise EngineError(f"request to the engine failed: {exc}", method=method,
+                              path=full_path) from exc
+        self._record(method, full_path, resp.status_code, t0, body_text)
+        if 200 <= resp.status_code < 300 or resp.status_code in ok:
+            return resp
+        raise self._error_from(resp, method, full_path)
+
+    def _record(self, method, path, status, t0, body_text, error=None):
+        calls.add(calls.Call(method=method, path=path, status=status,
+                             ms=(time.perf_counter() - t0) * 1000.0, body=body_text, error=error))
+
+    @staticmethod
+    def _error_from(resp: requests.Response, method: str, path: str) -> EngineError:
+        try:
+            text = resp.text
+        except Exception:  # noqa: BLE001 - a broken body still deserves an error
+            text = ""
+        message = text.strip()
+        try:
+            payload = json.loads(text)
+            if isinstance(payload, dict) and isinstance(payload.get("message"), str):
+                message = payload["message"]
+        except ValueError:
+            pass
+        if not message:
+            message = f"HTTP {resp.status_code} {resp.reason or ''}".strip()
+        return from_status(resp.status_code, message, method=method, path=path)
+
+    def _json(self, method: str, path: str, **kw) -> Any:
+        resp = self._send(method, path, **kw)
+        if resp.status_code == 204 or not resp.content:
+            return None
+        try:
+            return resp.json()
+        except ValueError:
+            snippet = resp.text[:500]
+            raise EngineError(f"the engine sent something that is not JSON: {snippet!r}",
+                              status=resp.status_code, method=method, path=path) from None
+
+    # -- system --------------------------------------------------------------
+    def ping(self) -> str:
+        """Check the engine answers; returns the API version in use."""
+        self._send("GET", "/_ping", versioned=False)
+        return self.api_version
+
+    def version(self) -> dict:
+        return self._json("GET", "/version")
+
+    def info(self) -> dict:
+        return self._json("GET", "/info")
+
+    def images(self) -> list[dict]:
+        return self._json("GET", "/images/json")
+
+    # -- containers ------------------------------------------------------------
+    def containers(self, *, all: bool = False, filters: dict[str, list[str]] | None = None,
+                   size: bool = False) -> list[dict]:
+        params: dict[str, Any] = {}
+        if all:
+            params["all"] = "1"
+        if size:
+            params["size"] = "1"
+        if filters:
+            params["filters"] = json.dumps(filters, separators=(",", ":"))
+        return self._json("GET", "/containers/json", params=params)
+
+    def inspect_container(self, ref: str) -> dict:
+        """Inspect by full ID, unique ID prefix or name, as the docker CLI does.
+        An ambiguous prefix raises AmbiguousReference naming the candidates."""
+        ref = check_ref(ref)
+        try:
+            return self._json("GET", f"/containers/{quote(ref, safe='')}/json")
+        except NotFound:
+            raise
+        except (BadRequest, EngineError) as exc:
+            # 20.10 answers 500 "Multiple IDs found with provided prefix"; newer
+            # engines 400. Either way the message says it.
+            if exc.status and ("multiple ids" in exc.message.lower()
+                               or "ambiguous" in exc.message.lower()):
+                raise self._ambiguous(ref) from exc
+            raise
+
+    def _ambiguous(self, ref: str) -> EngineError:
+        # The engine's `id` filter does not match short prefixes on every
+        # version (20.10 finds nothing for one character): list and match here.
+        found = self.containers(all=True)
+        candidates = [c for c in found if c.get("Id", "").startswith(ref)]
+        if len(candidates) < 2:
+            return BadRequest(f"the engine found several containers for {ref!r}")
+        return AmbiguousReference(ref, candidates)
+
+    def container_path(self, ref: str) -> str:
+        return f"/containers/{quote(check_ref(ref), safe='')}"
+
+    def logs(self, ref: str, *, stdout: bool = True, stderr: bool = True, timestamps: bool = True,
+             tail: str | int | None = None, since: str | int | float | None = None,
+             until: str | int | float | None = None, follow: bool = False,
+             timeout: float | None = None) -> requests.Response:
+        """The raw logs response, streamed: the caller reads `iter_content` and
+        demultiplexes (see frames.py) unless the container has a TTY."""
+        params = {"stdout": int(stdout), "stderr": int(stderr), "timestamps": int(timestamps),
+                  "tail": None if tail is None else str(tail), "since": since, "until": until,
+                  "follow": 1 if follow else None}
+        return self._send("GET", self.container_path(ref) + "/logs", params=params, stream=True,
+                          timeout=timeout)
+
+    def create_container(self, manifest: dict | str, *, name: str | None = None) -> dict:
+        """POST /containers/create; returns {"Id": ..., "Warnings": [...]}."""
+        params = {"name": name} if name else None
+        return self._json("POST", "/containers/create", params=params, body=manifest)
+
+    def _action(self, ref: str, action: str, params: dict | None = None,
+                timeout: float | None = None) -> bool:
+        """POST /containers/{ref}/{action}. Returns False on 304 (already so)."""
+        resp = self._send("POST", self.container_path(ref) + "/" + action, params=params,
+                          ok=(304,), timeout=timeout)
+        return resp.status_code != 304
+
+    def start(self, ref: str) -> bool:
+        return self._action(ref, "start")
+
+    def stop(self, ref: str, t: int | None = None) -> bool:
+        return self._action(ref, "stop", {"t": t}, timeout=self.read_timeout + (t or 10))
+
+    def restart(self, ref: str, t: int | None = None) -> bool:
+        return self._action(ref, "restart", {"t": t}, timeout=self.read_timeout + (t or 10))
+
+    def kill(self, ref: str, signal: str | None = None) -> bool:
+        return self._action(ref, "kill", {"signal": signal})
+
+    def pause(self, ref: str) -> bool:
+        return self._action(ref, "pause")
+
+    def unpause(self, ref: str) -> bool:
+        return self._action(ref, "unpause")
+
+    def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
+        self._send("DELETE", self.container_path(ref),
+                   params={"force": int(force), "v": int(volumes)})
+
+    def wait(self, ref: str, timeout: float = 60) -> dict:
+        return self._json("POST", self.container_path(ref) + "/wait", timeout=timeout)
+
+    # -- events and images ---------------------------------------------------
+    def events(self, *, since: str | int | float, until: str | int | float,
+               filters: dict[str, list[str]] | None = None) -> list[dict]:
+        """A bounded window of past events (since..until); never held open."""
+        params: dict[str, Any] = {"since": since, "until": until}
+        if filters:
+            params["filters"] = json.dumps(filters, separators=(",", ":"))
+        resp = self._send("GET", "/events", params=params, stream=True)
+        out = []
+        try:
+            for line in resp.iter_lines():
+                if line.strip():
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        raise EngineError(f"malformed event from the engine: {line[:200]!r}")
+        except requests.exceptions.RequestException as exc:
+            raise EngineTimeout(f"reading events from {self.host.raw} failed: {exc}",
+                                host=self.host.raw) from exc
+        finally:
+            resp.close()
+        return out
+
+    def pull(self, image: str, tag: str | None = None) -> Iterator[dict]:
+        """POST /images/create, yielding each progress message as it arrives."""
+        params = {"fromImage": image, "tag": tag}
+        resp = self._send("POST", "/images/create", params=params, stream=True,
+                          timeout=(self.connect_timeout, 300))
+        try:
+            for line in resp.iter_lines():
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except ValueError:
+                        yield {"error": line.decode("utf-8", "replace")}
+        finally:
+            resp.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def from_env(env: dict[str, str] | None = None, **kw) -> Engine:
+    import os
+
+    env = os.environ if env is None else env
+    return Engine(parse_host(env.get("DOCKER_HOST"), env), **kw)
+
+
+__all__ = ["Engine", "from_env", "check_ref", "MAX_API_VERSION", "MIN_API_VERSION", "NotFound"]

@@ -1,0 +1,102 @@
+"""Every error the Engine gateway raises, in one module.
+
+The gateway never lets a `requests` exception escape: each fault becomes one of
+these types, carrying the Engine's own `message` where it sent one. The web
+layer maps each type to a page in one place (app/errors.py).
+"""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """The Engine answered with a server error (5xx), or with something that is
+    not the API (malformed JSON, an unexpected content type)."""
+
+    status: int | None = None
+
+    def __init__(self, message: str, *, status: int | None = None, method: str = "",
+                 path: str = "", explanation: str = ""):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        self.method = method
+        self.path = path
+        self.explanation = explanation
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.message
+
+
+class EngineUnreachable(EngineError):
+    """No connection could be made: the socket is missing, the port refuses,
+    the host name does not resolve, TLS failed, permission denied."""
+
+    def __init__(self, message: str, *, host: str = "", os_error: str = "", **kw):
+        super().__init__(message, **kw)
+        self.host = host
+        self.os_error = os_error or message
+
+
+class EngineTimeout(EngineError):
+    """The Engine accepted the connection but did not answer in time."""
+
+    def __init__(self, message: str, *, host: str = "", seconds: float | None = None, **kw):
+        super().__init__(message, **kw)
+        self.host = host
+        self.seconds = seconds
+
+
+class APIError(EngineError):
+    """The Engine answered a 4xx: the request itself was refused."""
+
+
+class BadRequest(APIError):
+    status = 400
+
+
+class NotFound(APIError):
+    status = 404
+
+
+class Conflict(APIError):
+    status = 409
+
+
+class NotModified(APIError):
+    """304: the container was already in the asked state (already started,
+    already stopped). Not a failure, but the caller must be able to tell."""
+
+    status = 304
+
+
+class AmbiguousReference(BadRequest):
+    """A container reference matches more than one container."""
+
+    def __init__(self, ref: str, candidates: list[dict], **kw):
+        super().__init__(f"{ref!r} matches {len(candidates)} containers", **kw)
+        self.ref = ref
+        self.candidates = candidates
+
+
+class InvalidReference(BadRequest):
+    """A container reference that cannot name any container (raised before any
+    Engine call, so odd input never reaches another Engine path)."""
+
+    def __init__(self, ref: str, reason: str):
+        super().__init__(f"not a container name or ID: {reason}")
+        self.ref = ref
+
+
+_BY_STATUS = {304: NotModified, 400: BadRequest, 404: NotFound, 409: Conflict}
+
+
+def from_status(status: int, message: str, **kw) -> EngineError:
+    """The typed error for an Engine answer with this HTTP status."""
+    cls = _BY_STATUS.get(status)
+    if cls is None:
+        if 400 <= status < 500:
+            err = APIError(message, status=status, **kw)
+            return err
+        return EngineError(message, status=status, **kw)
+    return cls(message, status=status, **kw)

@@ -1,0 +1,5 @@
+"""Placeholder blueprint: see the open issue that builds this feature."""
+
+from flask import Blueprint
+
+bp = Blueprint("actions", __name__)

@@ -1,0 +1,304 @@
+"""Shared fixtures: a real Docker Engine, labelled test containers that are
+always removed, the Flask app, a live gunicorn server, and real Chromium.
+
+Tests under tests/engine and tests/browser (or marked `engine`/`browser`)
+need an engine; browser tests need Chromium too. Outside CI they are skipped
+when these are missing; in CI (CI=true) that is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app import create_app  # noqa: E402
+from app.config import Settings  # noqa: E402
+from app.gateway import Engine, errors as ge, parse_host  # noqa: E402
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SESSION = uuid.uuid4().hex[:10]
+LABEL = "periscope.test"
+IMAGE = os.environ.get("PERISCOPE_TEST_IMAGE", "periscope-test:busybox")
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = os.environ.get("PERISCOPE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
+
+
+def _engine_status() -> tuple[bool, str]:
+    if os.environ.get("PERISCOPE_NO_ENGINE"):
+        return False, "scripts/test.sh found no engine"
+    try:
+        Engine(parse_host(os.environ.get("DOCKER_HOST")), connect_timeout=3).ping()
+    except ge.EngineError as exc:
+        return False, exc.message
+    return True, ""
+
+
+ENGINE_OK, ENGINE_WHY = _engine_status()
+CHROMIUM_OK = Path(CHROMIUM).exists()
+
+
+def pytest_configure(config):
+    if IN_CI and not ENGINE_OK:
+        raise pytest.UsageError(f"CI=true and no Docker Engine answers: {ENGINE_WHY}")
+    if IN_CI and not CHROMIUM_OK:
+        raise pytest.UsageError(f"CI=true and Chromium is missing at {CHROMIUM}")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = str(item.fspath)
+        if "/tests/engine/" in path or "/tests/browser/" in path:
+            item.add_marker(pytest.mark.engine)
+        if "/tests/browser/" in path:
+            item.add_marker(pytest.mark.browser)
+        if item.get_closest_marker("engine") and not ENGINE_OK:
+            item.add_marker(pytest.mark.skip(reason=f"no Docker Engine: {ENGINE_WHY}"))
+        if item.get_closest_marker("browser") and not CHROMIUM_OK:
+            item.add_marker(pytest.mark.skip(reason=f"no Chromium at {CHROMIUM}"))
+
+
+# --- the engine, through the docker CLI (the independent witness) -------------
+class Docker:
+    """Runs the docker CLI against the test engine."""
+
+    def __init__(self, host: str | None):
+        self.env = dict(os.environ)
+        if host:
+            self.env["DOCKER_HOST"] = host
+
+    def __call__(self, *args: str, check: bool = True, input: bytes | None = None,
+                 timeout: float = 120) -> str:
+        proc = subprocess.run(["docker", *args], env=self.env, capture_output=True,
+                              input=input, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} failed ({proc.returncode}): "
+                                 f"{proc.stderr.decode(errors='replace')}")
+        return proc.stdout.decode("utf-8", "replace")
+
+    def raw(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(["docker", *args], env=self.env, capture_output=True,
+                              timeout=timeout)
+
+    def inspect(self, ref: str) -> dict:
+        return json.loads(self("inspect", "--type", "container", ref))[0]
+
+    def remove_labelled(self, label: str) -> None:
+        ids = self("ps", "-aq", "--filter", f"label={label}", check=False).split()
+        if ids:
+            self("rm", "-f", "-v", *ids, check=False)
+
+
+@pytest.fixture(scope="session")
+def docker_host() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+@pytest.fixture(scope="session")
+def docker(docker_host):
+    d = Docker(docker_host)
+    yield d
+    if ENGINE_OK:
+        d.remove_labelled(f"{LABEL}={SESSION}")
+
+
+@pytest.fixture(scope="session")
+def test_image(docker) -> str:
+    if docker.raw("image", "inspect", IMAGE).returncode != 0:
+        pytest.fail(f"test image {IMAGE} is missing; scripts/test.sh makes it") if IN_CI else \
+            pytest.skip(f"test image {IMAGE} is missing; run scripts/test.sh")
+    return IMAGE
+
+
+def unique_name(prefix: str = "pt") -> str:
+    return f"{prefix}-{SESSION}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def run_container(docker, test_image):
+    """Start a labelled container with the docker CLI; removed after the test.
+
+    run_container("echo hi", name=..., tty=False, detach=True, args=[...], start=True)
+    returns the container's full ID."""
+    made: list[str] = []
+
+    def _run(cmd: str | list[str] | None = "sleep 300", *, name: str | None = None,
+             tty: bool = False, args: list[str] | None = None, start: bool = True,
+             image: str | None = None, labels: dict[str, str] | None = None) -> str:
+        name = name or unique_name()
+        argv = ["run" if start else "create", "--name", name, "--label", f"{LABEL}={SESSION}"]
+        if start:
+            argv.append("-d")
+        if tty:
+            argv.append("-t")
+        for k, v in (labels or {}).items():
+            argv += ["--label", f"{k}={v}"]
+        argv += list(args or [])
+        argv.append(image or test_image)
+        if isinstance(cmd, str):
+            argv += ["sh", "-c", cmd]
+        elif cmd:
+            argv += list(cmd)
+        cid = docker(*argv).strip().splitlines()[-1] if start else docker(*argv).strip()
+        if not re.fullmatch(r"[0-9a-f]{64}", cid):
+            cid = docker.inspect(name)["Id"]
+        made.append(cid)
+        return cid
+
+    yield _run
+    if made:
+        docker("rm", "-f", "-v", *made, check=False)
+
+
+# --- the app -----------------------------------------------------------------
+def make_settings(**over) -> Settings:
+    s = Settings.from_env({"DOCKER_HOST": os.environ.get("DOCKER_HOST", "")})
+    s.secret_key = "test-secret"
+    s.poll_interval = float(over.pop("poll_interval", 1.0))
+    for k, v in over.items():
+        setattr(s, k, v)
+    return s
+
+
+@pytest.fixture
+def app():
+    return create_app(make_settings())
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_post(client, url: str, data: dict | None = None, **kw):
+    """POST as a Periscope page would: session token and same-origin header."""
+    with client.session_transaction() as sess:
+        token = sess.setdefault("csrf", "t-" + uuid.uuid4().hex)
+    headers = {"X-CSRF-Token": token, "Origin": "http://localhost"}
+    headers.update(kw.pop("headers", {}))
+    return client.post(url, data=data or {}, headers=headers, **kw)
+
+
+# --- a live server (gunicorn, as users run it) ----------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, env: dict[str, str] | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        e = dict(os.environ)
+        e.update({"PERISCOPE_BIND": f"127.0.0.1:{self.port}", "PERISCOPE_POLL_INTERVAL": "1",
+                  "PERISCOPE_WORKERS": "2", "PERISCOPE_THREADS": "8"})
+        e.update(env or {})
+        self.log = open(ARTIFACTS / f"gunicorn-{self.port}.log", "wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+                                     cwd=ROOT, env=e, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: see {self.log.name}")
+            try:
+                requests.get(self.url + "/healthz", timeout=1)
+                return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not start in 20 s")
+
+    def stop(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    ARTIFACTS.mkdir(exist_ok=True)
+    srv = LiveServer()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def start_server():
+    """Start extra servers with their own environment; stopped after the test."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    started = []
+
+    def _start(env: dict[str, str] | None = None) -> LiveServer:
+        srv = LiveServer(env)
+        started.append(srv)
+        return srv
+
+    yield _start
+    for s in started:
+        s.stop()
+
+
+# --- real Chromium through Playwright ----------------------------------------------
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = ctx.new_page()
+    pg.dialogs = []  # every alert/confirm a page raises is kept here
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.console_errors = []
+    pg.on("console", lambda m: m.type == "error" and pg.console_errors.append(m.text))
+    yield pg
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        shots = ARTIFACTS / "screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        try:
+            pg.screenshot(path=str(shots / f"FAILED-{request.node.name}.png"), full_page=True)
+        except Exception:  # noqa: BLE001 - a failed screenshot must not hide the failure
+            pass
+    ctx.close()
+
+
+def screenshot(page, name: str) -> Path:
+    shots = ARTIFACTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    path = shots / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
