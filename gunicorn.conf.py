@@ -2,12 +2,20 @@
 
 import os
 import secrets
+import sys
+
+from app.bind import bind_addresses, refusal
 
 # Workers must share one secret so a session (and its CSRF token) made by one
 # worker is valid in another: make it here, in the master, before they fork.
 os.environ.setdefault("PERISCOPE_SECRET_KEY", secrets.token_hex(32))
 
-bind = os.environ.get("PERISCOPE_BIND", "127.0.0.1:8000")
+# Loopback by default; anywhere else only with a password, or on purpose.
+_why_not = refusal(os.environ)
+if _why_not:
+    print(f"periscope: {_why_not}", file=sys.stderr, flush=True)
+    sys.exit(2)
+bind = bind_addresses(os.environ.get("PERISCOPE_BIND"))
 worker_class = "gthread"
 workers = int(os.environ.get("PERISCOPE_WORKERS", "2"))
 threads = int(os.environ.get("PERISCOPE_THREADS", "8"))
