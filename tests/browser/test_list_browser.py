@@ -1,0 +1,79 @@
+"""The container list in real Chromium: live updates without a reload."""
+
+import os
+import time
+
+from conftest import LABEL, SESSION, screenshot, unique_name
+
+
+def test_list_is_live(page, live_server, docker, run_container):
+    first = run_container(name=unique_name("first"))
+    page.goto(f"{live_server.url}/containers?label={LABEL}={SESSION}")
+    assert page.title().startswith("Containers")
+    page.wait_for_selector(f'tr[data-id="{first}"]')
+    page.evaluate("window.__marker = 42")  # survives only if the page is never reloaded
+    screenshot(page, "list")
+
+    # a container started after the page loaded appears within two poll intervals
+    later = run_container(name=unique_name("later"))
+    page.wait_for_selector(f'tr[data-id="{later}"]', timeout=2500)
+    # one removed disappears
+    docker("rm", "-f", first)
+    page.wait_for_selector(f'tr[data-id="{first}"]', state="detached", timeout=2500)
+    assert page.evaluate("window.__marker") == 42
+    assert page.dialogs == []
+
+    # the Engine calls panel opens and shows the curl line
+    page.click("#engine-calls summary")
+    assert page.is_visible("#engine-calls .calls-table")
+    assert "curl" in page.inner_text("#engine-calls")
+    screenshot(page, "list-calls-open")
+
+
+def test_filter_box_keeps_focus_and_url(page, live_server, run_container):
+    name = unique_name("focus")
+    cid = run_container(name=name)
+    other = run_container(name=unique_name("other"))
+    page.goto(f"{live_server.url}/containers?all=1&label={LABEL}={SESSION}")
+    page.click("#q")
+    page.keyboard.type("focus")
+    page.wait_for_function("() => location.search.includes('q=focus')", timeout=3000)
+    page.wait_for_selector(f'tr[data-id="{other}"]', state="detached", timeout=3000)
+    assert page.is_visible(f'tr[data-id="{cid}"]')
+    time.sleep(2.2)  # two polls later the filter still holds and focus stays in the box
+    assert page.is_visible(f'tr[data-id="{cid}"]')
+    assert not page.is_visible(f'tr[data-id="{other}"]')
+    assert page.evaluate("document.activeElement.id") == "q"
+    assert page.input_value("#q") == "focus"
+    # the URL can be shared: opening it gives the same filtered list
+    page2 = page.context.new_page()
+    page2.goto(page.url)
+    assert page2.is_visible(f'tr[data-id="{cid}"]')
+    assert not page2.is_visible(f'tr[data-id="{other}"]')
+
+
+def test_pages_look_right(page, live_server, run_container):
+    cid = run_container(name=unique_name("look"), args=["-e", "MODE=demo", "--label", "app=demo"])
+    page.goto(f"{live_server.url}/containers/{cid}")
+    page.wait_for_selector("h1.container-name")
+    screenshot(page, "detail")
+    page.goto(f"{live_server.url}/engine")
+    screenshot(page, "engine")
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(f"{live_server.url}/containers?all=1")
+    screenshot(page, "list-phone")
+
+
+def test_unreachable_page_recovers_by_itself(browser, start_server, docker_host, tmp_path):
+    link = tmp_path / "engine.sock"
+    srv = start_server({"DOCKER_HOST": f"unix://{link}"})
+    ctx = browser.new_context()
+    pg = ctx.new_page()
+    resp = pg.goto(f"{srv.url}/containers")
+    assert resp.status == 503
+    assert "does not answer" in pg.inner_text("main")
+    screenshot(pg, "unreachable")
+    os.symlink(docker_host[len("unix://"):], link)
+    pg.wait_for_selector("#rows", timeout=5000)  # reloaded by itself
+    assert pg.title().startswith("Containers")
+    ctx.close()

@@ -1,0 +1,170 @@
+"""The gateway's pure parts and its behaviour against forced faults."""
+
+import hashlib
+import http.server
+import os
+import socketserver
+import threading
+from pathlib import Path
+
+import pytest
+
+from app.gateway import Engine, HostConfigError, calls, check_ref, errors as ge, parse_host
+from app.gateway.client import MAX_API_VERSION
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_default_host_is_the_socket():
+    h = parse_host(None, env={})
+    assert h.scheme == "unix" and h.socket_path == "/var/run/docker.sock"
+    assert h.base_url == "http+unix://%2Fvar%2Frun%2Fdocker.sock"
+
+
+def test_tcp_host_and_default_ports():
+    h = parse_host("tcp://127.0.0.1:2375", env={})
+    assert h.base_url == "http://127.0.0.1:2375" and not h.encrypted
+    assert parse_host("tcp://localhost", env={}).netloc == "localhost:2375"
+
+
+def test_tls_needs_the_cert_files(tmp_path):
+    with pytest.raises(HostConfigError, match="ca.pem"):
+        parse_host("tcp://127.0.0.1:2376", env={"DOCKER_TLS_VERIFY": "1",
+                                                "DOCKER_CERT_PATH": str(tmp_path)})
+    for f in ("ca.pem", "cert.pem", "key.pem"):
+        (tmp_path / f).write_text("x")
+    h = parse_host("tcp://127.0.0.1:2376", env={"DOCKER_TLS_VERIFY": "1",
+                                                "DOCKER_CERT_PATH": str(tmp_path)})
+    assert h.scheme == "https" and h.ca_cert.endswith("ca.pem") and h.encrypted
+
+
+@pytest.mark.parametrize("bad", ["ftp://x", "tcp://", "unix://relative"])
+def test_bad_hosts_are_refused(bad):
+    if bad == "unix://relative":
+        # unix://relative means the path /relative to the docker CLI too
+        assert parse_host(bad, env={}).socket_path == "/relative"
+        return
+    with pytest.raises(HostConfigError):
+        parse_host(bad, env={})
+
+
+def test_curl_lines():
+    h = parse_host("unix:///var/run/docker.sock", env={})
+    assert h.curl("GET", "/v1.41/containers/json?all=1") == \
+        "curl -s --unix-socket /var/run/docker.sock 'http://localhost/v1.41/containers/json?all=1'"
+    t = parse_host("tcp://127.0.0.1:2375", env={})
+    line = t.curl("POST", "/v1.41/containers/create", '{"Image": "x"}')
+    assert line.startswith("curl -s -X POST") and "'{\"Image\": \"x\"}'" in line
+
+
+@pytest.mark.parametrize("ref", ["../etc", "a/b", "%2f", "x" * 300, "a\x00b", "", "-rf", ".hidden",
+                                 "a b", "<script>"])
+def test_check_ref_refuses_odd_refs(ref):
+    with pytest.raises(ge.InvalidReference):
+        check_ref(ref)
+
+
+@pytest.mark.parametrize("ref", ["web", "/web", "my_app.1-x", "0123abcd", "a" * 64])
+def test_check_ref_accepts_names_and_ids(ref):
+    assert check_ref(ref) == ref.lstrip("/")
+
+
+def test_htmx_is_the_recorded_version():
+    data = (ROOT / "static/vendor/htmx/htmx.min.js").read_bytes()
+    recorded = (ROOT / "static/vendor/htmx/VERSION.md").read_text()
+    assert hashlib.sha256(data).hexdigest() in recorded
+    assert "2.0.11" in recorded and (ROOT / "static/vendor/htmx/LICENSE").exists()
+
+
+# --- a fake engine, for what the real one cannot be made to do ----------------
+class FakeEngine(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+def fake_engine(tmp_path, api_version: str, min_version: str = "1.12"):
+    seen = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def address_string(self):
+            return "fake"
+
+        def do_GET(self):
+            seen.append(self.path)
+            if self.path == "/_ping":
+                body, status = b"OK", 200
+            else:
+                v = self.path.split("/")[1][1:]
+                if tuple(map(int, v.split("."))) < tuple(map(int, min_version.split("."))):
+                    body = (b'{"message":"client version ' + v.encode() + b' is too old. Minimum '
+                            b'supported API version is ' + min_version.encode() + b'"}')
+                    status = 400
+                else:
+                    body, status = b"[]", 200
+            self.send_response(status)
+            self.send_header("Api-Version", api_version)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    path = str(tmp_path / "fake.sock")
+    srv = FakeEngine(path, H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, path, seen
+
+
+def test_negotiates_down_to_the_engine(tmp_path):
+    srv, path, seen = fake_engine(tmp_path, "1.41")
+    try:
+        e = Engine(f"unix://{path}")
+        assert e.containers() == []
+        assert seen == ["/_ping", "/v1.41/containers/json"]
+    finally:
+        srv.shutdown()
+
+
+def test_caps_at_the_highest_known_version_like_docker_29(tmp_path):
+    # Docker 29 speaks 1.52 and refuses clients below 1.44
+    srv, path, seen = fake_engine(tmp_path, "1.99", min_version="1.44")
+    try:
+        e = Engine(f"unix://{path}")
+        assert e.containers() == []
+        assert e.api_version == MAX_API_VERSION == "1.52"
+        assert seen[-1] == "/v1.52/containers/json"
+    finally:
+        srv.shutdown()
+
+
+def test_records_each_call(tmp_path):
+    srv, path, _ = fake_engine(tmp_path, "1.44")
+    try:
+        e = Engine(f"unix://{path}")
+        with calls.record() as log:
+            e.containers(all=True)
+        assert [(c.method, c.path, c.status) for c in log] == [
+            ("GET", "/_ping", 200), ("GET", "/v1.44/containers/json?all=1", 200)]
+        assert all(c.ms >= 0 for c in log)
+    finally:
+        srv.shutdown()
+
+
+def test_missing_socket_is_unreachable_with_the_os_error(tmp_path):
+    e = Engine(f"unix://{tmp_path}/nope.sock")
+    with pytest.raises(ge.EngineUnreachable) as exc:
+        e.ping()
+    assert "No such file or directory" in exc.value.os_error
+
+
+def test_refused_port_is_unreachable():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    with pytest.raises(ge.EngineUnreachable) as exc:
+        Engine(f"tcp://127.0.0.1:{port}").ping()
+    assert "refused" in exc.value.os_error.lower()
