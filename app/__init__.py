@@ -47,4 +47,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from .views import actions, containers, create, events, logs, system, whoami
     for mod in (containers, logs, create, actions, events, whoami, system):
         app.register_blueprint(mod.bp)
+    from .views import auth, secrets
+    app.register_blueprint(auth.bp), app.register_blueprint(secrets.bp)
     return app

@@ -39,6 +39,7 @@ class Settings:
     allowed_hosts: list[str] = field(default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"])
     password: str | None = None
     password_file: str | None = None
+    trusted_proxy: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -57,4 +58,5 @@ class Settings:
             s.allowed_hosts = [h.strip().lower() for h in hosts.split(",") if h.strip()]
         s.password = env.get("PERISCOPE_PASSWORD") or None
         s.password_file = env.get("PERISCOPE_PASSWORD_FILE") or None
+        s.trusted_proxy = _bool(env, "PERISCOPE_TRUSTED_PROXY")
         return s

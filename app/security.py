@@ -5,17 +5,30 @@
   `csrf_token` or header `X-CSRF-Token`, which htmx sends) and a same-origin
   Origin or Referer.
 - Security headers on every response, with a CSP that allows no inline script.
+- An optional password (PERISCOPE_PASSWORD, or PERISCOPE_PASSWORD_FILE holding
+  a werkzeug hash): every route but the login page, /static and /healthz needs
+  a logged-in session; failed attempts slow the client down.
+- Read-only mode (PERISCOPE_READ_ONLY=1): every state-changing request but
+  login, logout and the secret reveal is refused with 403, whatever its route.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, request, session
+from flask import Flask, abort, current_app, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.security import check_password_hash
 
-from .web import settings
+from .web import is_htmx, settings
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -67,13 +80,200 @@ def check_csrf() -> None:
                                "(cross-origin Origin or Referer).")
 
 
+# --- the optional password -------------------------------------------------------
+HASH_HOWTO = ("python3 -c 'import getpass, werkzeug.security as w; "
+              "print(w.generate_password_hash(getpass.getpass()))' > periscope.hash")
+
+
+class PasswordConfigError(ValueError):
+    """PERISCOPE_PASSWORD / PERISCOPE_PASSWORD_FILE cannot be used as given."""
+
+
+class Password:
+    """The one password, held as given (PERISCOPE_PASSWORD) or as a werkzeug
+    hash (PERISCOPE_PASSWORD_FILE). Checks take the same time whatever part of
+    the guess is right."""
+
+    def __init__(self, *, plain: str | None = None, hashed: str | None = None):
+        if (plain is None) == (hashed is None):
+            raise ValueError("give the password or its hash")
+        self._digest = hashlib.sha256(plain.encode()).digest() if plain is not None else None
+        self._hash = hashed
+        # What a logged-in session carries: changes when the password changes,
+        # so a new password logs every old session out.
+        basis = self._hash.encode() if self._hash else self._digest
+        self.fingerprint = hashlib.sha256(b"periscope-login:" + basis).hexdigest()[:32]
+
+    def check(self, guess: str) -> bool:
+        guess = guess or ""
+        if self._hash is not None:
+            try:
+                return check_password_hash(self._hash, guess)
+            except (ValueError, TypeError):
+                return False
+        return hmac.compare_digest(hashlib.sha256(guess.encode()).digest(), self._digest)
+
+
+def load_password(password: str | None, password_file: str | None) -> Password | None:
+    """The configured password, or None when Periscope runs without one."""
+    if password and password_file:
+        raise PasswordConfigError("Set PERISCOPE_PASSWORD or PERISCOPE_PASSWORD_FILE, not both.")
+    if password:
+        return Password(plain=password)
+    if not password_file:
+        return None
+    try:
+        text = Path(password_file).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise PasswordConfigError(
+            f"PERISCOPE_PASSWORD_FILE={password_file!r} cannot be read: {exc.strerror}") from None
+    method = text.split("$", 1)[0]
+    if text.count("$") < 2 or not method.split(":", 1)[0] in ("scrypt", "pbkdf2"):
+        raise PasswordConfigError(
+            f"PERISCOPE_PASSWORD_FILE={password_file!r} does not hold a password hash "
+            f"(expected 'scrypt:...' or 'pbkdf2:...'). Make one with: {HASH_HOWTO}")
+    return Password(hashed=text)
+
+
+class Throttle:
+    """Failed logins per client address: after FREE failures each new try must
+    wait 1, 2, 4 ... up to MAX_DELAY seconds. At most MAX_CLIENTS addresses are
+    remembered (the oldest forgotten first), each for FORGET_AFTER seconds."""
+
+    FREE = 3
+    MAX_DELAY = 60.0
+    MAX_CLIENTS = 4096
+    FORGET_AFTER = 900.0
+
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[str, tuple[int, float]] = OrderedDict()  # ip -> (failures, until)
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def _entry(self, ip: str, now: float) -> tuple[int, float] | None:
+        entry = self._seen.get(ip)
+        if entry and now - entry[1] > self.FORGET_AFTER:
+            del self._seen[ip]
+            return None
+        return entry
+
+    def wait_left(self, ip: str) -> float:
+        """Seconds before this address may try again (0: now)."""
+        with self._lock:
+            now = self._clock()
+            entry = self._entry(ip, now)
+            return max(0.0, entry[1] - now) if entry else 0.0
+
+    def failed(self, ip: str) -> float:
+        """Count a failure; returns the wait now imposed on the next try."""
+        with self._lock:
+            now = self._clock()
+            entry = self._entry(ip, now)
+            n = (entry[0] if entry else 0) + 1
+            delay = 0.0 if n <= self.FREE else min(2.0 ** (n - self.FREE - 1), self.MAX_DELAY)
+            self._seen[ip] = (n, now + delay)
+            self._seen.move_to_end(ip)
+            while len(self._seen) > self.MAX_CLIENTS:
+                self._seen.popitem(last=False)
+            return delay
+
+    def succeeded(self, ip: str) -> None:
+        with self._lock:
+            self._seen.pop(ip, None)
+
+
+def password() -> Password | None:
+    return current_app.extensions.get("periscope.password")
+
+
+def throttle() -> Throttle:
+    return current_app.extensions["periscope.throttle"]
+
+
+def is_authenticated() -> bool:
+    pw = password()
+    if pw is None:
+        return True
+    mark = session.get("auth")
+    return isinstance(mark, str) and hmac.compare_digest(mark, pw.fingerprint)
+
+
+def log_in() -> None:
+    """Start a fresh session (no fixation): logged in, with a new CSRF token."""
+    session.clear()
+    session["auth"] = password().fingerprint
+    session["csrf"] = secrets.token_urlsafe(32)
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to go back to after login; anything else goes to the list."""
+    t = (target or "").strip()
+    if (not t.startswith("/") or t.startswith("//") or t.startswith("/\\")
+            or any(ord(ch) < 32 for ch in t) or len(t) > 2000):
+        return url_for("containers.index")
+    return t
+
+
+# Open without a session: the login page itself, static files, the healthcheck.
+OPEN_ENDPOINTS = {"auth.login", "static", "system.healthz"}
+# State-changing requests that stay allowed in read-only mode.
+READ_ONLY_EXEMPT = {"auth.login", "auth.logout", "secrets.reveal_env"}
+
+
+def _login_required():
+    if is_htmx():
+        # Never a login page inside a partial: send the whole page to login.
+        cur = urlsplit(request.headers.get("HX-Current-URL", ""))
+        back = cur.path + ("?" + cur.query if cur.query else "") if (
+            cur.netloc or "").lower() == (request.host or "").lower() else ""
+        login = url_for("auth.login", next=safe_next(back)) if back else url_for("auth.login")
+        body = render_template("partials/error.html", status=401, kind="login",
+                               title="Logged out", message="Log in again to go on.")
+        return body, 401, {"HX-Redirect": login, "HX-Retarget": "#flash",
+                           "HX-Reswap": "innerHTML"}
+    if request.method in ("GET", "HEAD"):
+        return redirect(url_for("auth.login", next=safe_next(request.full_path.rstrip("?"))))
+    abort(401, description="Log in first: this Periscope asks for a password.")
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS (as
+    ProxyFix reports it when PERISCOPE_TRUSTED_PROXY=1)."""
+
+    def get_cookie_secure(self, app) -> bool:
+        try:
+            return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+        except RuntimeError:  # outside a request
+            return bool(app.config["SESSION_COOKIE_SECURE"])
+
+
 def init_app(app: Flask) -> None:
+    st = app.extensions["periscope.settings"]
+    app.extensions["periscope.password"] = load_password(st.password, st.password_file)
+    app.extensions["periscope.throttle"] = Throttle()
+    app.session_interface = _SessionInterface()
+    if st.trusted_proxy:
+        # One proxy in front: trust its X-Forwarded-For (client address, for the
+        # login slowdown) and X-Forwarded-Proto (HTTPS, for the Secure cookie).
+        # Never X-Forwarded-Host: the Host allow-list checks the real header.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0, x_port=0,
+                                x_prefix=0)
+
     @app.before_request
     def _guard():
         if not _host_allowed(request.host, settings().allowed_hosts):
             abort(400, description=f"Host {request.host!r} is not allowed. Set "
                                    "PERISCOPE_ALLOWED_HOSTS to serve under another name.")
+        if not is_authenticated() and request.endpoint not in OPEN_ENDPOINTS:
+            return _login_required()
         if request.method not in SAFE_METHODS:
+            if settings().read_only and request.endpoint not in READ_ONLY_EXEMPT:
+                abort(403, description="Periscope runs read-only (PERISCOPE_READ_ONLY=1): "
+                                       "nothing can be created, pulled, started, stopped or "
+                                       "removed from here.")
             check_csrf()
 
     @app.after_request
@@ -86,5 +286,9 @@ def init_app(app: Flask) -> None:
         if "HX-Request" in request.headers or request.endpoint in ("containers.index",):
             h.add("Vary", "HX-Request")
         return resp
+
+    @app.context_processor
+    def _auth_globals():
+        return {"auth_enabled": password() is not None}
 
     app.jinja_env.globals["csrf_token"] = csrf_token
