@@ -15,6 +15,16 @@ _why_not = refusal(os.environ)
 if _why_not:
     print(f"periscope: {_why_not}", file=sys.stderr, flush=True)
     sys.exit(2)
+# A password file that cannot be used stops the start here, with its reason,
+# rather than in every worker.
+from app.security import PasswordConfigError, load_password  # noqa: E402
+
+try:
+    load_password(os.environ.get("PERISCOPE_PASSWORD") or None,
+                  os.environ.get("PERISCOPE_PASSWORD_FILE") or None)
+except PasswordConfigError as _exc:
+    print(f"periscope: {_exc}", file=sys.stderr, flush=True)
+    sys.exit(2)
 bind = bind_addresses(os.environ.get("PERISCOPE_BIND"))
 worker_class = "gthread"
 workers = int(os.environ.get("PERISCOPE_WORKERS", "2"))
