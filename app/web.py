@@ -46,6 +46,8 @@ def _reltime(value) -> str:
 
 
 def to_datetime(value) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value
     if value in (None, "", 0, "0001-01-01T00:00:00Z"):
         return None
     if isinstance(value, (int, float)):
@@ -68,6 +70,14 @@ def to_datetime(value) -> dt.datetime | None:
     except ValueError:
         return None
     return d if d.tzinfo else d.replace(tzinfo=dt.timezone.utc)
+
+
+def time_texts(value) -> tuple[str, str, str]:
+    """(relative, ISO 8601, exact) for one time, parsed once."""
+    d = to_datetime(value)
+    if d is None:
+        return "never", "", ""
+    return _reltime(d), d.isoformat(), d.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _exact(value) -> str:

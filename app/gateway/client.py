@@ -166,8 +166,11 @@ class Engine:
             timeout = (self.connect_timeout, timeout)
         t0 = time.perf_counter()
         try:
+            # verify is passed per request: a session-level CA would lose to
+            # REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from the environment.
             resp = self._session.request(method, self.host.base_url + full_path, data=data,
-                                         headers=hdrs, stream=stream, timeout=timeout)
+                                         headers=hdrs, stream=stream, timeout=timeout,
+                                         verify=self._session.verify)
         except requests.exceptions.ReadTimeout as exc:
             self._record(method, full_path, None, t0, body_text, "timed out")
             raise EngineTimeout(

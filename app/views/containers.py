@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from ..web import engine, is_htmx
+from ..web import engine, is_htmx, time_texts
 
 bp = Blueprint("containers", __name__)
 
@@ -45,9 +45,10 @@ def fetch_rows(f: dict) -> list[dict]:
         filters["label"] = [f["label"]]
     raw = engine().containers(all=f["all"] or bool(f["state"]), filters=filters or None)
     q = f["q"].lower()
+    prefix = url_for("containers.detail", ref="_")[:-1]  # honours a mount prefix
     rows = []
     for c in raw:
-        row = present(c)
+        row = present(c, prefix)
         if q and not (q in row["name"].lower() or q in row["image"].lower()
                       or row["id"].startswith(q) or any(q in n.lower() for n in row["names"])):
             continue
@@ -63,7 +64,7 @@ def _health(status_text: str) -> str:
     return ""
 
 
-def present(c: dict) -> dict:
+def present(c: dict, prefix: str = "/containers/") -> dict:
     names = [n.lstrip("/") for n in (c.get("Names") or [])]
     # The container's own name is the one without a slash (links look like a/b).
     name = next((n for n in names if "/" not in n), names[0] if names else "")
@@ -79,16 +80,23 @@ def present(c: dict) -> dict:
             seen.add(text)
             ports.append(text)
     status = c.get("Status") or ""
+    cid = c.get("Id", "")
+    created = c.get("Created") or 0
+    rel, iso, exact = time_texts(created)
     return {
-        "id": c.get("Id", ""),
-        "short_id": c.get("Id", "")[:12],
+        "id": cid,
+        "short_id": cid[:12],
         "name": name,
         "names": names,
         "image": c.get("Image", ""),
         "state": c.get("State", ""),
         "status": status,
         "health": _health(status),
-        "created": c.get("Created") or 0,
+        "created": created,
+        "created_rel": rel,
+        "created_iso": iso,
+        "created_exact": exact,
+        "href": prefix + cid,
         "ports": ports,
         "labels": c.get("Labels") or {},
     }
