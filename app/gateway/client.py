@@ -79,6 +79,43 @@ def _os_error_text(exc: BaseException) -> str:
     return m.group(1) if m else text[:300]
 
 
+def _tls_reason(exc: BaseException, host: Host) -> str:
+    """Plain words for a failed TLS handshake with the engine."""
+    import ssl
+
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    found: ssl.SSLError | None = None
+    while stack and found is None:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ssl.SSLError):
+            found = e
+            break
+        for nxt in (e.__cause__, e.__context__, getattr(e, "reason", None), *getattr(e, "args", ())):
+            if isinstance(nxt, BaseException):
+                stack.append(nxt)
+    text = str((found.args[1] if found is not None and len(found.args) > 1 else found) or exc)
+    text = re.sub(r"^\[[A-Z0-9_: ]+\]\s*", "", text)
+    text = re.sub(r"\s*\(_ssl\.c:\d+\)", "", text).strip().rstrip(".")
+    low = text.lower()
+    ca = host.ca_cert or "the system's CA list"
+    cert = host.client_cert[0] if host.client_cert else "no client certificate"
+    if "mismatch" in low or "not valid for" in low:
+        hint = f"the engine's certificate is not made out to {host.netloc.rsplit(':', 1)[0]}"
+    elif "verify failed" in low:
+        hint = f"the engine's certificate is not signed by the CA in {ca}"
+    elif isinstance(found, ssl.SSLEOFError) or "alert" in low or "eof" in low:
+        if isinstance(found, ssl.SSLEOFError) or "eof" in low:
+            text = "the engine closed the connection during the handshake"
+        hint = f"it refused the client certificate {cert}"
+    else:
+        hint = "check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem)"
+    return f"TLS handshake failed: {text} ({hint})"
+
+
 class Engine:
     """A client for one Docker Engine."""
 
@@ -185,7 +222,10 @@ class Engine:
                 f"{timeout[0]:g} s", host=self.host.raw, os_error="connection timed out",
                 method=method, path=full_path) from exc
         except (requests.exceptions.ConnectionError, OSError) as exc:
-            reason = _os_error_text(exc)
+            if isinstance(exc, requests.exceptions.SSLError):
+                reason = _tls_reason(exc, self.host)
+            else:
+                reason = _os_error_text(exc)
             self._record(method, full_path, None, t0, body_text, reason)
             self.forget_version()
             raise EngineUnreachable(f"cannot connect to the engine at {self.host.raw}: {reason}",
@@ -298,6 +338,29 @@ class Engine:
                   "follow": 1 if follow else None}
         return self._send("GET", self.container_path(ref) + "/logs", params=params, stream=True,
                           timeout=timeout)
+
+    def read_stream(self, resp: requests.Response, size: int = 65536) -> Iterator[bytes]:
+        """The body of a streamed response in pieces of `size` bytes (the last
+        may be shorter: http.client joins the engine's many small HTTP chunks).
+        Read faults become typed errors; the response is closed at the end, or
+        when the consumer stops early."""
+        raw = resp.raw
+        try:
+            while True:
+                try:
+                    data = raw.read(size)
+                except Exception as exc:  # noqa: BLE001 - urllib3/OS faults, typed below
+                    if "timed out" in str(exc).lower():
+                        raise EngineTimeout(f"the engine at {self.host.raw} stopped sending "
+                                            f"within {self.read_timeout:g} s",
+                                            host=self.host.raw) from exc
+                    raise EngineError(f"reading from the engine at {self.host.raw} failed: "
+                                      f"{_os_error_text(exc)}") from exc
+                if not data:
+                    return
+                yield data
+        finally:
+            resp.close()
 
     def create_container(self, manifest: dict | str, *, name: str | None = None) -> dict:
         """POST /containers/create; returns {"Id": ..., "Warnings": [...]}."""
