@@ -1,5 +1,222 @@
-"""Placeholder blueprint: see the open issue that builds this feature."""
+"""A container's logs: the page (bounded, searchable, coloured), live follow by
+polling with a cursor, and a streamed byte-exact download."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from flask import Blueprint, Response, abort, render_template, request, url_for
+
+from ..gateway.frames import PayloadFilter
+from ..logs import (DEFAULT_TAIL, PAGE_BOUND, TAIL_CHOICES, Cursor, InputError, LineReader,
+                    ReadResult, Search, parse_since, parse_tail, show_ts, ts_ns)
+from ..web import engine, settings
 
 bp = Blueprint("logs", __name__)
+
+STREAMS = ("both", "stdout", "stderr")
+
+
+@dataclass
+class Opts:
+    """The page's query, as typed (kept to refill the form) and as used."""
+
+    streams: str = "both"
+    tail: str = DEFAULT_TAIL
+    since: str = ""
+    since_engine: str | None = None
+    ts: bool = True
+    q: str = ""
+    regex: bool = False
+    follow: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def stdout(self) -> bool:
+        return self.streams in ("both", "stdout")
+
+    @property
+    def stderr(self) -> bool:
+        return self.streams in ("both", "stderr")
+
+    def query(self, **over) -> dict:
+        """The options back as query parameters (for links and the poller)."""
+        out = {"streams": self.streams, "tail": self.tail, "since": self.since,
+               "ts": "1" if self.ts else "0", "q": self.q, "regex": "1" if self.regex else None,
+               "follow": "1" if self.follow else None}
+        out.update(over)
+        return {k: v for k, v in out.items() if v not in (None, "")}
+
+
+def _flag(args, name: str, default: bool) -> bool:
+    v = args.get(name)
+    if v is None:
+        return default
+    return v.strip().lower() in ("1", "true", "on", "yes")
+
+
+def read_opts(args, tty: bool) -> Opts:
+    o = Opts()
+    streams = (args.get("streams") or "both").strip().lower()
+    if streams not in STREAMS:
+        o.errors.append(f"streams “{streams[:20]}” is not one of both, stdout, stderr; "
+                        f"showing both.")
+        streams = "both"
+    o.streams = "both" if tty else streams
+    try:
+        o.tail = parse_tail(args.get("tail"))
+    except InputError as exc:
+        o.errors.append(f"{exc} Showing the last {DEFAULT_TAIL}.")
+    o.since = (args.get("since") or "").strip()[:100]
+    try:
+        o.since_engine = parse_since(o.since)
+    except InputError as exc:
+        o.errors.append(f"Since: {exc} Showing without it.")
+    # the form sends ts=0 (hidden) and ts=1 (the box, when ticked)
+    ts_values = [v.strip().lower() for v in args.getlist("ts")]
+    o.ts = not ts_values or any(v in ("1", "true", "on", "yes") for v in ts_values)
+    o.q = (args.get("q") or "")[:1000]
+    o.regex = _flag(args, "regex", False)
+    o.follow = _flag(args, "follow", False)
+    return o
+
+
+def _search(o: Opts) -> Search | None:
+    if not o.q:
+        return None
+    try:
+        return Search(o.q, o.regex)
+    except InputError as exc:
+        o.errors.append(f"Search: {exc}")
+        return None
+
+
+def _read(cid: str, tty: bool, o: Opts, search: Search | None, *, tail: str | int | None,
+          since: str | None, skip: int = 0) -> ReadResult:
+    eng = engine()
+    resp = eng.logs(cid, stdout=o.stdout, stderr=o.stderr, timestamps=True,
+                    tail=None if tail in (None, "all") else tail, since=since)
+    reader = LineReader(tty=tty, skip=skip, search=search)
+    for chunk in eng.read_stream(resp):
+        reader.feed(chunk)
+    return reader.close()
+
+
+def _state(c: dict) -> dict:
+    st = c.get("State") or {}
+    return {"running": bool(st.get("Running")), "status": st.get("Status") or "",
+            "exit_code": st.get("ExitCode"), "paused": bool(st.get("Paused")),
+            "restarting": bool(st.get("Restarting"))}
+
+
+@bp.get("/containers/<ref>/logs")
+def page(ref: str):
+    c = engine().inspect_container(ref)
+    cid = c["Id"]
+    tty = bool((c.get("Config") or {}).get("Tty"))
+    o = read_opts(request.args, tty)
+    search = _search(o)
+    result = _read(cid, tty, o, search, tail=o.tail, since=o.since_engine)
+    start_ns = int(o.since_engine.split(".")[0]) * 1_000_000_000 if o.since_engine else 0
+    cursor = result.cursor() or Cursor(start_ns, 0)
+    return render_template("logs/page.html", c=c, cid=cid, name=c.get("Name", "").lstrip("/"),
+                           tty=tty, o=o, r=result, search=search, cursor=cursor,
+                           state=_state(c), bound=PAGE_BOUND, tail_choices=TAIL_CHOICES,
+                           show_ts=show_ts, dl=download_url(cid, o))
+
+
+@bp.get("/containers/<ref>/logs/poll")
+def poll(ref: str):
+    """The follow partial: lines after the cursor, appended out of band, and
+    the poller again (slower while the container is stopped)."""
+    c = engine().inspect_container(ref)
+    cid = c["Id"]
+    tty = bool((c.get("Config") or {}).get("Tty"))
+    o = read_opts(request.args, tty)
+    o.follow = True
+    cursor = Cursor.decode(request.args.get("cursor"))
+    if cursor is None:
+        abort(400, description="the follow cursor is missing or malformed; reload the page.")
+    shown = _int(request.args.get("shown"))
+    search = _search(o)
+    tail = cursor.seen + PAGE_BOUND + 1
+    result = _read(cid, tty, o, search, tail=tail, since=cursor.since, skip=cursor.seen)
+    if result.entries >= tail:
+        # More came since the last poll than the page holds: read them all to
+        # count what is skipped (the engine filters by time from the start).
+        search = _search(o)
+        result = _read(cid, tty, o, search, tail=None, since=cursor.since, skip=cursor.seen)
+    new_cursor = result.cursor(cursor)
+    state = _state(c)
+    delay = settings().poll_interval * (1 if state["running"] else 5)
+    return render_template("logs/poll.html", c=c, cid=cid, tty=tty, o=o, r=result,
+                           cursor=new_cursor, state=state, delay_ms=int(delay * 1000),
+                           shown=shown + result.matched, bound=PAGE_BOUND, show_ts=show_ts,
+                           dl=download_url(cid, o))
+
+
+def _int(v) -> int:
+    try:
+        return max(0, int(v or 0))
+    except ValueError:
+        return 0
+
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@bp.get("/containers/<ref>/logs/download")
+def download(ref: str):
+    """The demultiplexed bytes of the chosen streams, streamed as they come:
+    byte for byte what `docker logs` prints on stdout (or stderr)."""
+    eng = engine()
+    c = eng.inspect_container(ref)
+    cid = c["Id"]
+    tty = bool((c.get("Config") or {}).get("Tty"))
+    args = request.args
+    stdout = _flag(args, "stdout", True)
+    stderr = _flag(args, "stderr", True)
+    if not stdout and not stderr:
+        abort(400, description="choose stdout, stderr or both (stdout=1 and/or stderr=1).")
+    timestamps = _flag(args, "timestamps", False)
+    try:
+        tail = parse_tail(args.get("tail") or "all", free=True)
+        since = parse_since(args.get("since"))
+        until = parse_since(args.get("until"))
+    except InputError as exc:
+        abort(400, description=str(exc))
+    resp = eng.logs(cid, stdout=stdout, stderr=stderr, timestamps=timestamps,
+                    tail=None if tail == "all" else tail, since=since, until=until)
+    body = eng.read_stream(resp)
+
+    def raw():
+        yield from body
+
+    def demuxed():
+        f = PayloadFilter(stdout=stdout, stderr=stderr)
+        for chunk in body:
+            out = f.feed(chunk)
+            if out:
+                yield out
+        out = f.close()
+        if out:
+            yield out
+
+    name = _SAFE_NAME.sub("_", c.get("Name", "").lstrip("/")) or cid[:12]
+    which = "" if stdout and stderr else ("-stdout" if stdout else "-stderr")
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    headers = {"Content-Disposition": f'attachment; filename="{name}{which}-{stamp}.log"',
+               "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+    return Response(raw() if tty else demuxed(), mimetype="application/octet-stream",
+                    headers=headers, direct_passthrough=True)
+
+
+def download_url(cid: str, o: Opts) -> str:
+    """The download link matching the page (streams, since; all of the log)."""
+    return url_for("logs.download", ref=cid, stdout=int(o.stdout), stderr=int(o.stderr),
+                   timestamps=1 if o.ts else 0, since=o.since_engine or None)
+
+
+__all__ = ["bp", "ts_ns"]
