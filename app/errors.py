@@ -33,7 +33,9 @@ def _render(status: int, kind: str, title: str, message: str, **ctx):
 def init_app(app: Flask) -> None:
     @app.errorhandler(ge.EngineUnreachable)
     def _unreachable(e: ge.EngineUnreachable):
-        return _render(503, "unreachable", "The Docker Engine does not answer",
+        tls = (e.os_error or "").startswith("TLS handshake failed")
+        return _render(503, "unreachable", "The Docker Engine refused the TLS connection" if tls
+                       else "The Docker Engine does not answer",
                        e.message, docker_host=engine().host.raw, os_error=e.os_error,
                        wait=True)
 
