@@ -450,6 +450,7 @@ class ReadResult:
     max_ns: int | None = None
     recent_ns: list = field(default_factory=list)  # entry times near max_ns
     unsearched: int = 0  # lines not searched, the search's time budget spent
+    slack_ns: int = CURSOR_SLACK_NS
 
     @property
     def dropped(self) -> int:
@@ -461,7 +462,7 @@ class ReadResult:
         seen, and how many entries at or after it were already received."""
         if self.max_ns is None:
             return old
-        cutoff = self.max_ns - CURSOR_SLACK_NS
+        cutoff = self.max_ns - self.slack_ns
         if old is not None:
             cutoff = max(cutoff, old.ns)
         return Cursor(cutoff, sum(1 for n in self.recent_ns if n >= cutoff))
@@ -496,7 +497,7 @@ class LineReader:
         self.skip = skip
         self.search = search
         self.slack = slack_ns
-        self.r = ReadResult(lines=deque(maxlen=bound))
+        self.r = ReadResult(lines=deque(maxlen=bound), slack_ns=slack_ns)
         self._demux = None if tty else Demuxer()
         self._asm = LineAssembler(max_line=LINE_CAP)
         self._raw_pending = bytearray()  # TTY: bytes of an unfinished line
