@@ -49,4 +49,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.register_blueprint(mod.bp)
     from .views import auth, secrets
     app.register_blueprint(auth.bp), app.register_blueprint(secrets.bp)
+    from .views import images
+    app.register_blueprint(images.bp)
     return app

@@ -41,6 +41,14 @@ class Problem:
             parts.append(f"line {self.line}" + (f", column {self.column}" if self.column else ""))
         return " · ".join(parts)
 
+    @property
+    def caret(self) -> str:
+        """Spaces (tabs kept) up to the column, then ^: printed under line_text."""
+        if not self.column or self.line_text is None:
+            return ""
+        head = self.line_text[: self.column - 1]
+        return "".join("\t" if ch == "\t" else " " for ch in head) + "^"
+
 
 class _DuplicateKey(ValueError):
     def __init__(self, key: str, other: str):

@@ -1,5 +1,175 @@
-"""Placeholder blueprint: see the open issue that builds this feature."""
+"""Lifecycle actions: POST /containers/<ref>/{start,stop,restart,kill,pause,
+unpause,remove}.
 
-from flask import Blueprint
+Every action is a POST (CSRF is checked globally in app/security.py). Each
+answers htmx with the updated list section (row buttons) or follows the same
+path as a plain form: a message, then a 303 redirect back to the page it came
+from (the detail page's htmx forms select their section from that page).
+"Already started" (304) and the like are plain messages, not errors.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from ..gateway import errors as ge
+from ..web import engine, is_htmx, settings
+from .containers import fetch_rows, list_filters, query_string
 
 bp = Blueprint("actions", __name__)
+
+ACTIONS = ("start", "stop", "restart", "kill", "pause", "unpause")
+# Actions that would take Periscope down if aimed at its own container.
+SELF_HARM = {"stop", "restart", "kill", "pause", "remove"}
+SIGNAL_RE = re.compile(r"^(?:SIG)?[A-Z][A-Z0-9+-]{0,15}$|^[0-9]{1,2}$")
+# Engine answers that mean "it is already so": shown as plain messages.
+ALREADY_RE = re.compile(r"is already paused|is not paused|is not running|already in progress|"
+                        r"is restarting|is paused|is already stopped|cannot kill container", re.I)
+
+DONE = {"start": ("Started {n}.", "{n} was already running."),
+        "stop": ("Stopped {n}.", "{n} was already stopped."),
+        "restart": ("Restarted {n}.", "{n} was restarted."),
+        "kill": ("Sent {sig} to {n}.", "{n} was not running."),
+        "pause": ("Paused {n}.", "{n} was already paused."),
+        "unpause": ("Resumed {n}.", "{n} was not paused.")}
+
+
+def _is_self(container_id: str) -> bool:
+    """True when `container_id` is the container Periscope itself runs in.
+
+    The hook for self-protection: stop, restart, kill, pause and remove refuse
+    to act on Periscope's own container when it says yes. The detection is the
+    whoami feature's (app/whoami.py, cached per engine)."""
+    from .. import whoami
+
+    own = whoami.own_container_id(engine())
+    return bool(own and container_id and own == container_id)
+
+
+@bp.before_request
+def _writable():
+    if settings().read_only:
+        abort(403, description="Periscope runs read-only (PERISCOPE_READ_ONLY=1): container "
+                               "actions are turned off.")
+
+
+def _safe_next(default: str) -> str:
+    """The page to go back to: a local path only (never another site)."""
+    nxt = request.form.get("next") or ""
+    if nxt.startswith("/") and not nxt.startswith("//") and "\\" not in nxt \
+            and not any(ord(ch) < 32 for ch in nxt):
+        return nxt
+    return default
+
+
+def _timeout() -> int | None:
+    raw = (request.form.get("t") or "").strip()
+    if not raw:
+        return None
+    try:
+        t = int(raw)
+    except ValueError:
+        abort(400, description=f"The timeout must be a whole number of seconds, not {raw[:20]!r}.")
+    if not 0 <= t <= 600:
+        abort(400, description="The timeout must be between 0 and 600 seconds.")
+    return t
+
+
+def _signal() -> str | None:
+    sig = (request.form.get("signal") or "").strip().upper()
+    if not sig:
+        return None
+    if not SIGNAL_RE.match(sig):
+        abort(400, description=f"{sig[:20]!r} is not a signal name (like SIGTERM) or number.")
+    return sig
+
+
+def _inspect(ref: str) -> tuple[dict, str]:
+    c = engine().inspect_container(ref)
+    return c, (c.get("Name") or "").lstrip("/") or c.get("Id", "")[:12]
+
+
+def _answer(cid: str, message: str, level: str, status: int = 200, removed: bool = False):
+    """The updated section for htmx, or a redirect with the message."""
+    ctx = request.form.get("ctx")
+    if is_htmx() and ctx == "row":
+        f = list_filters({k[2:]: v for k, v in request.form.items() if k.startswith("f_")})
+        return render_template("actions/_row_response.html", rows=fetch_rows(f), f=f,
+                               qs=query_string(f), message=message, level=level), status
+    flash(message, level)
+    if ctx == "row":
+        f = list_filters({k[2:]: v for k, v in request.form.items() if k.startswith("f_")})
+        default = url_for("containers.index", **query_string(f))
+    else:
+        default = url_for("containers.index") if removed else url_for("containers.detail", ref=cid)
+    target = _safe_next(default)
+    if removed and target.rstrip("/").endswith(cid) or removed and ctx == "detail":
+        target = url_for("containers.index")
+    if is_htmx() and removed:
+        return "", 200, {"HX-Redirect": target}
+    return redirect(target, 303)
+
+
+@bp.post("/containers/<ref>/<action>")
+def act(ref: str, action: str):
+    if action not in ACTIONS:
+        abort(404, description=f"There is no action {action[:30]!r}.")
+    c, name = _inspect(ref)
+    cid = c["Id"]
+    if action in SELF_HARM and _is_self(cid):
+        abort(403, description=f"Periscope runs in {name}: it will not {action} its own "
+                               "container.")
+    eng = engine()
+    sig = None
+    try:
+        if action in ("stop", "restart"):
+            changed = getattr(eng, action)(cid, _timeout())
+        elif action == "kill":
+            sig = _signal()
+            changed = eng.kill(cid, sig)
+        else:
+            changed = getattr(eng, action)(cid)
+    except ge.EngineError as exc:
+        if isinstance(exc, ge.NotFound) or not (isinstance(exc, ge.APIError)
+                                                or ALREADY_RE.search(exc.message)):
+            raise
+        return _answer(cid, f"{name}: {exc.message}", "warn")
+    done, already = DONE[action]
+    text = (done if changed else already).format(n=name, sig=sig or "SIGKILL")
+    return _answer(cid, text, "ok" if changed else "info")
+
+
+@bp.get("/containers/<ref>/remove")
+def confirm_remove(ref: str):
+    """The confirmation step (works without JavaScript). GET changes nothing."""
+    c, name = _inspect(ref)
+    nxt = request.args.get("next") or ""
+    if not (nxt.startswith("/") and not nxt.startswith("//")):
+        nxt = url_for("containers.index")
+    return render_template("actions/confirm_remove.html", c=c, name=name, next=nxt,
+                           is_self=_is_self(c["Id"]))
+
+
+@bp.post("/containers/<ref>/remove")
+def remove(ref: str):
+    c, name = _inspect(ref)
+    cid = c["Id"]
+    if _is_self(cid):
+        abort(403, description=f"Periscope runs in {name}: it will not remove its own container.")
+    if request.form.get("confirmed") != "1":
+        return render_template("actions/confirm_remove.html", c=c, name=name,
+                               next=_safe_next(url_for("containers.index")), is_self=False)
+    force = request.form.get("force") == "1"
+    volumes = request.form.get("volumes") == "1"
+    try:
+        engine().remove(cid, force=force, volumes=volumes)
+    except ge.Conflict as exc:
+        flash(f"{name} was not removed: {exc.message}", "warn")
+        if is_htmx() and request.form.get("ctx") == "row":
+            return _answer(cid, f"{name} was not removed: {exc.message}", "warn")
+        return redirect(url_for("actions.confirm_remove", ref=cid,
+                                next=_safe_next(url_for("containers.index"))), 303)
+    extra = " and its anonymous volumes" if volumes else ""
+    return _answer(cid, f"Removed {name}{extra}.", "ok", removed=True)
