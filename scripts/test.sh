@@ -119,7 +119,11 @@ if [ -n "$ENGINE" ]; then
   command -v docker >/dev/null || apt_install docker.io >&2 || true
   # --- 4. the test image, made with docker import (never pulled) ---
   if ! docker image inspect "$PERISCOPE_TEST_IMAGE" >/dev/null 2>&1; then
-    is_static() { [ -x "$1" ] && LC_ALL=C ldd "$1" 2>&1 | grep -q 'not a dynamic'; }
+    is_static() {  # ldd exits 1 on a static binary: read its words, not its status
+      [ -x "$1" ] || return 1
+      local out; out=$(LC_ALL=C ldd "$1" 2>&1 || true)
+      [[ $out == *"not a dynamic"* || $out == *"statically linked"* ]]
+    }
     bb=$(command -v busybox || echo /bin/busybox)
     is_static "$bb" || { apt_install busybox-static || true; bb=$(command -v busybox || echo /bin/busybox); }
     if is_static "$bb"; then
