@@ -1,0 +1,197 @@
+"""Faults survived: the engine goes away mid-session and comes back, an engine
+that accepts and never answers, a container removed between list and inspect,
+and an engine answering 500 or something that is not JSON."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import time
+
+import pytest
+import requests
+
+from app import create_app
+from app.gateway import Engine, errors as ge, parse_host
+from conftest import LABEL, SESSION, make_settings, screenshot
+from faultkit import CuttableProxy, FakeEngine, StalledEngine, remove_tree, short_tmp
+
+
+@pytest.fixture
+def tmpdir_short():
+    d = short_tmp()
+    yield d
+    remove_tree(d)
+
+
+@pytest.fixture
+def proxy(docker_host, tmpdir_short):
+    if not docker_host.startswith("unix://"):
+        pytest.skip("the cuttable proxy relays to a unix-socket engine")
+    p = CuttableProxy(tmpdir_short / "engine.sock", docker_host[len("unix://"):]).start()
+    yield p
+    p.close()
+
+
+# --- the engine stops mid-session, then comes back --------------------------------------
+def test_engine_stops_mid_session_and_comes_back(proxy, run_container, start_server):
+    cid = run_container()
+    connect_timeout = 2.0
+    srv = start_server({"DOCKER_HOST": f"unix://{proxy.path}",
+                        "PERISCOPE_CONNECT_TIMEOUT": str(connect_timeout)})
+    s = requests.Session()  # keep-alive, as a browser would
+    assert s.get(srv.url + f"/containers/{cid}", timeout=10).status_code == 200
+    assert cid in s.get(srv.url + "/containers/rows", timeout=10).text
+
+    proxy.cut()
+    for path in ("/containers", f"/containers/{cid}", "/containers/rows", "/engine"):
+        t0 = time.monotonic()
+        r = s.get(srv.url + path, timeout=10)
+        took = time.monotonic() - t0
+        assert r.status_code == 503, (path, r.status_code)
+        assert took < connect_timeout + 1.0, (path, took)
+        assert "Traceback" not in r.text
+    page = s.get(srv.url + "/containers", timeout=10).text
+    assert 'hx-get="/engine/wait"' in page  # the 503 page polls the waiter
+    w = s.get(srv.url + "/engine/wait", headers={"HX-Request": "true"}, timeout=10)
+    assert w.status_code == 200 and "HX-Refresh" not in w.headers
+    assert 'hx-trigger="load delay:' in w.text  # still waiting: the poll goes on
+    assert requests.get(srv.url + "/healthz", timeout=10).status_code == 503
+
+    proxy.restore()
+    w = s.get(srv.url + "/engine/wait", headers={"HX-Request": "true"}, timeout=10)
+    assert w.status_code == 200 and w.headers.get("HX-Refresh") == "true"
+    # no worker left stuck: many pages at once, all served
+    with cf.ThreadPoolExecutor(24) as pool:
+        codes = list(pool.map(lambda _: requests.get(srv.url + f"/containers/{cid}",
+                                                     timeout=15).status_code, range(48)))
+    assert codes == [200] * 48
+
+
+@pytest.mark.browser
+def test_the_503_page_recovers_by_itself_in_chromium(proxy, run_container, start_server, page):
+    cid = run_container()
+    srv = start_server({"DOCKER_HOST": f"unix://{proxy.path}",
+                        "PERISCOPE_POLL_INTERVAL": "0.5"})
+    proxy.cut()
+    page.goto(srv.url + f"/containers/{cid}")
+    assert page.locator(".status-code").inner_text() == "503"
+    page.wait_for_timeout(1500)  # it polls, and stays while the engine is away
+    assert page.locator(".status-code").count() == 1
+    proxy.restore()
+    # the waiter answers HX-Refresh and the container page comes back on its own
+    page.locator("h1.container-name").wait_for(timeout=10000)
+    assert page.url.endswith(f"/containers/{cid}")
+    assert page.dialogs == []
+
+
+# --- a stalled engine -----------------------------------------------------------------
+def test_gateway_honours_the_read_timeout_on_unix_sockets(tmpdir_short):
+    stalled = StalledEngine(tmpdir_short / "stalled.sock")
+    try:
+        eng = Engine(parse_host(f"unix://{stalled.path}", env={}), connect_timeout=1,
+                     read_timeout=0.7)
+        t0 = time.monotonic()
+        with pytest.raises(ge.EngineTimeout) as ei:
+            eng.containers()
+        took = time.monotonic() - t0
+        assert 0.6 < took < 2.0, took
+        assert "did not answer within 0.7 s" in ei.value.message
+        assert stalled.accepted >= 1
+    finally:
+        stalled.close()
+
+
+def test_stalled_engine_is_a_504_and_other_pages_still_served(tmpdir_short, start_server):
+    stalled = StalledEngine(tmpdir_short / "stalled.sock")
+    try:
+        read_timeout = 0.8  # under 1 s so the live server's own health probe gets answers
+        srv = start_server({"DOCKER_HOST": f"unix://{stalled.path}",
+                            "PERISCOPE_READ_TIMEOUT": str(read_timeout)})
+        with cf.ThreadPoolExecutor(12) as pool:
+            def timed(path):
+                t0 = time.monotonic()
+                r = requests.get(srv.url + path, timeout=15)
+                return r.status_code, time.monotonic() - t0, r.text
+
+            stuck = [pool.submit(timed, p) for p in ["/containers", "/containers/abc",
+                                                     "/engine", "/containers/rows"] * 2]
+            time.sleep(0.2)
+            # while those hang on the engine, pages that need no engine are served at once
+            for path in ("/static/style.css", "/static/app.js"):
+                t0 = time.monotonic()
+                assert requests.get(srv.url + path, timeout=5).status_code == 200
+                assert time.monotonic() - t0 < 0.5, path
+            for f in stuck:
+                code, took, text = f.result()
+                assert code == 504, (code, text[:300])
+                assert took < read_timeout + 1.0, took
+                assert "not answering in time" in text and "Traceback" not in text
+        # and again: no worker or thread is left holding on
+        with cf.ThreadPoolExecutor(16) as pool:
+            codes = list(pool.map(lambda _: timed("/containers")[0], range(32)))
+        assert codes == [504] * 32
+        r = requests.get(srv.url + "/containers/rows", headers={"HX-Request": "true"}, timeout=5)
+        assert r.status_code == 504 and r.headers["HX-Retarget"] == "#flash"
+    finally:
+        stalled.close()
+
+
+# --- a container removed between list and inspect -----------------------------------
+def test_container_removed_between_list_and_inspect(client, docker, run_container):
+    cid = run_container()
+    rows = client.get(f"/containers/rows?label={LABEL}={SESSION}").get_data(as_text=True)
+    assert cid in rows
+    docker("rm", "-f", cid)
+    r = client.get(f"/containers/{cid}")
+    assert r.status_code == 404 and "Traceback" not in r.get_data(as_text=True)
+    assert "No such container" in r.get_data(as_text=True)
+    r = client.get(f"/containers/{cid}", headers={"HX-Request": "true"})
+    assert r.status_code == 404 and r.headers["HX-Retarget"] == "#flash"
+    assert cid not in client.get(f"/containers/rows?all=1&label={LABEL}={SESSION}").get_data(
+        as_text=True)
+
+
+# --- an engine answering 500 or malformed JSON ----------------------------------------
+def _fake_app(fake: FakeEngine):
+    return create_app(make_settings(docker_host=f"unix://{fake.path}"))
+
+
+def test_engine_500_is_a_502_page_with_the_engines_text(tmpdir_short):
+    fake = FakeEngine(tmpdir_short / "fake.sock", {
+        "/v1.41/containers/json": (500, '{"message":"boom: the store is locked"}',
+                                   "application/json"),
+        "/v1.41/containers/": (500, "plain text panic: nil map", "text/plain"),
+    })
+    try:
+        c = _fake_app(fake).test_client()
+        r = c.get("/containers")
+        html = r.get_data(as_text=True)
+        assert r.status_code == 502 and "boom: the store is locked" in html
+        assert "HTTP 500" in html and "Traceback" not in html
+        r = c.get("/containers/abc")
+        assert r.status_code == 502 and "plain text panic: nil map" in r.get_data(as_text=True)
+        r = c.get("/containers/rows", headers={"HX-Request": "true"})
+        assert r.status_code == 502 and r.headers["HX-Retarget"] == "#flash"
+        assert "boom: the store is locked" in r.get_data(as_text=True)
+    finally:
+        fake.close()
+
+
+def test_engine_malformed_json_is_a_502_page_with_the_text(tmpdir_short):
+    fake = FakeEngine(tmpdir_short / "fake.sock", {
+        "/v1.41/containers/json": (200, '[{"Id": "abc", "Names": ["/x"', "application/json"),
+        "/v1.41/containers/": (200, "<html>a proxy error page</html>", "text/html"),
+        "/v1.41/version": (200, "not json at all", "application/json"),
+    })
+    try:
+        c = _fake_app(fake).test_client()
+        for path, text in (("/containers", '[{&#34;Id&#34;: &#34;abc&#34;'),
+                           ("/containers/abc", "&lt;html&gt;a proxy error page&lt;/html&gt;"),
+                           ("/engine", "not json at all")):
+            r = c.get(path)
+            html = r.get_data(as_text=True)
+            assert r.status_code == 502, (path, r.status_code)
+            assert "not JSON" in html and text in html, (path, html[:1500])
+            assert "Traceback" not in html
+    finally:
+        fake.close()
