@@ -26,6 +26,9 @@ except PasswordConfigError as _exc:
     print(f"periscope: {_exc}", file=sys.stderr, flush=True)
     sys.exit(2)
 bind = bind_addresses(os.environ.get("PERISCOPE_BIND"))
+# gunicorn would believe X-Forwarded-Proto from 127.0.0.1 on its own; Periscope
+# trusts forwarding headers only when PERISCOPE_TRUSTED_PROXY=1 (see app/security.py).
+forwarded_allow_ips = ""
 worker_class = "gthread"
 workers = int(os.environ.get("PERISCOPE_WORKERS", "2"))
 threads = int(os.environ.get("PERISCOPE_THREADS", "8"))
