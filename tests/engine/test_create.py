@@ -45,12 +45,8 @@ def made(docker):
     """IDs created through Periscope in a test; removed after it."""
     ids: list[str] = []
     yield ids
-    found = [i for i in ids if i] + list(labelled(docker) - _before)
-    if found:
-        docker("rm", "-f", "-v", *found, check=False)
-
-
-_before: set[str] = set()
+    if ids:
+        docker("rm", "-f", "-v", *ids, check=False)
 
 
 def created_id(location: str) -> str:
