@@ -448,6 +448,7 @@ class ReadResult:
     notices: list[Notice] = field(default_factory=list)
     bytes: int = 0
     max_ns: int | None = None
+    min_ns: int | None = None
     recent_ns: list = field(default_factory=list)  # entry times near max_ns
     unsearched: int = 0  # lines not searched, the search's time budget spent
     slack_ns: int = CURSOR_SLACK_NS
@@ -457,12 +458,18 @@ class ReadResult:
         """Lines read (and matching) that the page bound left out."""
         return self.matched - len(self.lines)
 
-    def cursor(self, old: "Cursor | None" = None) -> "Cursor | None":
+    def cursor(self, old: "Cursor | None" = None, window: bool = False) -> "Cursor | None":
         """Where the next poll starts: a cutoff a little before the newest entry
-        seen, and how many entries at or after it were already received."""
+        seen, and how many entries at or after it were already received.
+
+        `window`: what was read is the tail of a longer log, so entries older
+        than it were not seen: the cutoff then stays above the oldest entry
+        read, or the next poll would count unseen entries as seen."""
         if self.max_ns is None:
             return old
         cutoff = self.max_ns - self.slack_ns
+        if window and self.min_ns is not None:
+            cutoff = max(cutoff, self.min_ns + 1)
         if old is not None:
             cutoff = max(cutoff, old.ns)
         return Cursor(cutoff, sum(1 for n in self.recent_ns if n >= cutoff))
@@ -510,6 +517,8 @@ class LineReader:
         if ns is not None:
             if r.max_ns is None or ns > r.max_ns:
                 r.max_ns = ns
+            if r.min_ns is None or ns < r.min_ns:
+                r.min_ns = ns
             r.recent_ns.append(ns)
             if len(r.recent_ns) > 4096:
                 floor = r.max_ns - self.slack

@@ -120,7 +120,9 @@ def page(ref: str):
     search = _search(o)
     result = _read(cid, tty, o, search, tail=o.tail, since=o.since_engine)
     start_ns = int(o.since_engine.split(".")[0]) * 1_000_000_000 if o.since_engine else 0
-    cursor = result.cursor() or Cursor(start_ns, 0)
+    # a tail that came back full may have cut the log: older entries were not seen
+    window = o.tail != "all" and result.entries >= int(o.tail)
+    cursor = result.cursor(window=window) or Cursor(start_ns, 0)
     return render_template("logs/page.html", c=c, cid=cid, name=c.get("Name", "").lstrip("/"),
                            tty=tty, o=o, r=result, search=search, cursor=cursor,
                            state=_state(c), bound=PAGE_BOUND, tail_choices=TAIL_CHOICES,

@@ -168,3 +168,16 @@ def test_reader_search_counts_matches():
     r = read(data, search=Search("error"))
     assert r.matched == 10 and r.total == 30
     assert all("ERROR" in ln.text and ln.spans for ln in r.lines)
+
+
+def test_cursor_of_a_tail_window_never_counts_unseen_older_entries():
+    # the log has 10 entries within the slack; a tail of 4 saw only the last 4
+    log = [entry(STDOUT, ts_at(100 + i), b"l%d\n" % i) for i in range(10)]
+    window = read(b"".join(log[-4:]), slack_ns=1_000_000)
+    loose = window.cursor()  # as if the window were the whole log: wrong here
+    assert sum(1 for e in log if ts_ns(e[8:38]) >= loose.ns) != loose.seen
+    cur = window.cursor(window=True)
+    assert cur == Cursor(ts_ns(ts_at(106)) + 1, 3)
+    log.append(entry(STDOUT, ts_at(200), b"new\n"))
+    again = [e for e in log if ts_ns(e[8:38]) >= cur.ns]
+    assert [ln.text for ln in read(b"".join(again), skip=cur.seen).lines] == ["new"]
