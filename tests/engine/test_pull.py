@@ -11,92 +11,27 @@ is not installed; in CI (CI=true) that is a failure.
 from __future__ import annotations
 
 import html
-import io
-import os
 import re
-import shutil
-import subprocess
-import tarfile
 import time
-import uuid
 
 import pytest
 import requests
 
-from conftest import ARTIFACTS, IN_CI, LABEL, SESSION, csrf_post, free_port
-
-REGISTRY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+from conftest import LABEL, SESSION, csrf_post
+from registrykit import Registry
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    if not os.path.exists(REGISTRY):
-        msg = "docker-registry is not installed (apt-get install docker-registry)"
-        pytest.fail(msg) if IN_CI else pytest.skip(msg)
-    d = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    cfg = d / "config.yml"
-    cfg.write_text(f"""version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: {d / 'data'}
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:{port}
-""")
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / f"registry-{port}.log", "wb")
-    proc = subprocess.Popen([REGISTRY, "serve", str(cfg)], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}/v2/"
-    deadline = time.time() + 20
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"docker-registry exited: see {log.name}")
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if time.time() > deadline:
-            proc.kill()
-            pytest.fail("docker-registry did not answer in 20 s")
-        time.sleep(0.1)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-
-
-def image_tar(size: int) -> bytes:
-    """A one-layer image of random bytes: nothing of it is on the engine yet."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        data = os.urandom(size)
-        info = tarfile.TarInfo("blob.bin")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-        info = tarfile.TarInfo("hello.txt")
-        note = f"periscope pull test {SESSION}\n".encode()
-        info.size = len(note)
-        tar.addfile(info, io.BytesIO(note))
-    return buf.getvalue()
+    reg = Registry(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()
 
 
 @pytest.fixture(scope="module")
 def pushed(registry, docker):
     """An image in the registry and not on the engine."""
-    ref = f"{registry}/periscope/test:{SESSION}-{uuid.uuid4().hex[:6]}"
-    docker("import", "-", ref, input=image_tar(6 * 1024 * 1024))
-    docker("push", ref, timeout=120)
-    docker("rmi", ref)
-    assert docker.raw("image", "inspect", ref).returncode != 0
+    ref = registry.push_fresh(docker, 6 * 1024 * 1024)
     yield ref
     docker("rmi", "-f", ref, check=False)
 
@@ -168,7 +103,7 @@ def test_registry_error_is_shown_plainly(live_server, registry):
     base = live_server.url
     s = requests.Session()
     token = csrf_of(s, base)
-    ref = f"{registry}/periscope/no-such-repo:latest"
+    ref = f"{registry.addr}/periscope/no-such-repo:latest"
     r = s.post(base + "/images/pull", data={"csrf_token": token, "image": ref},
                headers={"Origin": base}, allow_redirects=False)
     assert r.status_code == 303
