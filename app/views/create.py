@@ -146,8 +146,9 @@ def _refusal(exc: ge.EngineError, m: dict) -> tuple[dict, int]:
 
 
 def _landing(cid: str) -> str:
-    """Where a started container is shown: its logs page when there is one."""
-    return url_for_safe("logs.page", ref=cid) or (url_for("containers.detail", ref=cid) + "#state")
+    """Where a started container is shown: its logs page, following, when
+    there is one (the output of a just-started container may still be coming)."""
+    return url_for_safe("logs.page", ref=cid, follow=1) or (url_for("containers.detail", ref=cid) + "#state")
 
 
 @bp.post("/containers")

@@ -31,7 +31,7 @@ def test_fill_submit_and_land_on_the_logs(page, live_server, docker, test_image)
         timeout=5000)
     assert IMAGE in page.inner_text("#preview")
     page.click("#create-submit")
-    page.wait_for_url(re.compile(r"/containers/[0-9a-f]{64}/logs"), timeout=10000)
+    page.wait_for_url(re.compile(r"/containers/[0-9a-f]{64}/logs\?follow=1"), timeout=10000)
     try:
         page.wait_for_selector("text=hello from Periscope", timeout=8000)
         assert "Created and started" in page.inner_text("#flash")
