@@ -115,10 +115,6 @@ def query_string(f: dict) -> dict:
     return out
 
 
-_PICK = ("exitCode", "signal", "image", "name", "container", "type", "driver", "destination",
-         "execID", "health_status")
-
-
 def present(ev: dict, existing: set[str]) -> dict:
     """One event as a row. Only Type, Action and Actor are read (status, id and
     from are gone since API 1.52)."""
@@ -142,12 +138,15 @@ def present(ev: dict, existing: set[str]) -> dict:
         if k in attrs and etype in ("network", "volume"):
             shown.append((k, attrs.pop(k)))
     attrs.pop("name", None)
-    if etype == "image" and not name and aid:
-        name = aid
     tn = ev.get("timeNano") or (int(ev.get("time") or 0) * 10**9)
-    short = aid[:12] if re.fullmatch(r"(sha256:)?[0-9a-f]{64}", aid or "") else aid
-    if short.startswith("sha256:"):
-        short = aid[7:19]
+    # a hash ID is shown short beside the name; a non-hash ID (a volume's name,
+    # an image reference) is the name itself
+    hexid = re.fullmatch(r"(?:sha256:)?([0-9a-f]{64})", aid)
+    short = hexid.group(1)[:12] if hexid else ""
+    if name.startswith("sha256:") or (hexid and name == aid):
+        name = ""
+    if not hexid and (not name or etype == "image"):
+        name = aid
     when = dt.datetime.fromtimestamp(int(tn) // 10**9, dt.timezone.utc)
     return {
         "key": event_key(ev),
