@@ -68,10 +68,11 @@ USER 10001:10001
 WORKDIR /opt/periscope
 EXPOSE 8000
 STOPSIGNAL SIGTERM
-# No curl in slim images: the venv's Python asks /healthz (200 once the app
-# serves and the engine answers) on the port PERISCOPE_BIND names.
+# No curl in slim images: app/healthcheck.py (standard library) asks /healthz
+# on the address PERISCOPE_BIND names; healthy once the app serves and the
+# engine answers.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["python3", "-c", "import os,urllib.request as u;a=(os.environ.get('PERISCOPE_BIND') or '127.0.0.1:8000').replace(',',' ').split()[0];h,_,p=a.rpartition(':');h=h.strip('[]');h='127.0.0.1' if h in ('','0.0.0.0','::','localhost') else h;h='['+h+']' if ':' in h else h;u.urlopen('http://%s:%s/healthz'%(h,p),timeout=4)"]
+  CMD ["python3", "-m", "app.healthcheck"]
 # gunicorn's control socket (new in 25.1) would go under $HOME, which this
 # user has none of; nothing here uses it.
 CMD ["gunicorn", "--no-control-socket", "-c", "/opt/periscope/gunicorn.conf.py"]

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 
 import requests
 import requests_unixsocket
+import urllib3
 
 from . import calls
 from .errors import (AmbiguousReference, BadRequest, EngineError, EngineTimeout,
@@ -116,6 +117,36 @@ def _tls_reason(exc: BaseException, host: Host) -> str:
     return f"TLS handshake failed: {text} ({hint})"
 
 
+class _UnixPool(requests_unixsocket.adapters.UnixHTTPConnectionPool):
+    def __init__(self, socket_url: str, maxsize: int):
+        urllib3.HTTPConnectionPool.__init__(self, "localhost", maxsize=maxsize)
+        self.socket_path = socket_url
+        self.timeout = 60  # replaced per request by urllib3 (connect, then read timeout)
+
+
+class _UnixAdapter(requests_unixsocket.UnixAdapter):
+    """One connection pool per socket. requests-unixsocket 0.4 keys its pools
+    by the whole URL (path and query): every distinct path got a pool of its
+    own, no connection was reused across paths, and past `pool_connections`
+    pools the oldest was closed even while a request was still reading from it
+    (AttributeError: 'NoneType' object has no attribute 'qsize', under load)."""
+
+    def __init__(self, pool_size: int):
+        super().__init__(pool_connections=8)
+        self._pool_size = pool_size
+
+    def get_connection(self, url, proxies=None):
+        if proxies and proxies.get("http+unix"):
+            raise ValueError("proxies are not supported on a unix socket")
+        key = url.split("://", 1)[1].split("/", 1)[0]  # the percent-encoded socket path
+        with self.pools.lock:
+            pool = self.pools.get(key)
+            if pool is None:
+                pool = _UnixPool("http+unix://" + key, self._pool_size)
+                self.pools[key] = pool
+        return pool
+
+
 class Engine:
     """A client for one Docker Engine."""
 
@@ -130,7 +161,7 @@ class Engine:
         self._session.mount("http://", adapter_http)
         self._session.mount("https://", requests.adapters.HTTPAdapter(pool_connections=4,
                                                                       pool_maxsize=pool_size))
-        self._session.mount("http+unix://", requests_unixsocket.UnixAdapter(pool_connections=4))
+        self._session.mount("http+unix://", _UnixAdapter(pool_size))
         if self.host.scheme == "https":
             self._session.verify = self.host.ca_cert or True
             if self.host.client_cert:

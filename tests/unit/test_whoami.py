@@ -99,3 +99,13 @@ def test_hostname_as_id():
     assert id_from_hostname("periscope") is None
     assert id_from_hostname("abc") is None
     assert id_from_hostname("") is None
+
+
+def test_healthcheck_url_from_bind():
+    from app.healthcheck import url_for_bind
+
+    assert url_for_bind("0.0.0.0:8000") == "http://127.0.0.1:8000/healthz"
+    assert url_for_bind("127.0.0.1:18765") == "http://127.0.0.1:18765/healthz"
+    assert url_for_bind("[::]:9000") == "http://127.0.0.1:9000/healthz"
+    assert url_for_bind("[::1]:9000") == "http://[::1]:9000/healthz"
+    assert url_for_bind("unix:/run/p.sock") is None
