@@ -230,3 +230,26 @@ def test_in_a_private_cgroup_namespace_mountinfo_finds_it(docker, docker_host, i
         assert re.search(r'data-method="cgroup" data-outcome="no-candidate"', r.text)
     finally:
         docker("rm", "-f", "-v", cid, check=False)
+
+
+def test_healthcheck_turns_unhealthy_without_an_engine(docker, image):
+    """No socket mounted: the app serves, /healthz answers 503, the check fails."""
+    port = free_port()
+    cid = docker("run", "-d", "--label", f"{LABEL}={SESSION}", "--network", "host",
+                 "-e", f"PERISCOPE_BIND=127.0.0.1:{port}", "--health-interval", "1s",
+                 "--health-retries", "1", "--health-start-period", "1s", image).strip()
+    try:
+        deadline = time.monotonic() + 40
+        status = ""
+        while time.monotonic() < deadline:
+            health = docker.inspect(cid)["State"].get("Health") or {}
+            status = health.get("Status", "")
+            if status in ("healthy", "unhealthy"):
+                break
+            time.sleep(0.25)
+        assert status == "unhealthy", health
+        assert "503" in (health.get("Log") or [{}])[-1].get("Output", "")
+        r = requests.get(f"http://127.0.0.1:{port}/containers", timeout=10)
+        assert r.status_code == 503 and "does not answer" in r.text
+    finally:
+        docker("rm", "-f", "-v", cid, check=False)
