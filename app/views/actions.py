@@ -166,9 +166,9 @@ def remove(ref: str):
     try:
         engine().remove(cid, force=force, volumes=volumes)
     except ge.Conflict as exc:
-        flash(f"{name} was not removed: {exc.message}", "warn")
         if is_htmx() and request.form.get("ctx") == "row":
             return _answer(cid, f"{name} was not removed: {exc.message}", "warn")
+        flash(f"{name} was not removed: {exc.message}", "warn")
         return redirect(url_for("actions.confirm_remove", ref=cid,
                                 next=_safe_next(url_for("containers.index"))), 303)
     extra = " and its anonymous volumes" if volumes else ""
