@@ -178,3 +178,17 @@ def test_hostile_cursor_is_refused_quietly(client):
         r = client.get(f"/events/poll?{q}", headers={"HX-Request": "true"})
         assert r.status_code == 200, q
         assert "events-poll" in r.get_data(as_text=True)
+
+
+def test_unreachable_engine_is_a_503_page_and_a_flash_for_the_poll(tmp_path):
+    from app import create_app
+    from conftest import make_settings
+
+    app = create_app(make_settings(docker_host=f"unix://{tmp_path}/missing.sock"))
+    c = app.test_client()
+    r = c.get("/events")
+    assert r.status_code == 503 and "does not answer" in r.get_data(as_text=True)
+    r = c.get("/events/poll?after=1&seen=", headers={"HX-Request": "true"})
+    assert r.status_code == 503 and r.headers.get("HX-Retarget") == "#flash"
+    r = c.get("/whoami")
+    assert r.status_code == 503
