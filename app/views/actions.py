@@ -169,7 +169,10 @@ def remove(ref: str):
         if is_htmx() and request.form.get("ctx") == "row":
             return _answer(cid, f"{name} was not removed: {exc.message}", "warn")
         flash(f"{name} was not removed: {exc.message}", "warn")
-        return redirect(url_for("actions.confirm_remove", ref=cid,
-                                next=_safe_next(url_for("containers.index"))), 303)
+        back = url_for("actions.confirm_remove", ref=cid,
+                       next=_safe_next(url_for("containers.index")))
+        if is_htmx():  # the detail page's form swaps nothing: go to the step itself
+            return "", 200, {"HX-Redirect": back}
+        return redirect(back, 303)
     extra = " and its anonymous volumes" if volumes else ""
     return _answer(cid, f"Removed {name}{extra}.", "ok", removed=True)

@@ -193,3 +193,13 @@ def test_read_only_refuses_actions(docker, run_container):
     assert act(client, cid, "stop").status_code == 403
     assert state(docker, cid)["Running"]
     assert f"/containers/{cid}/stop" not in client.get(f"/containers/{cid}").get_data(as_text=True)
+
+
+def test_detail_htmx_remove_refused_goes_to_the_confirm_step(client, docker, run_container):
+    cid = run_container()
+    r = act(client, cid, "remove", {"confirmed": "1", "ctx": "detail"},
+            headers={"HX-Request": "true"})
+    assert r.status_code == 200 and r.headers["HX-Redirect"].startswith(f"/containers/{cid}/remove")
+    page = html.unescape(client.get(r.headers["HX-Redirect"]).get_data(as_text=True))
+    assert "was not removed" in page and "cannot be undone" in page
+    assert state(docker, cid)["Running"]
