@@ -219,21 +219,6 @@ def remember(engine, detection: Detection) -> None:
         _cache[engine.host.raw] = (detection.id, time.monotonic())
 
 
-def is_own_container(engine, ref: str) -> bool:
-    """True when `ref` (a full ID, an ID prefix or a name) is our container."""
-    own = own_container_id(engine)
-    if not own or not ref:
-        return False
-    ref = ref.lstrip("/")
-    if len(ref) >= 12 and own.startswith(ref.lower()):
-        return True
-    try:
-        c = engine.inspect_container(ref)
-    except ge.EngineError:
-        return False
-    return c.get("Id") == own
-
-
 def socket_mounts(container: dict, docker_host: str | None = None) -> list[dict]:
     """The container's mounts that carry an Engine socket."""
     targets = {"/var/run/docker.sock", "/run/docker.sock"}
