@@ -98,11 +98,11 @@ def test_action_buttons(page, live_server, docker, run_container):
     row = f'tr[data-id="{cid}"]'
     page.wait_for_selector(f"{row} .actions")
     screenshot(page, "actions-rows")
-    page.click(f'{row} button[data-action="stop"]')
+    page.click(f'{row} button[formaction$="/stop"]')
     page.wait_for_selector(f"{row} .s-exited", timeout=15000)
     assert f"Stopped {name}." in page.inner_text("#flash")
     assert docker.inspect(cid)["State"]["Running"] is False
-    page.click(f'{row} button[data-action="start"]')
+    page.click(f'{row} button[formaction$="/start"]')
     page.wait_for_selector(f"{row} .s-running", timeout=10000)
     assert docker.inspect(cid)["State"]["Running"] is True
 

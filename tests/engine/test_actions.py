@@ -131,7 +131,7 @@ def test_htmx_row_answers_with_the_rows_and_a_message(client, docker, run_contai
 def test_rows_and_detail_carry_the_buttons(client, run_container):
     cid = run_container()
     rows = client.get(f"/containers/rows?label={LABEL}={SESSION}").get_data(as_text=True)
-    assert f'action="/containers/{cid}/stop"' in rows and f'href="/containers/{cid}/remove"' in rows
+    assert f'formaction="/containers/{cid}/stop"' in rows and f'href="/containers/{cid}/remove"' in rows
     detail = client.get(f"/containers/{cid}").get_data(as_text=True)
     for a in ("stop", "restart", "pause", "kill"):
         assert f'action="/containers/{cid}/{a}"' in detail
