@@ -236,7 +236,11 @@ def _login_required():
                            "HX-Reswap": "innerHTML"}
     if request.method in ("GET", "HEAD"):
         return redirect(url_for("auth.login", next=safe_next(request.full_path.rstrip("?"))))
-    abort(401, description="Log in first: this Periscope asks for a password.")
+    # A form sent after the session ended: the login page (not a page that
+    # would show the engine's address to someone not logged in).
+    return render_template("auth/login.html", next=url_for("containers.index"),
+                           error="Your session has ended: log in again, then repeat what you "
+                                 "were doing."), 401
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -265,8 +269,11 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _guard():
         if not _host_allowed(request.host, settings().allowed_hosts):
-            abort(400, description=f"Host {request.host!r} is not allowed. Set "
-                                   "PERISCOPE_ALLOWED_HOSTS to serve under another name.")
+            # Plain text, nothing from the page layout: a DNS-rebinding page
+            # that reads this answer learns nothing (not even DOCKER_HOST).
+            return (f"400 Bad Request: Host {request.host[:100]!r} is not allowed. Set "
+                    "PERISCOPE_ALLOWED_HOSTS to serve under another name.\n", 400,
+                    {"Content-Type": "text/plain; charset=utf-8"})
         if not is_authenticated() and request.endpoint not in OPEN_ENDPOINTS:
             return _login_required()
         if request.method not in SAFE_METHODS:
@@ -289,6 +296,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _auth_globals():
-        return {"auth_enabled": password() is not None}
+        return {"auth_enabled": password() is not None,
+                "logged_in": password() is not None and is_authenticated()}
 
     app.jinja_env.globals["csrf_token"] = csrf_token

@@ -337,3 +337,16 @@ def test_env_pairs_and_inspect_masking():
     assert m["Config"]["Env"][3] == "NOVALUE" and m["Config"]["Image"] == "i"
     assert c["Config"]["Env"][0] == "DB_PASSWORD=hunter2"  # the original is untouched
     assert mask_inspect(c, reveal=True) is c
+
+
+def test_refusals_tell_an_outsider_nothing_about_the_engine():
+    app = make_app(password="pw")
+    c = app.test_client()
+    r = c.get("/containers", headers={"Host": "evil.example"})
+    assert r.status_code == 400 and r.mimetype == "text/plain"
+    assert "nonexistent" not in r.get_data(as_text=True)  # DOCKER_HOST is not shown
+    r = c.post("/containers/abc/stop")  # a form sent with no session
+    body = r.get_data(as_text=True)
+    assert r.status_code == 401 and 'type="password"' in body and "session has ended" in body
+    assert "nonexistent" not in body and "Log out" not in body
+    assert "Log out" not in c.get("/login").get_data(as_text=True)
