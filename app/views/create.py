@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
+                   url_for)
 
 from .. import manifest as mf
 from .. import policy
@@ -196,6 +197,19 @@ def create():
                            warnings=warnings)
     flash(f"Created and started {label}.", "ok")
     return redirect(_landing(cid), 303)
+
+
+@bp.errorhandler(413)
+def _too_large(exc):
+    """A body over the app's limit (1 MiB) is never read, so it cannot be shown
+    again: say so plainly, on the form (or in the preview for htmx)."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    if request.endpoint == "create.preview_partial":
+        return render_template("create/_preview.html", preview=None, form=None), 413
+    form = {"manifest": "", "name": "", "start": True}
+    return render_form(form, 413, preview=None, problems=[mf.Problem(
+        f"The request was over {limit // 1024:,} KiB, so Periscope did not read it and cannot "
+        f"show your text again. A manifest may be at most {mf.MAX_BYTES // 1024} KiB.")])
 
 
 @bp.post("/containers/discard")

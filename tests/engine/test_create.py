@@ -258,3 +258,19 @@ def test_preview_partial(client):
     assert "/containers/create?name=web" in page and "/containers/web/start" in page
     bad = csrf_post(client, "/containers/new/preview", {"manifest": "{"}).get_data(as_text=True)
     assert "Shown once the manifest is valid" in bad
+
+
+def test_over_the_app_limit_says_the_text_could_not_be_kept(client, docker):
+    before = labelled(docker)
+    text = json.dumps(manifest(Env=["BIG=" + "x" * (1100 * 1024)]))
+    r = post(client, text)
+    page = html.unescape(r.get_data(as_text=True))
+    assert r.status_code == 413
+    assert "did not read it" in page and "256 KiB" in page and 'id="manifest"' in page
+    # the same when the token comes as a form field (read before the view runs)
+    with client.session_transaction() as sess:
+        token = sess["csrf"]
+    r = client.post("/containers", data={"csrf_token": token, "manifest": text},
+                    headers={"Origin": "http://localhost"})
+    assert r.status_code == 413 and "did not read it" in r.get_data(as_text=True)
+    assert labelled(docker) == before
