@@ -38,3 +38,6 @@ keepalive = 5
 accesslog = os.environ.get("PERISCOPE_ACCESS_LOG", None)
 errorlog = "-"
 wsgi_app = "app:create_app()"
+# gunicorn 27 opens a control socket under $HOME by default: one path shared by
+# every instance (tests run several) and none for a user without a home.
+control_socket_disable = True
