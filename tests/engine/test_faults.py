@@ -195,3 +195,20 @@ def test_engine_malformed_json_is_a_502_page_with_the_text(tmpdir_short):
             assert "Traceback" not in html
     finally:
         fake.close()
+
+
+def test_container_removed_during_follow(client, docker, run_container):
+    import html as htmlmod
+    import re
+
+    cid = run_container("while true; do echo tick; sleep 0.2; done")
+    page = client.get(f"/containers/{cid}/logs?follow=1").get_data(as_text=True)
+    m = re.search(r'hx-get="([^"]*/logs/poll\?[^"]*)"', page)
+    assert m, "the logs page carries its follow poller"
+    poll = htmlmod.unescape(m.group(1))
+    assert client.get(poll, headers={"HX-Request": "true"}).status_code == 200
+    docker("rm", "-f", cid)
+    r = client.get(poll, headers={"HX-Request": "true"})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 404 and r.headers["HX-Retarget"] == "#flash"
+    assert "No such container" in body and "Traceback" not in body

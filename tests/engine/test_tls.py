@@ -115,6 +115,7 @@ def test_tls_failures_are_a_clear_page(tls_engine, certs, folder, host, words):
     for w in words:
         assert w in html, (w, html[:2000])
     assert "Traceback" not in html and "_ssl.c" not in html and "[SSL:" not in html
+    assert "refused the TLS connection" in html and "Check DOCKER_CERT_PATH" in html
     # an htmx poll gets the same reason as a notice, retargeted to #flash
     r = c.get("/containers/rows", headers={"HX-Request": "true"})
     assert r.status_code == 503 and r.headers["HX-Retarget"] == "#flash"
