@@ -44,6 +44,7 @@ from app.gateway import Engine, parse_host  # noqa: E402
 IMAGE = os.environ.get("PERISCOPE_TEST_IMAGE", "periscope-test:busybox")
 LABEL_KEY, LABEL_VAL = "periscope.bench", "load"
 POLL_RE = re.compile(r'hx-get="([^"]*/logs/poll\?[^"]*)"')
+LINE_RE = re.compile(r"bench line (\d+)")
 
 
 def start_containers(eng: Engine, n: int) -> tuple[list[str], str]:
@@ -96,6 +97,8 @@ def client(url: str, log_page: str, interval: float, until: float, expect_ids: l
             stats.error(f"logs page: {first.status_code}")
             return
         poll = html.unescape(m.group(1))
+        seen = [int(n) for n in LINE_RE.findall(first.text)]
+        last = seen[-1] if seen else None
     except requests.RequestException as exc:
         stats.error(f"logs page: {exc}")
         return
@@ -117,8 +120,14 @@ def client(url: str, log_page: str, interval: float, until: float, expect_ids: l
                 stats.error(f"logs poll: {r.status_code} {r.text[:120]!r}")
                 return
             poll = html.unescape(m.group(1))
+            got = [int(n) for n in LINE_RE.findall(r.text)]
+            # the cursor's promise: every line once, none twice, none skipped
+            for n in got:
+                if last is not None and n != last + 1:
+                    stats.error(f"log line {n} after {last} (lost or repeated)")
+                last = n
             with stats.lock:
-                stats.lines += r.text.count("bench line ")
+                stats.lines += len(got)
             stats.add("logs", ms)
         except requests.RequestException as exc:
             stats.error(f"{type(exc).__name__}: {exc}")
