@@ -371,15 +371,45 @@ class Engine:
                           timeout=timeout)
 
     def read_stream(self, resp: requests.Response, size: int = 65536) -> Iterator[bytes]:
-        """The body of a streamed response in pieces of `size` bytes (the last
-        may be shorter: http.client joins the engine's many small HTTP chunks).
+        """The body of a streamed response, decoded, in pieces as they arrive.
         Read faults become typed errors; the response is closed at the end, or
         when the consumer stops early."""
-        raw = resp.raw
+        chunked, pieces = self.read_wire(resp, size)
+        if not chunked:
+            yield from pieces
+            return
+        from .frames import Dechunker
+
+        d = Dechunker()
+        for data in pieces:
+            body = d.feed(data)
+            if body:
+                yield body
+            if d.done:
+                break
+        if d.error or not d.done:
+            raise EngineError(f"the engine sent a broken response: "
+                              f"{d.error or 'it ended before its last chunk'}")
+
+    def read_wire(self, resp: requests.Response, size: int = 65536) -> tuple[bool, Iterator[bytes]]:
+        """(chunked, pieces): when `chunked`, the pieces are the HTTP/1.1 chunked
+        body as it came off the socket, for the caller to decode (frames.py;
+        the engine flushes every log frame as one HTTP chunk, and decoding a
+        million of them in http.client costs more than the engine takes to send
+        them). Otherwise the pieces are the body itself."""
+        hr = getattr(resp.raw, "_fp", None)
+        fp = getattr(hr, "fp", None)
+        chunked = (fp is not None and getattr(hr, "chunked", False)
+                   and getattr(hr, "chunk_left", 0) is None and hasattr(fp, "read1")
+                   and not resp.headers.get("Content-Encoding"))
+        read = (lambda: fp.read1(size)) if chunked else (lambda: resp.raw.read(size))
+        return chunked, self._pieces(resp, read)
+
+    def _pieces(self, resp: requests.Response, read) -> Iterator[bytes]:
         try:
             while True:
                 try:
-                    data = raw.read(size)
+                    data = read()
                 except Exception as exc:  # noqa: BLE001 - urllib3/OS faults, typed below
                     if "timed out" in str(exc).lower():
                         raise EngineTimeout(f"the engine at {self.host.raw} stopped sending "

@@ -4,17 +4,20 @@ polling with a cursor, and a streamed byte-exact download."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from dataclasses import dataclass, field
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 
-from ..gateway.frames import PayloadFilter
+from ..gateway.errors import EngineError
+from ..gateway.frames import ChunkedPayloadFilter, Dechunker, PayloadFilter
 from ..logs import (DEFAULT_TAIL, PAGE_BOUND, TAIL_CHOICES, Cursor, InputError, LineReader,
                     ReadResult, Search, parse_since, parse_tail, show_ts, ts_ns)
 from ..web import engine, settings
 
 bp = Blueprint("logs", __name__)
+log = logging.getLogger("periscope")
 
 STREAMS = ("both", "stdout", "stderr")
 
@@ -191,20 +194,36 @@ def download(ref: str):
         abort(400, description=str(exc))
     resp = eng.logs(cid, stdout=stdout, stderr=stderr, timestamps=timestamps,
                     tail=None if tail == "all" else tail, since=since, until=until)
-    body = eng.read_stream(resp)
+    chunked, wire = eng.read_wire(resp)
 
-    def raw():
-        yield from body
+    def raw():  # a TTY: one stream, sent as it came
+        if not chunked:
+            yield from wire
+            return
+        d = Dechunker()
+        for data in wire:
+            body = d.feed(data)
+            if body:
+                yield body
+            if d.done:
+                return
+        raise EngineError(f"the engine sent a broken response: {d.error or 'it ended early'}")
 
     def demuxed():
-        f = PayloadFilter(stdout=stdout, stderr=stderr)
-        for chunk in body:
-            out = f.feed(chunk)
+        f = ChunkedPayloadFilter(stdout, stderr) if chunked else PayloadFilter(stdout, stderr)
+        for data in wire:
+            out = f.feed(data)
             if out:
                 yield out
+            if chunked and f.dechunker.done:
+                break
         out = f.close()
         if out:
             yield out
+        for n in f.notices:
+            log.warning("logs download of %s: %s", cid[:12], n.message)
+        if chunked and f.dechunker.error:
+            raise EngineError(f"the engine sent a broken response: {f.dechunker.error}")
 
     name = _SAFE_NAME.sub("_", c.get("Name", "").lstrip("/")) or cid[:12]
     which = "" if stdout and stderr else ("-stdout" if stdout else "-stderr")

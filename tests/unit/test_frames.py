@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from app.gateway.frames import (STDERR, STDIN, STDOUT, Demuxer, LineAssembler, PayloadFilter,
+from app.gateway.frames import (STDERR, STDIN, STDOUT, ChunkedPayloadFilter, Dechunker, Demuxer,
+                                LineAssembler, PayloadFilter,
                                 demux_all, mux)
 
 SAMPLE_FRAMES = [
@@ -170,3 +171,73 @@ def test_zero_length_frames_only():
     assert frames == [(STDOUT, b"")] * 3 + [(STDERR, b"")]
     asm = LineAssembler()
     assert [ln for s, p in frames for ln in asm.feed(s, p)] == [] and asm.flush() == []
+
+
+def chunk_encode(body: bytes, sizes: list[int]) -> bytes:
+    """HTTP/1.1 chunked encoding of body, cut into chunks of the given sizes (cycled)."""
+    out = []
+    pos = 0
+    i = 0
+    while pos < len(body):
+        n = sizes[i % len(sizes)]
+        i += 1
+        piece = body[pos:pos + n]
+        out.append(b"%x\r\n" % len(piece) + piece + b"\r\n")
+        pos += n
+    return b"".join(out) + b"0\r\n\r\n"
+
+
+def frame_aligned_wire(frames) -> bytes:
+    """As the engine sends logs: one HTTP chunk per frame."""
+    return b"".join(b"%x\r\n" % len(f) + f + b"\r\n" for f in (mux(s, p) for s, p in frames)) \
+        + b"0\r\n\r\n"
+
+
+def test_dechunker_any_chunking():
+    body = SAMPLE * 3
+    for sizes in ([1], [7, 3], [100], [len(body)]):
+        wire = chunk_encode(body, sizes)
+        for cut in range(0, len(wire), 5):
+            d = Dechunker()
+            got = d.feed(wire[:cut]) + d.feed(wire[cut:])
+            assert got == body and d.done and d.error is None, (sizes, cut)
+    d = Dechunker()
+    d.feed(b"zz\r\nabc")
+    assert d.done and "chunk size" in d.error
+
+
+def test_chunked_payload_filter_equals_the_general_path():
+    frames = SAMPLE_FRAMES * 5 + [(STDOUT, b"x" * 70000 + b"\n"), (STDERR, b"tail\n")]
+    body = b"".join(mux(s, p) for s, p in frames)
+    wires = [frame_aligned_wire(frames),  # the fast path
+             chunk_encode(body, [5, 300, 11]),  # frames split across chunks: the general one
+             frame_aligned_wire(frames[:6]) [:-5] + chunk_encode(b"".join(mux(s, p) for s, p in
+                                                                 frames[6:]), [13])]
+    rng = random.Random(3)
+    for wire in wires:
+        for flags in ((True, True), (True, False), (False, True)):
+            want = b"".join(p for s, p in frames
+                            if (s in (STDIN, STDOUT) and flags[0]) or (s == STDERR and flags[1]))
+            for _ in range(30):
+                cuts = sorted(rng.sample(range(1, len(wire)), 6))
+                f = ChunkedPayloadFilter(*flags)
+                prev, got = 0, b""
+                for c in cuts + [len(wire)]:
+                    got += f.feed(wire[prev:c])
+                    prev = c
+                got += f.close()
+                assert got == want
+                assert f.dechunker.done and f.dechunker.error is None and f.notices == []
+
+
+def test_chunked_payload_filter_reports_truncation_and_bad_headers():
+    wire = frame_aligned_wire([(STDOUT, b"ok\n")]) + b"10\r\n" + bytes([9, 0, 0, 0, 0, 0, 0, 8]) \
+        + b"garbage!\r\n0\r\n\r\n"
+    wire = wire.replace(b"0\r\n\r\n1", b"1", 1)  # the first terminator is not the end
+    f = ChunkedPayloadFilter()
+    got = f.feed(wire) + f.close()
+    assert got.startswith(b"ok\n") and b"garbage!" in got
+    assert [n.kind for n in f.notices] == ["bad-header"]
+    f = ChunkedPayloadFilter()
+    got = f.feed(frame_aligned_wire([(STDOUT, b"ok\n")])[:-5]) + f.close()
+    assert got == b"ok\n" and "ended before" in f.dechunker.error
