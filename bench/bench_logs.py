@@ -78,17 +78,32 @@ def raw_get(path: str) -> tuple[int, float]:
 
 
 def child_run(argv: list[str], **kw) -> tuple[float, int, str]:
-    """Run a process; (seconds, its peak RSS in KB, stdout)."""
+    """Run a process; (seconds, its peak RSS in KB read from /proc while it runs, stdout).
+    (wait4's ru_maxrss would count the forked bench before exec.)"""
     t0 = time.perf_counter()
     p = subprocess.Popen(argv, stdout=kw.pop("stdout", subprocess.PIPE), stderr=subprocess.DEVNULL,
                          **kw)
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            try:
+                peak[0] = max(peak[0], rss_kb(p.pid, "VmHWM"))
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.02)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
     out = p.stdout.read() if p.stdout else b""
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
+    p.wait()
     dt = time.perf_counter() - t0
+    done.set()
+    t.join()
     if p.returncode:
         raise SystemExit(f"{argv[0]} failed ({p.returncode})")
-    return dt, ru.ru_maxrss, (out or b"").decode()
+    return dt, peak[0], (out or b"").decode()
 
 
 DOCKERPY = """

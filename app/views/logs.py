@@ -13,6 +13,7 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 from ..gateway.errors import EngineError
 from ..gateway.frames import ChunkedPayloadFilter, Dechunker, PayloadFilter
 from ..logs import (DEFAULT_TAIL, PAGE_BOUND, TAIL_CHOICES, Cursor, InputError, LineReader,
+                    render_rows,
                     ReadResult, Search, parse_since, parse_tail, show_ts, ts_ns)
 from ..web import engine, settings
 
@@ -129,7 +130,7 @@ def page(ref: str):
     return render_template("logs/page.html", c=c, cid=cid, name=c.get("Name", "").lstrip("/"),
                            tty=tty, o=o, r=result, search=search, cursor=cursor,
                            state=_state(c), bound=PAGE_BOUND, tail_choices=TAIL_CHOICES,
-                           show_ts=show_ts, dl=download_url(cid, o))
+                           show_ts=show_ts, render_rows=render_rows, dl=download_url(cid, o))
 
 
 @bp.get("/containers/<ref>/logs/poll")
@@ -159,7 +160,7 @@ def poll(ref: str):
     return render_template("logs/poll.html", c=c, cid=cid, tty=tty, o=o, r=result,
                            cursor=new_cursor, state=state, delay_ms=int(delay * 1000),
                            shown=shown + result.matched, bound=PAGE_BOUND, show_ts=show_ts,
-                           dl=download_url(cid, o))
+                           render_rows=render_rows, dl=download_url(cid, o))
 
 
 def _int(v) -> int:
