@@ -43,6 +43,9 @@ need=()
 command -v curl >/dev/null || need+=(curl)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v openssl >/dev/null || need+=(openssl)
+# the pull tests run Debian's registry on 127.0.0.1; the deploy test builds a base with debootstrap
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+command -v debootstrap >/dev/null || need+=(debootstrap)
 if ((${#need[@]})); then
   log "installing ${need[*]}"
   apt_install "${need[@]}" || log "could not install ${need[*]} (not root on Debian?)"
