@@ -157,7 +157,7 @@ def poll(ref: str):
     new_cursor = result.cursor(cursor)
     state = _state(c)
     delay = settings().poll_interval * (1 if state["running"] else 5)
-    return render_template("logs/poll.html", c=c, cid=cid, tty=tty, o=o, r=result,
+    return render_template("logs/poll.html", c=c, cid=cid, tty=tty, o=o, r=result, search=search,
                            cursor=new_cursor, state=state, delay_ms=int(delay * 1000),
                            shown=shown + result.matched, bound=PAGE_BOUND, show_ts=show_ts,
                            render_rows=render_rows, dl=download_url(cid, o))

@@ -87,7 +87,7 @@ def test_stream_filter_and_search(page, live_server, docker, run_container):
     page.wait_for_url("**q=error+ITEM**")
     assert page.locator("#log-lines .ll").count() == 5
     assert page.locator("#log-lines mark").count() == 5
-    assert page.inner_text("#log-count") == "5"
+    assert page.inner_text("#log-count") == "5 matching lines"
     screenshot(page, "logs-search")
     # regex, and an invalid one is a message
     page.fill("#log-q", r"item/\d*5 ")
@@ -112,3 +112,24 @@ def test_tty_page(page, live_server, docker, run_container):
     assert texts(page) == ["green from a tty", "to-stderr"]
     assert page.locator("#log-lines .af2").count() == 1
     screenshot(page, "logs-tty")
+
+
+def test_follow_says_when_the_container_stops_and_resumes_on_start(page, live_server, docker,
+                                                                   run_container):
+    cid = run_container("echo \"run $(cat /proc/uptime)\"; printf 'partial line'; sleep 300")
+    page.goto(f"{live_server.url}/containers/{cid}/logs?follow=1")
+    page.wait_for_selector("#log-follow.live")
+    docker("stop", "-t", "0", cid)
+    page.wait_for_selector("#log-follow.stopped", timeout=5000)
+    status = page.inner_text("#log-follow")
+    assert "not running" in status and "exit code 137" in status
+    assert page.inner_text("#log-state") == "exited exit code 137"  # the head follows too
+    screenshot(page, "logs-follow-stopped")
+    docker("start", cid)
+    page.wait_for_function("() => [...document.querySelectorAll('#log-lines .ltx')]"
+                           ".filter(e => e.textContent.startsWith('run ')).length === 2",
+                           timeout=12000)
+    page.wait_for_selector("#log-follow.live", timeout=5000)
+    shown = texts(page)
+    assert len(shown) == len(set(shown))
+    assert page.console_errors == []

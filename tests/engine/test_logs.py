@@ -125,7 +125,7 @@ def test_page_search_substring_regex_and_bad_input(client, docker, run_container
     text = client.get(f"/containers/{cid}/logs?q=error").get_data(as_text=True)
     lines = page_lines(text)
     assert len(lines) == 10 and all("ERROR" in t for _, _, t in lines)
-    assert '<span id="log-count">10</span> matching lines' in text
+    assert '<span id="log-count">10 matching lines</span>' in text
     assert text.count("<mark>ERROR</mark>") == 10
     text = client.get(f"/containers/{cid}/logs?q=req+%5B0-9%5D*0+&regex=1").get_data(as_text=True)
     assert sorted(t for _, _, t in page_lines(text)) == sorted(
