@@ -172,6 +172,17 @@ def test_tty_container(client, docker, run_container):
     assert b"\r\n" in cli.stdout  # raw TTY bytes, not demultiplexed
 
 
+def test_tty_follow(client, docker, run_container):
+    cid = run_container("echo first; sleep 1; for i in $(seq 1 50); do echo \"t$i\"; done; "
+                        "sleep 300", tty=True)
+    first = client.get(f"/containers/{cid}/logs?follow=1").get_data(as_text=True)
+    seen = [t for _, _, t in page_lines(first)]
+    more, _ = collect_follow(client, poll_url(first), polls=30, pause=0.2,
+                             until=lambda s, b: "t50" in s)
+    seen += more
+    assert seen == ["first"] + [f"t{i}" for i in range(1, 51)]
+
+
 def collect_follow(client, url: str, polls: int, pause: float, until=None):
     """Poll the follow partial like the browser does; returns (texts, last html)."""
     seen: list[str] = []
