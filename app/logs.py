@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import struct
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ def ts_ns(ts: bytes | str) -> int | None:
 
 
 _SECS_CACHE: dict[bytes, int] = {}
+_HEADER = struct.Struct(">II").unpack_from
 
 
 def split_ts(payload: bytes) -> tuple[bytes, int | None, bytes]:
@@ -441,16 +443,24 @@ def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str) -> Mar
     out = []
     append = out.append
     dl = str(escape(download_url))
+    heads = {}
+    for label, title in (("out", "standard output"), ("err", "standard error"),
+                         ("tty", "TTY: stdout and stderr merged")):
+        heads[label] = (f'<div class="ll {label}">',
+                        f'<span class="lst" title="{title}">{label}</span><span class="ltx">')
+    plain = _CTRL_RE.search
     for ln in lines:
-        label = "tty" if tty else ln.label
-        title = ("TTY: stdout and stderr merged" if tty else
-                 "standard error" if label == "err" else "standard output")
-        append(f'<div class="ll {label}">')
+        start, mid = heads["tty" if tty else ln.label]
+        append(start)
         if timestamps:
-            ts = str(escape(ln.ts))
+            ts = escape(ln.ts)
             append(f'<time datetime="{ts}" title="{ts}">{escape(show_ts(ln.ts))}</time>')
-        append(f'<span class="lst" title="{title}">{label}</span><span class="ltx">')
-        append(str(ln.html))
+        append(mid)
+        text = ln.text
+        if ln.spans is None and "\x1b" not in text and plain(text) is None:
+            append(escape(text))  # the common line: no colour, no match to mark
+        else:
+            append(ln.html)
         if ln.dropped:
             append(f'<span class="lcut"> … {ln.dropped:,} more bytes: <a href="{dl}">download</a> '
                    f'for the whole line</span>')
@@ -554,6 +564,9 @@ class LineReader:
         self._demux = None if tty else Demuxer()
         self._asm = LineAssembler(max_line=LINE_CAP)
         self._raw_pending = bytearray()  # TTY: bytes of an unfinished line
+        self._pend = b""  # multiplexed: bytes of an unfinished frame (fast path)
+        self._general = False  # the fast path met something odd: Demuxer from here on
+        self._consumed = 0
 
     # entry bookkeeping (skips and the cursor)
     def _entry(self, ns: int | None) -> bool:
@@ -598,12 +611,45 @@ class LineReader:
         if self.tty:
             self._feed_tty(chunk)
             return
-        for stream, payload in self._demux.feed(chunk):
-            self._frame(stream, payload)
+        if self._general:
+            for stream, payload in self._demux.feed(chunk):
+                self._frame(stream, payload)
+            return
+        # the fast path: whole frames straight out of the buffer; anything odd
+        # (a bad header, the engine's error frame, a huge frame) goes to Demuxer
+        buf = self._pend + chunk if self._pend else chunk
+        n = len(buf)
+        pos = 0
+        frame = self._frame
+        odd = False
+        while n - pos >= 8:
+            word, size = _HEADER(buf, pos)
+            stream = word >> 24
+            if word & 0xFFFFFF or stream > 2 or size > 1 << 20:
+                odd = True
+                break
+            end = pos + 8 + size
+            if end > n:
+                break
+            frame(stream or 1, buf[pos + 8:end])
+            pos = end
+        self._consumed += pos
+        if odd:
+            self._general = True
+            self._pend = b""
+            self._demux.offset = self._consumed
+            for stream, payload in self._demux.feed(buf[pos:]):
+                self._frame(stream, payload)
+        else:
+            self._pend = buf[pos:] if pos < n else b""
 
     def _frame(self, stream: int, payload: bytes) -> None:
         ts, ns, rest = split_ts(payload)
         if not self._entry(ns):
+            return
+        if rest[-1:] == b"\n" and rest.find(b"\n") == len(rest) - 1 and len(rest) <= LINE_CAP \
+                and stream not in self._asm._pending:
+            self._line(stream, ts, rest[:-1])  # the usual entry: one whole line
             return
         for ln in self._asm.feed(stream, rest, ts):
             self._line(ln.stream, ln.tag or b"", ln.data, ln.dropped)
@@ -654,6 +700,11 @@ class LineReader:
                 self._tty_line(bytes(self._raw_pending), newline=False)
                 self._raw_pending = bytearray()
         else:
+            if self._pend:
+                self._demux.offset = self._consumed
+                for stream, payload in self._demux.feed(self._pend):
+                    self._frame(stream, payload)
+                self._pend = b""
             for stream, payload in self._demux.close():
                 self._frame(stream, payload)
             for ln in self._asm.flush():

@@ -195,7 +195,7 @@ def download(ref: str):
         abort(400, description=str(exc))
     resp = eng.logs(cid, stdout=stdout, stderr=stderr, timestamps=timestamps,
                     tail=None if tail == "all" else tail, since=since, until=until)
-    chunked, wire = eng.read_wire(resp)
+    chunked, wire = eng.read_wire(resp, 262144)
 
     def raw():  # a TTY: one stream, sent as it came
         if not chunked:
@@ -212,13 +212,20 @@ def download(ref: str):
 
     def demuxed():
         f = ChunkedPayloadFilter(stdout, stderr) if chunked else PayloadFilter(stdout, stderr)
+        pending: list[bytes] = []  # joined into writes of ~256 KB: fewer sends
+        size = 0
         for data in wire:
             out = f.feed(data)
             if out:
-                yield out
+                pending.append(out)
+                size += len(out)
+                if size >= 262144:
+                    yield b"".join(pending)
+                    pending, size = [], 0
             if chunked and f.dechunker.done:
                 break
-        out = f.close()
+        pending.append(f.close())
+        out = b"".join(pending)
         if out:
             yield out
         for n in f.notices:

@@ -181,3 +181,14 @@ def test_cursor_of_a_tail_window_never_counts_unseen_older_entries():
     log.append(entry(STDOUT, ts_at(200), b"new\n"))
     again = [e for e in log if ts_ns(e[8:38]) >= cur.ns]
     assert [ln.text for ln in read(b"".join(again), skip=cur.seen).lines] == ["new"]
+
+
+def test_reader_reports_a_bad_header_and_a_truncated_frame():
+    good = entry(STDOUT, ts_at(1), b"one\n") + entry(STDERR, ts_at(2), b"two\n")
+    r = read(good + bytes([9, 0, 0, 0, 0, 0, 0, 4]) + b"junk\n")
+    assert [ln.text for ln in r.lines][:2] == ["one", "two"]
+    assert any("junk" in ln.text for ln in r.lines)
+    assert [n.kind for n in r.notices] == ["bad-header"] and r.notices[0].offset == len(good)
+    r = read(good + entry(STDOUT, ts_at(3), b"cut short\n")[:-4])
+    assert [ln.text for ln in r.lines] == ["one", "two", "cut sh"]
+    assert [n.kind for n in r.notices] == ["truncated"]
