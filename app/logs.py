@@ -472,7 +472,7 @@ def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str) -> Mar
 
 
 # -- reading a logs response into lines ----------------------------------------
-@dataclass
+@dataclass(slots=True)
 class LogLine:
     stream: int
     ts: str
@@ -622,6 +622,12 @@ class LineReader:
         pos = 0
         frame = self._frame
         odd = False
+        r = self.r
+        add_line = r.lines.append
+        recent = r.recent_ns
+        cache = _SECS_CACHE
+        pending = self._asm._pending
+        quick = self.search is None  # lines need no search: build them here
         while n - pos >= 8:
             word, size = _HEADER(buf, pos)
             stream = word >> 24
@@ -631,8 +637,34 @@ class LineReader:
             end = pos + 8 + size
             if end > n:
                 break
-            frame(stream or 1, buf[pos + 8:end])
+            start = pos + 8
             pos = end
+            stream = stream or 1
+            # the usual entry, inline: engine timestamp, one whole line, not skipped
+            if (quick and buf[start + 29:start + 31] == b"Z " and buf[end - 1] == 10
+                    and r.entries >= self.skip and stream not in pending
+                    and end - start - 31 <= LINE_CAP):
+                secs = cache.get(buf[start:start + 19])
+                frac = buf[start + 20:start + 29]
+                nl = buf.find(b"\n", start + 31)
+                if secs is not None and nl == end - 1 and frac.isdigit():
+                    ns = secs * 1_000_000_000 + int(frac)
+                    r.entries += 1
+                    if r.max_ns is None or ns > r.max_ns:
+                        r.max_ns = ns
+                    if r.min_ns is None or ns < r.min_ns:
+                        r.min_ns = ns
+                    recent.append(ns)
+                    if len(recent) > 4096:
+                        floor = r.max_ns - self.slack
+                        recent = r.recent_ns = [x for x in recent if x >= floor]
+                    r.total += 1
+                    r.matched += 1
+                    add_line(LogLine(stream, buf[start:start + 30].decode("ascii"),
+                                     buf[start + 31:end - 1].decode("utf-8", "replace")))
+                    continue
+            frame(stream, buf[start:end])
+            recent = r.recent_ns
         self._consumed += pos
         if odd:
             self._general = True
