@@ -451,23 +451,24 @@ def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str) -> Mar
     plain = _CTRL_RE.search
     for ln in lines:
         start, mid = heads["tty" if tty else ln.label]
-        append(start)
-        if timestamps:
-            ts = escape(ln.ts)
-            append(f'<time datetime="{ts}" title="{ts}">{escape(show_ts(ln.ts))}</time>')
-        append(mid)
         text = ln.text
         if ln.spans is None and "\x1b" not in text and plain(text) is None:
-            append(escape(text))  # the common line: no colour, no match to mark
+            body = escape(text).__str__()  # the common line: no colour, no match to mark
         else:
-            append(ln.html)
+            body = ln.html.__str__()
         if ln.dropped:
-            append(f'<span class="lcut"> … {ln.dropped:,} more bytes: <a href="{dl}">download</a> '
-                   f'for the whole line</span>')
+            body += (f'<span class="lcut"> … {ln.dropped:,} more bytes: <a href="{dl}">download'
+                     f'</a> for the whole line</span>')
         if not ln.newline:
-            append('<span class="lcut" title="the log ended here without a newline"> (no newline)'
-                   '</span>')
-        append("</span></div>\n")
+            body += ('<span class="lcut" title="the log ended here without a newline"> '
+                     '(no newline)</span>')
+        if timestamps:
+            ts = escape(ln.ts).__str__()
+            shown = f"{ts[:10]} {ts[11:23]}" if len(ts) == 30 else ts
+            append(f'{start}<time datetime="{ts}" title="{ts}">{shown}</time>{mid}{body}'
+                   f'</span></div>\n')
+        else:
+            append(f"{start}{mid}{body}</span></div>\n")
     return Markup("".join(out))
 
 
@@ -642,6 +643,7 @@ class LineReader:
             stream = stream or 1
             # the usual entry, inline: engine timestamp, one whole line, not skipped
             if (quick and buf[start + 29:start + 31] == b"Z " and buf[end - 1] == 10
+                    and buf[start + 19] == 46
                     and r.entries >= self.skip and stream not in pending
                     and end - start - 31 <= LINE_CAP):
                 secs = cache.get(buf[start:start + 19])
