@@ -700,12 +700,31 @@ class LineReader:
             start = nl + 1
         del buf[:start]
         if len(buf) > LINE_CAP + 64 * 1024:  # a huge unfinished line: keep its head only
-            self._tty_overflow = getattr(self, "_tty_overflow", 0) + len(buf) - LINE_CAP
-            del buf[LINE_CAP:]
+            self._tty_trim(buf)
+
+    def _tty_trim(self, buf: bytearray) -> None:
+        """Drop the middle of a huge unfinished TTY line, still counting the
+        engine's partial entries (each prefixed with the line's timestamp) in
+        what is dropped, so the follow cursor stays exact."""
+        ts, _, _ = split_ts(bytes(buf[:40]))
+        head = len(ts) + 1 + LINE_CAP if ts else LINE_CAP
+        m = len(ts) + 1
+        markers = 0
+        if ts:
+            region = bytes(buf[head - (m - 1):])  # no marker straddles the head's end unseen
+            markers = region.count(ts + b" ")
+            self._tty_more = getattr(self, "_tty_more", 0) + markers
+            tail = region[-(m - 1):]  # a marker cut at the end is counted with what follows
+        else:
+            tail = b""
+        self._tty_overflow = (getattr(self, "_tty_overflow", 0) + len(buf) - head - len(tail)
+                              - markers * m)
+        buf[head:] = tail
 
     def _tty_line(self, raw: bytes, newline: bool = True) -> None:
         ts, ns, rest = split_ts(raw)
-        entries = 1
+        entries = 1 + getattr(self, "_tty_more", 0)
+        self._tty_more = 0
         if ts:
             # a line longer than the engine's 16 KB buffer is logged as several
             # entries sharing the first one's timestamp, each prefixed with it
@@ -714,6 +733,8 @@ class LineReader:
             if more:
                 rest = rest.replace(marker, b"")
                 entries += more
+        dropped = getattr(self, "_tty_overflow", 0)
+        self._tty_overflow = 0
         shown = False
         for _ in range(entries):
             shown = self._entry(ns) or shown
@@ -721,8 +742,6 @@ class LineReader:
             return
         if rest.endswith(b"\r"):
             rest = rest[:-1]
-        dropped = getattr(self, "_tty_overflow", 0)
-        self._tty_overflow = 0
         if len(rest) > LINE_CAP:
             dropped += len(rest) - LINE_CAP
             rest = rest[:LINE_CAP]

@@ -149,11 +149,15 @@ def poll(ref: str):
     search = _search(o)
     tail = cursor.seen + PAGE_BOUND + 1
     result = _read(cid, tty, o, search, tail=tail, since=cursor.since, skip=cursor.seen)
-    if result.entries >= tail:
-        # More came since the last poll than the page holds: read them all to
-        # count what is skipped (the engine filters by time from the start).
+    while result.entries >= tail:
+        # More came since the last poll than the page holds: read further back
+        # to count what is skipped. A bigger tail, not none: without a tail the
+        # engine reads the whole log from its start to apply `since`.
+        tail = tail * 8 if tail < 1_000_000 else None
         search = _search(o)
-        result = _read(cid, tty, o, search, tail=None, since=cursor.since, skip=cursor.seen)
+        result = _read(cid, tty, o, search, tail=tail, since=cursor.since, skip=cursor.seen)
+        if tail is None:
+            break
     new_cursor = result.cursor(cursor)
     state = _state(c)
     delay = settings().poll_interval * (1 if state["running"] else 5)

@@ -192,3 +192,22 @@ def test_reader_reports_a_bad_header_and_a_truncated_frame():
     r = read(good + entry(STDOUT, ts_at(3), b"cut short\n")[:-4])
     assert [ln.text for ln in r.lines] == ["one", "two", "cut sh"]
     assert [n.kind for n in r.notices] == ["truncated"]
+
+
+@pytest.mark.parametrize("step", [7, 4096, 70000])
+def test_tty_huge_line_counts_every_partial_entry(step):
+    ts = ts_at(42).encode()
+    pieces = [b"%05d" % i * 3276 + b"a" for i in range(13)]  # 13 entries of 16,381 bytes
+    raw = b"".join(ts + b" " + p for p in pieces) + b"\r\n" + ts_at(43).encode() + b" next\r\n"
+    r = LineReader(tty=True, slack_ns=0)
+    for i in range(0, len(raw), step):
+        r.feed(raw[i:i + step])
+    res = r.close()
+    assert res.entries == 14
+    first, second = res.lines
+    assert first.text.startswith("00000" * 3276) and len(first.text) == 16 * 1024
+    # bytes not shown (markers excluded); a few marker bytes may be cut at trim points
+    assert abs(first.dropped - (sum(map(len, pieces)) - 16 * 1024)) < 64
+    assert second.text == "next"
+    # the cursor then skips exactly the 14 entries
+    assert res.cursor() == Cursor(ts_ns(ts_at(43)), 1)
