@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from html import escape as html_escape
 import struct
 import time
 from collections import deque
@@ -439,7 +440,8 @@ def render_line(segments: list[tuple[str, str]], spans: list[tuple[int, int]] | 
 def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str) -> Markup:
     """The HTML of many log lines at once (the page holds up to 5,000: a Jinja
     macro per line costs more than the engine call). Every piece of log data
-    goes through escape(); the markup around it is fixed text."""
+    is escaped (html.escape, quotes too: the same as markupsafe.escape at less
+    than half the cost per call); the markup around it is fixed text."""
     out = []
     append = out.append
     dl = str(escape(download_url))
@@ -453,7 +455,7 @@ def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str) -> Mar
         start, mid = heads["tty" if tty else ln.label]
         text = ln.text
         if ln.spans is None and "\x1b" not in text and plain(text) is None:
-            body = escape(text).__str__()  # the common line: no colour, no match to mark
+            body = html_escape(text)  # the common line: no colour, no match to mark
         else:
             body = ln.html.__str__()
         if ln.dropped:
@@ -463,7 +465,7 @@ def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str) -> Mar
             body += ('<span class="lcut" title="the log ended here without a newline"> '
                      '(no newline)</span>')
         if timestamps:
-            ts = escape(ln.ts).__str__()
+            ts = html_escape(ln.ts)
             shown = f"{ts[:10]} {ts[11:23]}" if len(ts) == 30 else ts
             append(f'{start}<time datetime="{ts}" title="{ts}">{shown}</time>{mid}{body}'
                    f'</span></div>\n')
