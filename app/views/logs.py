@@ -3,9 +3,11 @@ polling with a cursor, and a streamed byte-exact download."""
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
@@ -97,15 +99,50 @@ def _search(o: Opts) -> Search | None:
         return None
 
 
-def _read(cid: str, tty: bool, o: Opts, search: Search | None, *, tail: str | int | None,
-          since: str | None, skip: int = 0) -> ReadResult:
-    eng = engine()
-    resp = eng.logs(cid, stdout=o.stdout, stderr=o.stderr, timestamps=True,
-                    tail=None if tail in (None, "all") else tail, since=since)
+def _open(ref: str, o: Opts, *, tail: str | int | None, since: str | None):
+    return engine().logs(ref, stdout=o.stdout, stderr=o.stderr, timestamps=True,
+                         tail=None if tail in (None, "all") else tail, since=since)
+
+
+def _consume(resp, tty: bool, search: Search | None, skip: int = 0) -> ReadResult:
     reader = LineReader(tty=tty, skip=skip, search=search)
-    for chunk in eng.read_stream(resp):
+    for chunk in engine().read_stream(resp):
         reader.feed(chunk)
     return reader.close()
+
+
+def _read(ref: str, tty: bool, o: Opts, search: Search | None, *, tail: str | int | None,
+          since: str | None, skip: int = 0) -> ReadResult:
+    return _consume(_open(ref, o, tail=tail, since=since), tty, search, skip)
+
+
+# Inspect and the logs call go out together: the page needs Config.Tty only to
+# choose how to read the bytes, which wait in the socket meanwhile.
+_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="periscope-inspect")
+
+
+def _inspect_and_open(ref: str, o: Opts, *, tail, since) -> tuple[dict, object, bool]:
+    """(inspect, the open logs response, tty); o.streams is set right for a TTY."""
+    fut = _POOL.submit(contextvars.copy_context().run, engine().inspect_container, ref)
+    resp, err = None, None
+    try:
+        resp = _open(ref, o, tail=tail, since=since)
+    except EngineError as exc:
+        err = exc
+    try:
+        c = fut.result()
+    except BaseException:
+        if resp is not None:
+            resp.close()
+        raise
+    if err is not None:
+        raise err
+    tty = bool((c.get("Config") or {}).get("Tty"))
+    if tty and o.streams != "both":  # a TTY has one stream: ask again for all of it
+        resp.close()
+        o.streams = "both"
+        resp = _open(c["Id"], o, tail=tail, since=since)
+    return c, resp, tty
 
 
 def _state(c: dict) -> dict:
@@ -117,12 +154,11 @@ def _state(c: dict) -> dict:
 
 @bp.get("/containers/<ref>/logs")
 def page(ref: str):
-    c = engine().inspect_container(ref)
-    cid = c["Id"]
-    tty = bool((c.get("Config") or {}).get("Tty"))
-    o = read_opts(request.args, tty)
+    o = read_opts(request.args, False)
     search = _search(o)
-    result = _read(cid, tty, o, search, tail=o.tail, since=o.since_engine)
+    c, resp, tty = _inspect_and_open(ref, o, tail=o.tail, since=o.since_engine)
+    cid = c["Id"]
+    result = _consume(resp, tty, search)
     start_ns = int(o.since_engine.split(".")[0]) * 1_000_000_000 if o.since_engine else 0
     # a tail that came back full may have cut the log: older entries were not seen
     window = o.tail != "all" and result.entries >= int(o.tail)
@@ -137,10 +173,7 @@ def page(ref: str):
 def poll(ref: str):
     """The follow partial: lines after the cursor, appended out of band, and
     the poller again (slower while the container is stopped)."""
-    c = engine().inspect_container(ref)
-    cid = c["Id"]
-    tty = bool((c.get("Config") or {}).get("Tty"))
-    o = read_opts(request.args, tty)
+    o = read_opts(request.args, False)
     o.follow = True
     cursor = Cursor.decode(request.args.get("cursor"))
     if cursor is None:
@@ -148,7 +181,9 @@ def poll(ref: str):
     shown = _int(request.args.get("shown"))
     search = _search(o)
     tail = cursor.seen + PAGE_BOUND + 1
-    result = _read(cid, tty, o, search, tail=tail, since=cursor.since, skip=cursor.seen)
+    c, resp, tty = _inspect_and_open(ref, o, tail=tail, since=cursor.since)
+    cid = c["Id"]
+    result = _consume(resp, tty, search, skip=cursor.seen)
     while result.entries >= tail:
         # More came since the last poll than the page holds: read further back
         # to count what is skipped. A bigger tail, not none: without a tail the
