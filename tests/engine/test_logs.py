@@ -308,3 +308,30 @@ def test_200k_lines_page_bounded(client, docker, run_container):
     # the download has all of it
     data = client.get(f"/containers/{cid}/logs/download?stderr=0").data
     assert data == docker.raw("logs", cid).stdout and data.count(b"\n") == 200000
+
+
+def test_poll_of_a_removed_container_is_a_404_into_flash(client, docker, run_container):
+    cid = run_container("echo hi; sleep 300")
+    url = poll_url(client.get(f"/containers/{cid}/logs?follow=1").get_data(as_text=True))
+    docker("rm", "-f", cid)
+    r = client.get(url, headers={"HX-Request": "true"})
+    assert r.status_code == 404
+    assert r.headers.get("HX-Retarget") == "#flash"
+    assert 'id="log-follow"' not in r.get_data(as_text=True)  # polling stops
+    r = client.get(f"/containers/{cid}/logs/poll?cursor=junk", headers={"HX-Request": "true"})
+    assert r.status_code == 400 and "cursor" in r.get_data(as_text=True)
+    r = client.get("/containers/%2E%2E/logs")
+    assert r.status_code in (400, 404)
+
+
+def test_unreachable_engine_is_a_503_page():
+    from conftest import make_settings
+    from app import create_app
+
+    app = create_app(make_settings(docker_host="unix:///tmp/periscope-no-such.sock"))
+    c = app.test_client()
+    for url in ("/containers/abc/logs", "/containers/abc/logs/download",
+                "/containers/abc/logs/poll?cursor=1-0"):
+        r = c.get(url)
+        assert r.status_code == 503, url
+        assert "does not answer" in r.get_data(as_text=True)
