@@ -166,6 +166,19 @@ def run_container(docker, test_image):
         docker("rm", "-f", "-v", *made, check=False)
 
 
+@pytest.fixture(scope="session")
+def deploy_image(docker):
+    """The deployment image, built once per run from the real Dockerfile."""
+    from deploykit import build_image
+
+    try:
+        return build_image(docker, ROOT, f"test-{SESSION}")
+    except RuntimeError as exc:  # no base image could be made
+        if IN_CI:
+            raise
+        pytest.skip(f"no base image for the Dockerfile: {exc}")
+
+
 # --- the app -----------------------------------------------------------------
 def make_settings(**over) -> Settings:
     s = Settings.from_env({"DOCKER_HOST": os.environ.get("DOCKER_HOST", "")})

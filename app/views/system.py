@@ -3,7 +3,7 @@ back once the engine answers again."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template
 
 from ..gateway import MAX_API_VERSION, errors as ge
 from ..web import engine

@@ -5,7 +5,6 @@ of events and of whoami, outside a container and inside the deployed image."""
 from __future__ import annotations
 
 import os
-import re
 import time
 import uuid
 
@@ -69,13 +68,12 @@ def test_whoami_outside_a_container(page, live_server):
 
 
 @pytest.mark.slow
-def test_whoami_inside_the_deployed_image(page, docker, docker_host):
+def test_whoami_inside_the_deployed_image(page, docker, docker_host, deploy_image):
     """Run the deployment image (built by tests/engine/test_deploy.py's fixture)
     and look at its /whoami as a person would."""
-    from engine.test_deploy import IMAGE_TAG, _socket_path, ensure_base  # noqa: F401
+    from engine.test_deploy import _socket_path
 
-    if docker.raw("image", "inspect", IMAGE_TAG).returncode != 0:
-        pytest.skip(f"{IMAGE_TAG} is not built: run tests/engine/test_deploy.py first")
+    IMAGE_TAG = deploy_image
     sock = _socket_path(docker_host)
     port = free_port()
     cid = docker("run", "-d", "--label", f"{LABEL}={SESSION}", "--name", unique_name("pscope"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 
-import pytest
 
 from app.views import actions
 from conftest import LABEL, SESSION, csrf_post, unique_name

@@ -10,7 +10,6 @@ import re
 import time
 import uuid
 
-import pytest
 
 from conftest import LABEL, SESSION, unique_name
 

@@ -12,7 +12,7 @@ import requests
 
 from app import create_app
 from app.gateway import Engine, errors as ge, parse_host
-from conftest import LABEL, SESSION, make_settings, screenshot
+from conftest import LABEL, SESSION, make_settings
 from faultkit import CuttableProxy, FakeEngine, StalledEngine, remove_tree, short_tmp
 
 

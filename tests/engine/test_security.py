@@ -11,14 +11,13 @@ import subprocess
 import sys
 import time
 
-import pytest
 import requests
 from werkzeug.security import generate_password_hash
 
 from app import create_app
 from app.masking import MASK
 from app.security import CSP
-from conftest import LABEL, ROOT, SESSION, csrf_post, free_port, make_settings, unique_name
+from conftest import ROOT, csrf_post, free_port, make_settings
 
 
 def token_from(html: str) -> str:

@@ -2,7 +2,6 @@
 
 import hashlib
 import http.server
-import os
 import socketserver
 import threading
 from pathlib import Path
