@@ -631,6 +631,9 @@ class LineReader:
         cache = _SECS_CACHE
         pending = self._asm._pending
         quick = self.search is None  # lines need no search: build them here
+        skip = self.skip
+        # counters kept in locals in the loop, written back before the general path
+        entries, mx, mn, added = r.entries, r.max_ns, r.min_ns, 0
         while n - pos >= 8:
             word, size = _HEADER(buf, pos)
             stream = word >> 24
@@ -645,30 +648,35 @@ class LineReader:
             stream = stream or 1
             # the usual entry, inline: engine timestamp, one whole line, not skipped
             if (quick and buf[start + 29:start + 31] == b"Z " and buf[end - 1] == 10
-                    and buf[start + 19] == 46
-                    and r.entries >= self.skip and stream not in pending
+                    and buf[start + 19] == 46 and entries >= skip and stream not in pending
                     and end - start - 31 <= LINE_CAP):
                 secs = cache.get(buf[start:start + 19])
                 frac = buf[start + 20:start + 29]
-                nl = buf.find(b"\n", start + 31)
-                if secs is not None and nl == end - 1 and frac.isdigit():
+                if secs is not None and frac.isdigit() and buf.find(b"\n", start + 31) == end - 1:
                     ns = secs * 1_000_000_000 + int(frac)
-                    r.entries += 1
-                    if r.max_ns is None or ns > r.max_ns:
-                        r.max_ns = ns
-                    if r.min_ns is None or ns < r.min_ns:
-                        r.min_ns = ns
+                    entries += 1
+                    if mx is None or ns > mx:
+                        mx = ns
+                    if mn is None or ns < mn:
+                        mn = ns
                     recent.append(ns)
                     if len(recent) > 4096:
-                        floor = r.max_ns - self.slack
+                        floor = mx - self.slack
                         recent = r.recent_ns = [x for x in recent if x >= floor]
-                    r.total += 1
-                    r.matched += 1
+                    added += 1
                     add_line(LogLine(stream, buf[start:start + 30].decode("ascii"),
                                      buf[start + 31:end - 1].decode("utf-8", "replace")))
                     continue
+            r.entries, r.max_ns, r.min_ns = entries, mx, mn
+            r.total += added
+            r.matched += added
+            added = 0
             frame(stream, buf[start:end])
+            entries, mx, mn = r.entries, r.max_ns, r.min_ns
             recent = r.recent_ns
+        r.entries, r.max_ns, r.min_ns = entries, mx, mn
+        r.total += added
+        r.matched += added
         self._consumed += pos
         if odd:
             self._general = True
