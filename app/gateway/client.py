@@ -47,7 +47,7 @@ def check_ref(ref: str) -> str:
         raise InvalidReference(str(ref), "empty")
     if len(ref) > 255:
         raise InvalidReference(ref[:64] + "...", f"{len(ref)} characters is too long")
-    if not _REF_RE.match(ref):
+    if not _REF_RE.fullmatch(ref):  # not match: `$` also matches before a final newline
         raise InvalidReference(ref, "only letters, digits, '_', '.' and '-' may appear, "
                                     "starting with a letter or digit")
     return ref.lstrip("/")

@@ -57,7 +57,7 @@ def test_curl_lines():
 
 
 @pytest.mark.parametrize("ref", ["../etc", "a/b", "%2f", "x" * 300, "a\x00b", "", "-rf", ".hidden",
-                                 "a b", "<script>"])
+                                 "a b", "<script>", "web\n"])
 def test_check_ref_refuses_odd_refs(ref):
     with pytest.raises(ge.InvalidReference):
         check_ref(ref)
