@@ -325,9 +325,10 @@ def docker_run(m: dict, name: str | None = None, start: bool = True) -> tuple[st
             out += ["--restart", pol]
         elif key == "PortBindings" and isinstance(v, dict):
             for port, binds in sorted(v.items()):
-                for b in binds or [{}]:
-                    ip = get(b, "HostIp") or ""
-                    hp = get(b, "HostPort") or ""
+                # the line is shown for any parsed manifest: odd types must not crash it
+                for b in binds if isinstance(binds, list) and binds else [{}]:
+                    ip = str(get(b, "HostIp") or "")
+                    hp = str(get(b, "HostPort") or "")
                     spec = f"{ip + ':' if ip else ''}{hp + ':' if hp or ip else ''}{port}"
                     out += ["-p", spec.replace("/tcp", "")]
         elif key == "Devices" and isinstance(v, list):
@@ -348,7 +349,8 @@ def docker_run(m: dict, name: str | None = None, start: bool = True) -> tuple[st
         elif key == "LogConfig" and isinstance(v, dict):
             if get(v, "Type"):
                 out += ["--log-driver", str(get(v, "Type"))]
-            for k2, v2 in sorted((get(v, "Config") or {}).items()):
+            cfg = get(v, "Config")
+            for k2, v2 in sorted(cfg.items() if isinstance(cfg, dict) else ()):
                 out += ["--log-opt", f"{k2}={v2}"]
         elif key == "Tmpfs" and isinstance(v, dict):
             for path, opts in sorted(v.items()):

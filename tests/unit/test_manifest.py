@@ -1,5 +1,6 @@
 """Manifest checks before any Engine call, and the equivalent command lines."""
 
+import json
 import shlex
 
 import pytest
@@ -118,6 +119,19 @@ def test_docker_run_line():
                           start=False)
     assert shlex.split(line2) == ["docker", "create", "--entrypoint", "/bin/sh", "b", "-c", "date"]
 
+
+
+def test_docker_run_line_survives_odd_nested_types():
+    """The preview is drawn for any manifest that parses (the engine judges
+    nested fields): a number where a list or string belongs must not crash it."""
+    for hc in ({"PortBindings": {"80/tcp": 5}}, {"PortBindings": {"80/tcp": [{"HostIp": 5}]}},
+               {"PortBindings": {"80/tcp": [{"HostPort": 8080}]}}, {"LogConfig": {"Config": 5}}):
+        m, problems = parse(json.dumps({"Image": "b", "HostConfig": hc}))
+        assert not problems
+        line, _ = docker_run(m)
+        assert line.startswith("docker run -d")
+    line, _ = docker_run({"Image": "b", "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": 8080}]}}})
+    assert "-p 8080:80" in line
 
 def test_curl_calls_are_filled_in():
     host = parse_host("unix:///tmp/pdev/docker.sock", {})
