@@ -15,8 +15,7 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 from ..gateway.errors import EngineError
 from ..gateway.frames import ChunkedPayloadFilter, Dechunker, PayloadFilter
 from ..logs import (DEFAULT_TAIL, PAGE_BOUND, TAIL_CHOICES, Cursor, InputError, LineReader,
-                    render_rows,
-                    ReadResult, Search, parse_since, parse_tail, show_ts, ts_ns)
+                    ReadResult, Search, parse_since, parse_tail, render_rows, show_ts)
 from ..web import engine, settings
 
 bp = Blueprint("logs", __name__)
@@ -285,6 +284,3 @@ def download_url(cid: str, o: Opts) -> str:
     """The download link matching the page (streams, since; all of the log)."""
     return url_for("logs.download", ref=cid, stdout=int(o.stdout), stderr=int(o.stderr),
                    timestamps=1 if o.ts else 0, since=o.since_engine or None)
-
-
-__all__ = ["bp", "ts_ns"]

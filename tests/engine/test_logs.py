@@ -211,20 +211,15 @@ def test_follow_nothing_doubled_or_lost(client, docker, run_container):
     more, _ = collect_follow(client, url, polls=60, pause=0.1,
                              until=lambda s, b: "o40-150" in s and "e40-50" in s)
     seen += more
-    full = [ln for ln in docker.raw("logs", cid).stdout.decode().splitlines()]
-    full_err = docker.raw("logs", cid).stderr.decode().splitlines()
-    expected = set(full) | set(full_err)
+    cli = docker.raw("logs", cid)
     assert len(seen) == len(set(seen)), "a line was shown twice"
-    start = seen[0]
-    # everything from the first line shown onwards is there, once
-    from_start = [t for t in full + full_err]
-    assert expected - set(seen) <= set(from_start) and "o40-150" in seen
-    missing = [t for t in expected if t not in seen]
-    # only lines older than the initial tail window may be missing
-    tail_window = [t for _, _, t in page_lines(first)]
-    assert len(seen) == len(expected) - len(missing)
-    assert all(not t.startswith("o40") and not t.startswith("e40") for t in missing)
-    assert len(expected) - len(missing) >= 100 + 39 * 200, (start, len(tail_window))
+    # per stream, what was shown is exactly the end of what the engine holds:
+    # no line doubled, none skipped after the first one shown
+    for prefix, full in (("o", cli.stdout.decode().splitlines()),
+                         ("e", cli.stderr.decode().splitlines())):
+        shown = [t for t in seen if t.startswith(prefix)]
+        assert shown and shown == full[len(full) - len(shown):], prefix
+    assert len(seen) >= 100 + 39 * 200  # the tail window, then every burst after it
 
 
 def test_follow_after_start_sees_every_line_exactly_once(client, docker, run_container):
@@ -263,7 +258,6 @@ def test_follow_across_stop_and_restart(client, docker, run_container):
     seen += more
     assert sum(t.startswith("boot") for t in seen) == 2  # both runs, each once
     assert "Following" in body
-    assert len(seen) == len(set(seen) | {t for t in seen if t.startswith("tick")}) or True
     cli = docker.raw("logs", cid).stdout.decode().splitlines()
     # every line shown exactly once, in the engine's order
     assert seen == cli[:len(seen)]
