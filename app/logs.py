@@ -31,7 +31,8 @@ DEFAULT_TAIL = "500"
 CURSOR_SLACK_NS = 5_000_000
 
 # -- timestamps ----------------------------------------------------------------
-_TS_RE = re.compile(rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d) ")
+_TS_RE = re.compile(rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?"
+                    rb"(Z|[+-]\d\d:\d\d) ")
 
 
 def ts_ns(ts: bytes | str) -> int | None:
