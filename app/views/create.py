@@ -192,7 +192,8 @@ def create():
             c = eng.inspect_container(cid)
         except ge.EngineError:
             c = {"Id": cid, "Name": "/" + label, "State": {"Status": "unknown"}}
-        status = exc.status if exc.status and 400 <= exc.status < 600 else 502
+        # the engine's 4xx as it came; its 5xx (or no answer) is a 502, as in app/errors.py
+        status = exc.status if exc.status and 400 <= exc.status < 500 else 502
         return render_form(form, status, start_failure={"message": exc.message, "c": c},
                            warnings=warnings)
     flash(f"Created and started {label}.", "ok")

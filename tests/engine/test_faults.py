@@ -12,7 +12,7 @@ import requests
 
 from app import create_app
 from app.gateway import Engine, errors as ge, parse_host
-from conftest import LABEL, SESSION, make_settings
+from conftest import LABEL, SESSION, csrf_post, make_settings
 from faultkit import CuttableProxy, FakeEngine, StalledEngine, remove_tree, short_tmp
 
 
@@ -196,6 +196,26 @@ def test_engine_malformed_json_is_a_502_page_with_the_text(tmpdir_short):
     finally:
         fake.close()
 
+
+
+def test_engine_500_on_start_is_a_502_on_the_form(tmpdir_short):
+    """Created, then the engine fails the start with a 500: the form says so
+    (with the engine's text and the manifest kept), as a 502, never a 500."""
+    cid = "c" * 64
+    fake = FakeEngine(tmpdir_short / "fake.sock", {
+        "/v1.41/containers/create": (201, '{"Id": "%s", "Warnings": []}' % cid,
+                                     "application/json"),
+        "/v1.41/containers/": (500, '{"message":"boom: runtime exploded"}', "application/json"),
+    })
+    try:
+        c = _fake_app(fake).test_client()
+        r = csrf_post(c, "/containers", {"manifest": '{"Image": "x"}', "start": "1"})
+        html = r.get_data(as_text=True)
+        assert r.status_code == 502, r.status_code
+        assert "did not start" in html and "boom: runtime exploded" in html
+        assert f"POST /v1.41/containers/{cid}/start" in fake.seen
+    finally:
+        fake.close()
 
 def test_container_removed_during_follow(client, docker, run_container):
     import html as htmlmod
