@@ -74,5 +74,7 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["python3", "-m", "app.healthcheck"]
 # gunicorn's control socket (new in 25.1) would go under $HOME, which this
-# user has none of; nothing here uses it.
-CMD ["gunicorn", "--no-control-socket", "-c", "/opt/periscope/gunicorn.conf.py"]
+# user has none of: gunicorn.conf.py turns it off (control_socket_disable), a
+# setting older gunicorns (pyproject allows >=22) ignore, where the
+# --no-control-socket flag would stop them starting.
+CMD ["gunicorn", "-c", "/opt/periscope/gunicorn.conf.py"]
