@@ -230,13 +230,15 @@ class LiveServer:
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                self.log.close()
                 raise RuntimeError(f"gunicorn exited: see {self.log.name}")
             try:
                 requests.get(self.url + "/healthz", timeout=1)
                 return
             except requests.RequestException:
                 time.sleep(0.1)
-        raise RuntimeError("gunicorn did not start in 20 s")
+        self.stop()  # never leave a server behind
+        raise RuntimeError(f"gunicorn did not start in 20 s: see {self.log.name}")
 
     def stop(self):
         try:
