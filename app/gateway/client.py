@@ -495,6 +495,10 @@ class Engine:
                         yield json.loads(line)
                     except ValueError:
                         yield {"error": line.decode("utf-8", "replace")}
+        except requests.exceptions.RequestException as exc:  # cut off or stalled mid-pull
+            raise EngineError(f"the pull's progress from {self.host.raw} broke off: "
+                              f"{_os_error_text(exc)}", method="POST",
+                              path="/images/create") from exc
         finally:
             resp.close()
 

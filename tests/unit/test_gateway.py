@@ -167,3 +167,40 @@ def test_refused_port_is_unreachable():
     with pytest.raises(ge.EngineUnreachable) as exc:
         Engine(f"tcp://127.0.0.1:{port}").ping()
     assert "refused" in exc.value.os_error.lower()
+
+
+def test_pull_cut_off_mid_stream_is_a_typed_error(tmp_path):
+    """The gateway lets no requests exception escape, also while a pull streams."""
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def address_string(self):
+            return "fake"
+
+        def do_GET(self):  # /_ping
+            self.send_response(200)
+            self.send_header("Api-Version", "1.41")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"OK")
+
+        def do_POST(self):  # promises more than it sends, then hangs up
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b'{"status":"Pulling from library/x"}\n')
+            self.wfile.flush()
+            self.close_connection = True
+
+    srv = FakeEngine(str(tmp_path / "fake.sock"), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        e = Engine(f"unix://{tmp_path}/fake.sock")
+        with pytest.raises(ge.EngineError) as exc:
+            list(e.pull("x", "latest"))
+        assert "broke off" in exc.value.message
+    finally:
+        srv.shutdown()
