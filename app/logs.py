@@ -468,7 +468,7 @@ def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str) -> Mar
         if timestamps:
             ts = html_escape(ln.ts)
             shown = f"{ts[:10]} {ts[11:23]}" if len(ts) == 30 else ts
-            append(f'{start}<time datetime="{ts}" title="{ts}">{shown}</time>{mid}{body}'
+            append(f'{start}<time title="{ts}">{shown}</time>{mid}{body}'
                    f'</span></div>\n')
         else:
             append(f"{start}{mid}{body}</span></div>\n")

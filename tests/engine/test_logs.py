@@ -24,7 +24,7 @@ def wait_exit(docker, cid):
     docker("wait", cid)
 
 
-LINE_RE = re.compile(r'<div class="ll (out|err|tty)">(?:<time datetime="([^"]+)"[^>]*>[^<]*</time>)?'
+LINE_RE = re.compile(r'<div class="ll (out|err|tty)">(?:<time title="([^"]+)">[^<]*</time>)?'
                      r'<span class="lst"[^>]*>[^<]*</span><span class="ltx">(.*?)</span></div>')
 
 
