@@ -64,6 +64,15 @@ def sensitive_path(path: str, engine_socket: str | None = None) -> str | None:
     return None
 
 
+def _custom_seccomp(opt: str) -> bool:
+    """seccomp=<a profile given inline> (not the engine's default)."""
+    key, sep, value = opt.strip().partition("=")
+    if not sep:
+        key, sep, value = opt.strip().partition(":")
+    return key.strip().lower() == "seccomp" and value.strip().lower() not in (
+        "", "default", "builtin", "unconfined")
+
+
 def _bind_source(bind: str) -> str:
     # "src:dst[:opts]"; a Windows drive letter is not our case.
     return bind.split(":", 1)[0] if ":" in bind else ""
@@ -102,6 +111,12 @@ def violations(manifest: dict, engine_socket: str | None = None) -> list[Violati
                 out.append(Violation(f"HostConfig.SecurityOpt[{i}]",
                                      f"\"{opt}\" turns off the confinement that keeps a "
                                      "container from the host"))
+            elif isinstance(opt, str) and _custom_seccomp(opt):
+                # the docker CLI sends --security-opt seccomp=FILE as the file's JSON:
+                # {"defaultAction": "SCMP_ACT_ALLOW"} is seccomp=unconfined by another name
+                out.append(Violation(f"HostConfig.SecurityOpt[{i}]",
+                                     "a seccomp profile of its own can allow every system "
+                                     "call; only the engine's default profile is allowed"))
     for key in ("MaskedPaths", "ReadonlyPaths"):
         v = get(hc, key)
         if isinstance(v, list) and not v:

@@ -36,6 +36,7 @@ def test_a_plain_manifest_passes():
     ({"SecurityOpt": ["seccomp=unconfined"]}, "HostConfig.SecurityOpt[0]"),
     ({"SecurityOpt": ["no-new-privileges", "apparmor:unconfined"]}, "HostConfig.SecurityOpt[1]"),
     ({"SecurityOpt": ["label=disable"]}, "HostConfig.SecurityOpt[0]"),
+    ({"SecurityOpt": ['seccomp={"defaultAction": "SCMP_ACT_ALLOW"}']}, "HostConfig.SecurityOpt[0]"),
     ({"MaskedPaths": []}, "HostConfig.MaskedPaths"),
     ({"Binds": ["/:/host"]}, "HostConfig.Binds[0]"),
     ({"Binds": ["/var/run/docker.sock:/var/run/docker.sock"]}, "HostConfig.Binds[0]"),
