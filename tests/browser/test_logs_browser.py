@@ -15,6 +15,17 @@ def texts(page) -> list[str]:
     return page.eval_on_selector_all("#log-lines .ll .ltx", "els => els.map(e => e.textContent)")
 
 
+def wait_logged(docker, cid: str, text: bytes, timeout: float = 15) -> None:
+    """Until the engine's log holds text (a page loaded before would be empty)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = docker.raw("logs", cid)
+        if text in out.stdout or text in out.stderr:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} never reached the log")
+
+
 def emit(docker, cid: str, text: str, stream: int = 1) -> None:
     docker("exec", cid, "sh", "-c", f"echo '{text}' > /proc/1/fd/{stream}")
 
@@ -67,6 +78,7 @@ def test_stream_filter_and_search(page, live_server, docker, run_container):
     cid = run_container(HOSTILE_LINES + "for i in $(seq 1 40); do echo \"GET /item/$i 200\"; "
                         "[ $((i % 8)) = 0 ] && echo \"ERROR item $i failed\" >&2; done; "
                         "head -c 3000 /dev/zero | tr '\\0' w; echo; sleep 300")
+    wait_logged(docker, cid, b"www\n")
     page.goto(f"{live_server.url}/containers/{cid}/logs")
     page.wait_for_selector("#log-lines .ll")
     screenshot(page, "logs-normal")
@@ -105,6 +117,7 @@ def test_stream_filter_and_search(page, live_server, docker, run_container):
 def test_tty_page(page, live_server, docker, run_container):
     cid = run_container("printf '\\033[32mgreen\\033[0m from a tty\\n'; echo to-stderr >&2; "
                         "sleep 300", tty=True, name=unique_name("tty"))
+    wait_logged(docker, cid, b"to-stderr")
     page.goto(f"{live_server.url}/containers/{cid}/logs")
     page.wait_for_selector("#log-lines .ll")
     assert "merges stdout and stderr" in page.inner_text("#log-notices")
