@@ -142,6 +142,7 @@ def parse_tail(text: str | None, *, free: bool = False) -> str:
 MAX_PATTERN = 200
 SEARCH_BUDGET_S = 1.0  # total regex time per request; beyond it, searching stops
 REGEX_TEXT_CAP = 4096  # characters of a line a regex looks at
+MAX_MARKS = 100  # matches highlighted in one line (the line counts as matching either way)
 
 
 class Search:
@@ -179,13 +180,18 @@ class Search:
         if self.exhausted:
             return None
         if not self.regex:
-            return [m.span() for m in self.pattern.finditer(text)] or None
+            spans = []
+            for m in self.pattern.finditer(text):
+                spans.append(m.span())
+                if len(spans) >= MAX_MARKS:
+                    break
+            return spans or None
         t0 = time.perf_counter()
         found = []
         for m in self.pattern.finditer(text[:REGEX_TEXT_CAP]):
             if m.end() > m.start():
                 found.append(m.span())
-            if len(found) >= 500:
+            if len(found) >= MAX_MARKS:
                 break
         self.spent += time.perf_counter() - t0
         if self.spent > SEARCH_BUDGET_S:
