@@ -73,6 +73,14 @@ def _custom_seccomp(opt: str) -> bool:
         "", "default", "builtin", "unconfined")
 
 
+def _unconfined_label(opt: str) -> bool:
+    """label=type:spc_t (SELinux's super-privileged container) and friends."""
+    o = opt.strip().lower().replace(" ", "")
+    if not (o.startswith("label=") or o.startswith("label:")):
+        return False
+    return any(t in o for t in ("type:spc_t", "type:unconfined_t", "type:kernel_t"))
+
+
 def _bind_source(bind: str) -> str:
     # "src:dst[:opts]"; a Windows drive letter is not our case.
     return bind.split(":", 1)[0] if ":" in bind else ""
@@ -104,6 +112,10 @@ def violations(manifest: dict, engine_socket: str | None = None) -> list[Violati
                   "CgroupnsMode": "cgroup"}[key]
             out.append(Violation(f"HostConfig.{key}", f"\"host\" shares the host's {ns} "
                                  "namespace with the container"))
+        elif (isinstance(v, str) and key in ("PidMode", "IpcMode", "NetworkMode")
+              and v.strip().lower().startswith("container:")):
+            out.append(Violation(f"HostConfig.{key}", f"\"{v}\" joins another container's "
+                                 "namespace, which may be the host's or a privileged one's"))
     sec = get(hc, "SecurityOpt")
     if isinstance(sec, list):
         for i, opt in enumerate(sec):
@@ -111,6 +123,10 @@ def violations(manifest: dict, engine_socket: str | None = None) -> list[Violati
                 out.append(Violation(f"HostConfig.SecurityOpt[{i}]",
                                      f"\"{opt}\" turns off the confinement that keeps a "
                                      "container from the host"))
+            elif isinstance(opt, str) and _unconfined_label(opt):
+                out.append(Violation(f"HostConfig.SecurityOpt[{i}]",
+                                     f"\"{opt}\" runs the container with an SELinux type that "
+                                     "is not confined"))
             elif isinstance(opt, str) and _custom_seccomp(opt):
                 # the docker CLI sends --security-opt seccomp=FILE as the file's JSON:
                 # {"defaultAction": "SCMP_ACT_ALLOW"} is seccomp=unconfined by another name
@@ -153,5 +169,6 @@ def violations(manifest: dict, engine_socket: str | None = None) -> list[Violati
 def describe() -> str:
     """One sentence for the form: what is refused by default."""
     return ("Privileged mode, added capabilities, devices, the host's namespaces (pid, ipc, uts, "
-            "userns, network, cgroup \"host\"), unconfined security options, and binds or mounts of "
+            "userns, network, cgroup \"host\"; pid, ipc, network of another container), unconfined "
+            "security options, and binds or mounts of "
             "/, the Engine socket, /etc, /proc, /sys, /root, /boot, /dev or /var/lib/docker.")

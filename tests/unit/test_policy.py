@@ -19,7 +19,7 @@ def hc(**host) -> dict:
 def test_a_plain_manifest_passes():
     assert violations({"Image": "busybox", "Cmd": ["echo", "hi"]}) == []
     assert violations(hc(Binds=["data:/data", "/srv/app:/app:ro", "/home/me/x:/x"],
-                         NetworkMode="bridge", PidMode="container:abc", CapDrop=["ALL"],
+                         NetworkMode="bridge", CapDrop=["ALL"],
                          SecurityOpt=["no-new-privileges"], Memory=1 << 20)) == []
 
 
@@ -37,6 +37,11 @@ def test_a_plain_manifest_passes():
     ({"SecurityOpt": ["no-new-privileges", "apparmor:unconfined"]}, "HostConfig.SecurityOpt[1]"),
     ({"SecurityOpt": ["label=disable"]}, "HostConfig.SecurityOpt[0]"),
     ({"SecurityOpt": ['seccomp={"defaultAction": "SCMP_ACT_ALLOW"}']}, "HostConfig.SecurityOpt[0]"),
+    ({"SecurityOpt": ["label=type:spc_t"]}, "HostConfig.SecurityOpt[0]"),
+    ({"SecurityOpt": ["label:type:unconfined_t"]}, "HostConfig.SecurityOpt[0]"),
+    ({"PidMode": "container:abc"}, "HostConfig.PidMode"),
+    ({"IpcMode": "container:abc"}, "HostConfig.IpcMode"),
+    ({"NetworkMode": "container:abc"}, "HostConfig.NetworkMode"),
     ({"MaskedPaths": []}, "HostConfig.MaskedPaths"),
     ({"Binds": ["/:/host"]}, "HostConfig.Binds[0]"),
     ({"Binds": ["/var/run/docker.sock:/var/run/docker.sock"]}, "HostConfig.Binds[0]"),
