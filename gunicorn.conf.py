@@ -9,6 +9,25 @@ from app.bind import bind_addresses, refusal
 # Workers must share one secret so a session (and its CSRF token) made by one
 # worker is valid in another: make it here, in the master, before they fork.
 os.environ.setdefault("PERISCOPE_SECRET_KEY", secrets.token_hex(32))
+# Likewise one private folder for state the workers share (pull jobs).
+if not os.environ.get("PERISCOPE_STATE_DIR"):
+    import tempfile
+
+    os.environ["PERISCOPE_STATE_DIR"] = _made_state_dir = tempfile.mkdtemp(prefix="periscope-")
+
+    def on_exit(server):  # gunicorn hook: the master removes the folder it made
+        import shutil
+
+        shutil.rmtree(_made_state_dir, ignore_errors=True)
+
+# A DOCKER_HOST that cannot be used stops the start here, in plain words.
+from app.gateway import HostConfigError, parse_host  # noqa: E402
+
+try:
+    parse_host(os.environ.get("DOCKER_HOST"))
+except HostConfigError as _exc:
+    print(f"periscope: {_exc}", file=sys.stderr, flush=True)
+    sys.exit(2)
 
 # Loopback by default; anywhere else only with a password, or on purpose.
 _why_not = refusal(os.environ)

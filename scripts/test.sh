@@ -112,7 +112,7 @@ if [ -n "${DOCKER_HOST:-}" ]; then
   if ping_host "$DOCKER_HOST" || [ -n "${DOCKER_TLS_VERIFY:-}" ]; then ENGINE=$DOCKER_HOST
   else log "DOCKER_HOST=$DOCKER_HOST does not answer"; fi
 fi
-if [ -z "$ENGINE" ] && [ -z "${DOCKER_HOST:-}" ] && ping_host unix:///var/run/docker.sock; then
+if [ -z "$ENGINE" ] && ping_host unix:///var/run/docker.sock; then
   ENGINE=unix:///var/run/docker.sock
 fi
 if [ -z "$ENGINE" ] && start_private; then ENGINE="unix://$STATE/docker.sock"; fi

@@ -44,11 +44,22 @@ class PullJobs:
     """Pull jobs as files in one private folder."""
 
     def __init__(self, folder: Path | None = None):
-        self.folder = folder or Path(tempfile.gettempdir()) / f"periscope-pulls-{os.getuid()}"
+        if folder is None:
+            # gunicorn.conf.py makes one private folder in the master, before the
+            # workers fork, so every worker can answer a job's polls; a process of
+            # its own (tests, `flask run`) makes its own. Never a guessable path in
+            # a shared /tmp that another user could create first.
+            state = os.environ.get("PERISCOPE_STATE_DIR")
+            folder = Path(state) / "pulls" if state else None
+        self.folder = folder  # made on the first pull
         self._running = 0
         self._lock = threading.Lock()
 
     def _dir(self) -> Path:
+        if self.folder is None:
+            with self._lock:
+                if self.folder is None:
+                    self.folder = Path(tempfile.mkdtemp(prefix="periscope-pulls-"))
         d = self.folder
         d.mkdir(mode=0o700, exist_ok=True)
         st = os.lstat(d)
