@@ -22,6 +22,7 @@ bp = Blueprint("logs", __name__)
 log = logging.getLogger("periscope")
 
 STREAMS = ("both", "stdout", "stderr")
+POLL_TAIL = 200  # entries a follow poll first asks for beyond those it skips
 
 
 @dataclass
@@ -179,14 +180,16 @@ def poll(ref: str):
         abort(400, description="the follow cursor is missing or malformed; reload the page.")
     shown = _int(request.args.get("shown"))
     search = _search(o)
-    tail = cursor.seen + PAGE_BOUND + 1
+    # A small tail first: the engine reads a tail backwards from the end of the
+    # log, so a poll costs what it returns; a bigger burst widens it below.
+    tail = cursor.seen + POLL_TAIL
     c, resp, tty = _inspect_and_open(ref, o, tail=tail, since=cursor.since)
     cid = c["Id"]
     result = _consume(resp, tty, search, skip=cursor.seen)
     while result.entries >= tail:
-        # More came since the last poll than the page holds: read further back
-        # to count what is skipped. A bigger tail, not none: without a tail the
-        # engine reads the whole log from its start to apply `since`.
+        # More came since the last poll than that tail: read further back (past
+        # the page bound, to count what is skipped). A bigger tail, not none:
+        # without a tail the engine reads the whole log from its start.
         tail = tail * 8 if tail < 1_000_000 else None
         search = _search(o)
         result = _read(cid, tty, o, search, tail=tail, since=cursor.since, skip=cursor.seen)

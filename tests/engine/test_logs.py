@@ -280,9 +280,18 @@ def test_burst_larger_than_the_page_between_polls(client, docker, run_container)
     assert "the oldest 7,000 of them were skipped" in body
     # and the next poll does not repeat them
     docker("exec", cid, "sh", "-c", "echo after > /proc/1/fd/1")
-    texts, _ = collect_follow(client, poll_url(body), polls=10, pause=0.2,
-                              until=lambda s, b: "after" in s)
+    texts, body = collect_follow(client, poll_url(body), polls=10, pause=0.2,
+                                 until=lambda s, b: "after" in s)
     assert texts == ["after"]
+    # a burst bigger than a poll's first tail but within the page: all of it, no notice
+    docker("exec", cid, "sh", "-c", "seq 20001 23000 > /proc/1/fd/1")
+    for _ in range(100):
+        if docker.raw("logs", "--tail", "1", cid).stdout == b"23000\n":
+            break
+        time.sleep(0.1)
+    body = client.get(poll_url(body), headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert [t for _, _, t in page_lines(body)] == [str(i) for i in range(20001, 23001)]
+    assert "skipped" not in body
 
 
 @pytest.mark.slow
