@@ -124,7 +124,7 @@ def init_app(app: Flask) -> None:
         eng = engine()
         return {
             "engine_host": eng.host,
-            "api_version_in_use": eng._api,
+            "api_version_in_use": eng.negotiated_version,
             "poll_ms": int(settings().poll_interval * 1000),
             "poll_s": settings().poll_interval,
             "read_only": settings().read_only,

@@ -213,6 +213,13 @@ def own_container_id(engine) -> str | None:
     return found
 
 
+def is_self(engine, container_id: str) -> bool:
+    """True when `container_id` is the container Periscope itself runs in: the
+    guard that keeps its own pages from stopping, killing, pausing or removing it."""
+    own = own_container_id(engine)
+    return bool(own and container_id and own == container_id)
+
+
 def remember(engine, detection: Detection) -> None:
     """Store a detection made elsewhere (the whoami page) in the cache."""
     with _cache_lock:

@@ -181,6 +181,11 @@ class Engine:
         return api
 
     @property
+    def negotiated_version(self) -> str | None:
+        """The API version in use if already negotiated, without a call."""
+        return self._api
+
+    @property
     def engine_api_version(self) -> str | None:
         """The highest version the engine offered at the last negotiation."""
         return self._engine_api
@@ -476,9 +481,12 @@ class Engine:
                         out.append(json.loads(line))
                     except ValueError:
                         raise EngineError(f"malformed event from the engine: {line[:200]!r}")
-        except requests.exceptions.RequestException as exc:
-            raise EngineTimeout(f"reading events from {self.host.raw} failed: {exc}",
-                                host=self.host.raw) from exc
+        except (requests.exceptions.Timeout, TimeoutError) as exc:
+            raise EngineTimeout(f"the engine at {self.host.raw} stopped sending events "
+                                f"within {self.read_timeout:g} s", host=self.host.raw) from exc
+        except (requests.exceptions.RequestException, OSError) as exc:
+            raise EngineError(f"reading events from {self.host.raw} was cut off: "
+                              f"{_os_error_text(exc)}") from exc
         finally:
             resp.close()
         return out

@@ -63,13 +63,6 @@ class Conflict(APIError):
     status = 409
 
 
-class NotModified(APIError):
-    """304: the container was already in the asked state (already started,
-    already stopped). Not a failure, but the caller must be able to tell."""
-
-    status = 304
-
-
 class AmbiguousReference(BadRequest):
     """A container reference matches more than one container."""
 
@@ -88,7 +81,7 @@ class InvalidReference(BadRequest):
         self.ref = ref
 
 
-_BY_STATUS = {304: NotModified, 400: BadRequest, 404: NotFound, 409: Conflict}
+_BY_STATUS = {400: BadRequest, 404: NotFound, 409: Conflict}
 
 
 def from_status(status: int, message: str, **kw) -> EngineError:

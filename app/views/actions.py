@@ -37,15 +37,11 @@ DONE = {"start": ("Started {n}.", "{n} was already running."),
 
 
 def _is_self(container_id: str) -> bool:
-    """True when `container_id` is the container Periscope itself runs in.
-
-    The hook for self-protection: stop, restart, kill, pause and remove refuse
-    to act on Periscope's own container when it says yes. The detection is the
-    whoami feature's (app/whoami.py, cached per engine)."""
+    """Stop, restart, kill, pause and remove refuse to act on Periscope's own
+    container (detected by the whoami feature, cached per engine)."""
     from .. import whoami
 
-    own = whoami.own_container_id(engine())
-    return bool(own and container_id and own == container_id)
+    return whoami.is_self(engine(), container_id)
 
 
 @bp.before_request

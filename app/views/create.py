@@ -218,9 +218,9 @@ def discard():
     """Remove a container whose start failed, and give the form back as it was."""
     form = form_from(request.form)
     cid = request.form.get("discard", "")
-    from .actions import _is_self
+    from .. import whoami
     c = engine().inspect_container(cid)
-    if _is_self(c.get("Id", "")):
+    if whoami.is_self(engine(), c.get("Id", "")):
         abort(403, description="Periscope does not remove its own container.")
     engine().remove(c["Id"], force=True, volumes=True)
     name = c.get("Name", "").lstrip("/") or c["Id"][:12]
