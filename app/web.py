@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from flask import Flask, current_app, g, request
+from urllib.parse import unquote
+
+from flask import Flask, current_app, g, render_template, request, session
 
 from .config import Settings
 from .gateway import Engine, calls
@@ -105,10 +107,46 @@ def _pretty_json(value) -> str:
     return json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False)
 
 
+# Polled partials never replace the Engine calls panel: it shows the calls of
+# the page, or of the last thing the user did (an action, a filter, a reveal).
+POLL_ENDPOINTS = {"containers.rows", "logs.poll", "events.poll", "images.progress",
+                  "system.wait", "create.preview_partial", "static"}
+_CARRY_MAX_CALLS = 12
+_CARRY_MAX_BODY = 1500
+
+
+def _carry_calls(log) -> list[dict]:
+    """The calls of a request that ends in a redirect, small enough for the
+    session cookie, to show on the page the redirect leads to."""
+    out, budget = [], _CARRY_MAX_BODY
+    for c in list(log)[-_CARRY_MAX_CALLS:]:
+        body = c.body
+        if body is not None and len(body) > budget:
+            body = None
+        elif body is not None:
+            budget -= len(body)
+        out.append({"method": c.method, "path": c.path, "status": c.status,
+                    "ms": round(c.ms, 1), "body": body, "error": c.error})
+    return out
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def _start_calls():
         g.engine_calls, g._calls_token = calls.start()
+
+    @app.after_request
+    def _calls_panel(resp):
+        log = g.get("engine_calls")
+        if log is None or request.endpoint in POLL_ENDPOINTS:
+            return resp
+        if 300 <= resp.status_code < 400 and len(log):
+            session["carried_calls"] = _carry_calls(log)
+        elif (is_htmx() and resp.mimetype == "text/html" and not resp.is_streamed
+              and resp.status_code != 204):
+            resp.set_data(resp.get_data(as_text=True)
+                          + render_template("partials/calls.html", calls_oob=True))
+        return resp
 
     @app.teardown_request
     def _stop_calls(exc=None):
@@ -133,6 +171,16 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(reltime=_reltime, exact=_exact, iso=_iso, bytes=_bytes,
                                  pretty_json=_pretty_json)
     app.jinja_env.globals["engine_calls"] = lambda: g.get("engine_calls")
+
+    def carried_calls():
+        """Calls carried over a redirect, shown once on the page it leads to."""
+        if "carried" not in g:
+            g.carried = session.pop("carried_calls", None) or []
+        return g.carried
+
+    app.jinja_env.globals["carried_calls"] = carried_calls
+    app.jinja_env.filters["unquote_path"] = unquote
+    app.jinja_env.filters["seconds"] = lambda v: f"{float(v):g} s"
     app.jinja_env.globals["url_for_safe"] = url_for_safe
 
 

@@ -11,7 +11,7 @@ import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
@@ -67,7 +67,14 @@ class Host:
             url = f"{self.scheme}://{self.netloc}{path}"
         if body is not None:
             parts += ["-H", "Content-Type: application/json", "-d", body]
-        parts.append(url)
+        base, _, query = url.partition("?")
+        if query and method == "GET" and body is None:
+            # readable and still exact: curl encodes each parameter itself
+            parts += ["-G", base]
+            for k, v in parse_qsl(query, keep_blank_values=True):
+                parts += ["--data-urlencode", f"{k}={v}"]
+        else:
+            parts.append(url)
         return " ".join(shlex.quote(p) for p in parts)
 
 

@@ -112,7 +112,10 @@ def index():
     f = list_filters(request.args)
     rows = fetch_rows(f)
     if is_htmx() and request.headers.get("HX-Target") == "rows":
-        return render_template("containers/_rows.html", rows=rows, f=f, qs=query_string(f))
+        # the filter form: answer the rows, and put the filters in the address
+        # bar without the empty fields, so the URL can be shared as it reads
+        body = render_template("containers/_rows.html", rows=rows, f=f, qs=query_string(f))
+        return body, 200, {"HX-Push-Url": url_for("containers.index", **query_string(f))}
     return render_template("containers/index.html", rows=rows, f=f, qs=query_string(f),
                            states=STATES)
 

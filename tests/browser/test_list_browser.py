@@ -77,3 +77,45 @@ def test_unreachable_page_recovers_by_itself(browser, start_server, docker_host,
     pg.wait_for_selector("#rows", timeout=5000)  # reloaded by itself
     assert pg.title().startswith("Containers")
     ctx.close()
+
+
+def test_engine_calls_panel_follows_what_the_user_did(page, live_server, run_container, test_image):
+    name = unique_name("calls")
+    cid = run_container(name=name)
+    page.goto(f"{live_server.url}/containers?label={LABEL}={SESSION}")
+    page.click("#engine-calls summary")
+    assert "this page" in page.inner_text("#engine-calls-summary")
+    # a filter change: the panel now shows that request's call, readable and open
+    page.fill("#q", name)
+    page.wait_for_function("() => document.querySelector('#engine-calls-summary')"
+                           ".textContent.includes('the last request')", timeout=5000)
+    assert page.evaluate("document.getElementById('engine-calls').open")
+    text = page.inner_text("#engine-calls-body")
+    assert f'"label":["{LABEL}={SESSION}"]' in text  # unquoted path
+    assert "--data-urlencode" in text
+    # polling does not replace it: two polls later it still shows the filter request
+    page.wait_for_timeout(2300)
+    assert "the last request" in page.inner_text("#engine-calls-summary")
+    # an action on a row: the panel shows the POST to the engine
+    page.click(f'tr[data-id="{cid}"] button[formaction$="/stop"]')
+    page.wait_for_function("() => document.querySelector('#engine-calls-body')"
+                           f".textContent.includes('/containers/{cid}/stop')", timeout=20000)
+    screenshot(page, "list-calls-after-action")
+
+
+def test_calls_are_carried_over_a_redirect(page, live_server, test_image):
+    page.goto(f"{live_server.url}/containers/new")
+    name = unique_name("carry")
+    page.fill("textarea[name=manifest]", '{"Image": "%s", "Cmd": ["echo", "carried"], '
+              '"Labels": {"%s": "%s"}}' % (test_image, LABEL, SESSION))
+    page.fill("input[name=name]", name)
+    page.click("#create-submit")
+    page.wait_for_url("**/logs**")
+    page.click("#engine-calls summary")
+    body = page.inner_text("#engine-calls-body")
+    assert "Before the redirect" in body
+    assert "/containers/create" in body and "/start" in body
+    # shown once: the next page has only its own calls
+    page.reload()
+    page.click("#engine-calls summary")
+    assert "Before the redirect" not in page.inner_text("#engine-calls-body")

@@ -50,7 +50,10 @@ def test_bad_hosts_are_refused(bad):
 def test_curl_lines():
     h = parse_host("unix:///var/run/docker.sock", env={})
     assert h.curl("GET", "/v1.41/containers/json?all=1") == \
-        "curl -s --unix-socket /var/run/docker.sock 'http://localhost/v1.41/containers/json?all=1'"
+        "curl -s --unix-socket /var/run/docker.sock -G http://localhost/v1.41/containers/json " \
+        "--data-urlencode all=1"
+    line = h.curl("GET", "/v1.41/containers/json?filters=%7B%22label%22%3A%5B%22a%3Db%22%5D%7D")
+    assert line.endswith("""--data-urlencode 'filters={"label":["a=b"]}'""")
     t = parse_host("tcp://127.0.0.1:2375", env={})
     line = t.curl("POST", "/v1.41/containers/create", '{"Image": "x"}')
     assert line.startswith("curl -s -X POST") and "'{\"Image\": \"x\"}'" in line
