@@ -133,7 +133,7 @@ def parse_tail(text: str | None, *, free: bool = False) -> str:
     t = (text or "").strip().lower() or DEFAULT_TAIL
     if t == "all" or t in TAIL_CHOICES:
         return t
-    if free and t.isdigit() and 0 < int(t) < 10**9:
+    if free and t.isascii() and t.isdigit() and len(t) <= 9 and int(t) > 0:
         return str(int(t))
     raise InputError(f"tail “{t[:20]}” is not one of {', '.join(TAIL_CHOICES)}.")
 
@@ -301,7 +301,10 @@ class _SGR:
         self.bold = self.dim = self.italic = self.underline = self.strike = self.inverse = False
 
     def apply(self, params: str) -> None:
-        codes = [int(p) if p.isdigit() else 0 for p in re.split(r"[;:]", params)] if params else [0]
+        # a hostile line may carry 5,000 digits (int() refuses such strings) or
+        # non-ASCII digits: anything but a short ASCII number counts as 0
+        codes = ([int(p) if p.isascii() and p.isdigit() and len(p) <= 5 else 0
+                  for p in re.split(r"[;:]", params)] if params else [0])
         i = 0
         while i < len(codes):
             c = codes[i]

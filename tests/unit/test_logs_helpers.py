@@ -53,6 +53,14 @@ def test_parse_tail():
     assert parse_tail("7", free=True) == "7"
     with pytest.raises(InputError):
         parse_tail("-1", free=True)
+    for odd in ("²", "٣", "9" * 5000):  # digits int() refuses, or too many of them
+        with pytest.raises(InputError):
+            parse_tail(odd, free=True)
+
+
+def test_hostile_sgr_parameters_do_not_break_the_line():
+    segs = ansi_segments("\x1b[" + "1" * 5000 + "mloud\x1b[31;²mred")
+    assert "".join(text for text, _ in segs) == "loudred"
 
 
 def test_ansi_sgr_to_classes_and_everything_else_stripped():
