@@ -208,13 +208,18 @@ def log_in() -> None:
     session["csrf"] = secrets.token_urlsafe(32)
 
 
-def safe_next(target: str | None) -> str:
-    """A local path to go back to after login; anything else goes to the list."""
+def local_path(target: str | None) -> str | None:
+    """`target` when it is a path on this site (never another site), else None."""
     t = (target or "").strip()
     if (not t.startswith("/") or t.startswith("//") or t.startswith("/\\")
             or any(ord(ch) < 32 for ch in t) or len(t) > 2000):
-        return url_for("containers.index")
+        return None
     return t
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to go back to; anything else goes to the list."""
+    return local_path(target) or url_for("containers.index")
 
 
 # Open without a session: the login page itself, static files, the healthcheck.

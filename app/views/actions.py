@@ -15,6 +15,7 @@ import re
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from ..gateway import errors as ge
+from ..security import local_path, safe_next
 from ..web import engine, is_htmx, settings
 from .containers import fetch_rows, list_filters, query_string
 
@@ -53,11 +54,7 @@ def _writable():
 
 def _safe_next(default: str) -> str:
     """The page to go back to: a local path only (never another site)."""
-    nxt = request.form.get("next") or ""
-    if nxt.startswith("/") and not nxt.startswith("//") and "\\" not in nxt \
-            and not any(ord(ch) < 32 for ch in nxt):
-        return nxt
-    return default
+    return local_path(request.form.get("next")) or default
 
 
 def _timeout() -> int | None:
@@ -141,9 +138,7 @@ def act(ref: str, action: str):
 def confirm_remove(ref: str):
     """The confirmation step (works without JavaScript). GET changes nothing."""
     c, name = _inspect(ref)
-    nxt = request.args.get("next") or ""
-    if not (nxt.startswith("/") and not nxt.startswith("//")):
-        nxt = url_for("containers.index")
+    nxt = safe_next(request.args.get("next"))
     return render_template("actions/confirm_remove.html", c=c, name=name, next=nxt,
                            is_self=_is_self(c["Id"]))
 

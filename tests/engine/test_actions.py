@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import html
+import re
+from urllib.parse import unquote
 
 
 from app.views import actions
@@ -130,7 +132,7 @@ def test_htmx_row_answers_with_the_rows_and_a_message(client, docker, run_contai
 def test_rows_and_detail_carry_the_buttons(client, run_container):
     cid = run_container()
     rows = client.get(f"/containers/rows?label={LABEL}={SESSION}").get_data(as_text=True)
-    assert f'formaction="/containers/{cid}/stop"' in rows and f'href="/containers/{cid}/remove"' in rows
+    assert f'formaction="/containers/{cid}/stop"' in rows and f'href="/containers/{cid}/remove?next=' in rows
     detail = client.get(f"/containers/{cid}").get_data(as_text=True)
     for a in ("stop", "restart", "pause", "kill"):
         assert f'action="/containers/{cid}/{a}"' in detail
@@ -202,3 +204,18 @@ def test_detail_htmx_remove_refused_goes_to_the_confirm_step(client, docker, run
     page = html.unescape(client.get(r.headers["HX-Redirect"]).get_data(as_text=True))
     assert "was not removed" in page and "cannot be undone" in page
     assert state(docker, cid)["Running"]
+
+
+def test_remove_from_a_filtered_list_goes_back_to_it(client, docker, run_container):
+    cid = run_container("true")
+    docker("wait", cid)
+    back = f"/containers?all=1&label={LABEL}={SESSION}"
+    rows = client.get(back.replace("/containers?", "/containers/rows?")).get_data(as_text=True)
+    m = re.search(rf'href="(/containers/{cid}/remove\?next=[^"]+)"', rows)
+    assert m, "the row's Remove link carries the list it came from"
+    confirm = client.get(m.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    nxt = re.search(r'name="next" value="([^"]+)"', confirm).group(1).replace("&amp;", "&")
+    assert unquote(nxt) == back
+    r = act(client, cid, "remove", {"confirmed": "1", "next": nxt})
+    assert r.status_code in (302, 303) and unquote(r.headers["Location"]) == back
+    assert docker.raw("inspect", cid).returncode != 0
