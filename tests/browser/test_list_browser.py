@@ -103,9 +103,16 @@ def test_engine_calls_panel_follows_what_the_user_did(page, live_server, run_con
     screenshot(page, "list-calls-after-action")
 
 
-def test_calls_are_carried_over_a_redirect(page, live_server, test_image):
-    page.goto(f"{live_server.url}/containers/new")
+def test_calls_are_carried_over_a_redirect(page, live_server, test_image, docker):
     name = unique_name("carry")
+    try:
+        _carried_over_a_redirect(page, live_server, test_image, name)
+    finally:  # made through the form: remove it here, not at the end of the session
+        docker("rm", "-f", name, check=False)
+
+
+def _carried_over_a_redirect(page, live_server, test_image, name):
+    page.goto(f"{live_server.url}/containers/new")
     page.fill("textarea[name=manifest]", '{"Image": "%s", "Cmd": ["echo", "carried"], '
               '"Labels": {"%s": "%s"}}' % (test_image, LABEL, SESSION))
     page.fill("input[name=name]", name)
