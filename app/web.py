@@ -40,8 +40,10 @@ def _reltime(value) -> str:
             text = f"{n} {unit}{'s' if n != 1 else ''}"
             break
     else:
-        n = int(secs)
-        text = "just now" if n < 5 else f"{n} seconds"
+        # under a minute, in steps of ten seconds: a live list's rows then stay
+        # the same between polls (and their rendered HTML can be kept)
+        n = int(secs) // 10 * 10
+        text = "just now" if n < 10 else f"{n} seconds"
     if text == "just now":
         return text
     return f"in {text}" if future else f"{text} ago"
@@ -74,12 +76,21 @@ def to_datetime(value) -> dt.datetime | None:
     return d if d.tzinfo else d.replace(tzinfo=dt.timezone.utc)
 
 
+_FIXED_TEXTS: dict = {}
+
+
 def time_texts(value) -> tuple[str, str, str]:
-    """(relative, ISO 8601, exact) for one time, parsed once."""
-    d = to_datetime(value)
-    if d is None:
-        return "never", "", ""
-    return _reltime(d), d.isoformat(), d.strftime("%Y-%m-%d %H:%M:%S UTC")
+    """(relative, ISO 8601, exact) for one time, parsed once; the two that
+    never change are kept per value (a live list asks for the same ones)."""
+    fixed = _FIXED_TEXTS.get(value)
+    if fixed is None:
+        d = to_datetime(value)
+        if d is None:
+            return "never", "", ""
+        if len(_FIXED_TEXTS) > 50_000:
+            _FIXED_TEXTS.clear()
+        fixed = _FIXED_TEXTS[value] = (d, d.isoformat(), d.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    return _reltime(fixed[0]), fixed[1], fixed[2]
 
 
 def _exact(value) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from markupsafe import Markup
 
-from ..web import engine, is_htmx, time_texts
+from ..web import engine, is_htmx, settings, time_texts
 
 bp = Blueprint("containers", __name__)
 
@@ -100,6 +101,41 @@ def present(c: dict, prefix: str = "/containers/") -> dict:
         "ports": ports,
         "labels": c.get("Labels") or {},
     }
+
+
+class RowCache:
+    """The rendered HTML of list rows, by everything that goes into one.
+
+    Live polling renders the same rows every few seconds; only a row whose data
+    changed (state, status text, the relative time...) is rendered again. The
+    HTML comes from templates/containers/_row.html, which escapes every value,
+    so it is marked safe as a whole, never a container's own text."""
+
+    MAX = 20_000
+
+    def __init__(self):
+        self._html: dict[tuple, Markup] = {}
+
+    def render(self, row: dict, list_url: str, read_only: bool) -> Markup:
+        key = (row["id"], row["name"], row["image"], row["state"], row["health"],
+               row["status"], row["created_rel"], row["created_iso"], tuple(row["ports"]),
+               row["href"], list_url, read_only)
+        html = self._html.get(key)
+        if html is None:
+            if len(self._html) >= self.MAX:
+                self._html.clear()
+            tpl = current_app.jinja_env.get_template("containers/_row.html")
+            html = Markup(tpl.render(r=row, list_url=list_url, read_only=read_only))
+            self._html[key] = html
+        return html
+
+
+_rows_cache = RowCache()
+
+
+@bp.app_context_processor
+def _row_html():
+    return {"row_html": lambda r, list_url="": _rows_cache.render(r, list_url, settings().read_only)}
 
 
 @bp.get("/")
