@@ -21,6 +21,11 @@ from .errors import (AmbiguousReference, BadRequest, EngineError, EngineTimeout,
                      EngineUnreachable, InvalidReference, NotFound, from_status)
 from .hosts import Host, parse_host
 
+try:  # orjson decodes a 600-container list about 4x faster than the stdlib
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - it is a dependency; stay usable without it
+    _loads = json.loads
+
 # The highest API version this gateway was written and tested against. The
 # engine's own version (GET /_ping, Api-Version) is used when lower.
 MAX_API_VERSION = "1.52"
@@ -302,7 +307,7 @@ class Engine:
         if resp.status_code == 204 or not resp.content:
             return None
         try:
-            return resp.json()
+            return _loads(resp.content)
         except ValueError:
             snippet = resp.text[:500]
             raise EngineError(f"the engine sent something that is not JSON: {snippet!r}",
@@ -478,7 +483,7 @@ class Engine:
             for line in resp.iter_lines():
                 if line.strip():
                     try:
-                        out.append(json.loads(line))
+                        out.append(_loads(line))
                     except ValueError:
                         raise EngineError(f"malformed event from the engine: {line[:200]!r}")
         except (requests.exceptions.Timeout, TimeoutError) as exc:
