@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from flask import Blueprint, Response, abort, render_template, request, url_for
 
 from ..gateway.errors import EngineError
-from ..gateway.frames import ChunkedPayloadFilter, Dechunker, PayloadFilter
+from ..gateway.frames import ChunkedPayloadFilter, PayloadFilter
 from ..logs import (DEFAULT_TAIL, PAGE_BOUND, TAIL_CHOICES, Cursor, InputError, LineReader,
                     ReadResult, Search, parse_since, parse_tail, render_rows, show_ts)
 from ..web import engine, settings
@@ -236,20 +236,7 @@ def download(ref: str):
         abort(400, description=str(exc))
     resp = eng.logs(cid, stdout=stdout, stderr=stderr, timestamps=timestamps,
                     tail=None if tail == "all" else tail, since=since, until=until)
-    chunked, wire = eng.read_wire(resp, 262144)
-
-    def raw():  # a TTY: one stream, sent as it came
-        if not chunked:
-            yield from wire
-            return
-        d = Dechunker()
-        for data in wire:
-            body = d.feed(data)
-            if body:
-                yield body
-            if d.done:
-                return
-        raise EngineError(f"the engine sent a broken response: {d.error or 'it ended early'}")
+    chunked, wire = (False, None) if tty else eng.read_wire(resp, 262144)
 
     def demuxed():
         f = ChunkedPayloadFilter(stdout, stderr) if chunked else PayloadFilter(stdout, stderr)
@@ -279,7 +266,9 @@ def download(ref: str):
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     headers = {"Content-Disposition": f'attachment; filename="{name}{which}-{stamp}.log"',
                "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
-    return Response(raw() if tty else demuxed(), mimetype="application/octet-stream",
+    # a TTY: one stream, sent as it came; otherwise the chosen streams' payloads
+    body = eng.read_stream(resp, 262144) if tty else demuxed()
+    return Response(body, mimetype="application/octet-stream",
                     headers=headers, direct_passthrough=True)
 
 
