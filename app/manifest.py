@@ -245,7 +245,7 @@ def check_name(name: str | None) -> Problem | None:
     if len(name) > 255:
         return Problem("The name is too long (255 characters at most).", "name")
     if not NAME_RE.match(name):
-        return Problem("A name has at least two characters: letters, digits, '_', '.' and '-', "
+        return Problem("A container name is two or more letters, digits, '_', '.' or '-', "
                        "starting with a letter or digit.", "name")
     return None
 

@@ -140,7 +140,7 @@ def test_leading_newline_and_odd_characters_survive(client):
 def test_bad_names(client, docker, name):
     before = labelled(docker)
     r = post(client, manifest(), name=name)
-    assert r.status_code == 400 and "at least two characters" in r.get_data(as_text=True)
+    assert r.status_code == 400 and "two or more letters" in r.get_data(as_text=True)
     assert labelled(docker) == before
 
 
@@ -274,3 +274,10 @@ def test_over_the_app_limit_says_the_text_could_not_be_kept(client, docker):
                     headers={"Origin": "http://localhost"})
     assert r.status_code == 413 and "did not read it" in r.get_data(as_text=True)
     assert labelled(docker) == before
+
+
+def test_a_bad_name_is_blamed_on_the_name_not_the_manifest(client):
+    r = post(client, manifest(), name="bad name!")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 400
+    assert "The name cannot be used" in page and "The manifest has" not in page
