@@ -129,16 +129,22 @@ class StalledEngine:
             pass
 
 
-class _UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+def _vt(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.split("."))
+
+
+class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 
 class FakeEngine:
-    """A tiny HTTP engine on a unix socket: /_ping answers API 1.41; every
+    """A tiny HTTP engine on a unix socket: /_ping answers `api_version`; every
     other path answers what `routes` says: {path_prefix: (status, body, ctype)}.
-    Every request path is recorded in `seen`."""
+    With `min_version`, a versioned path below it is refused as Docker 29 does.
+    Every request is recorded in `seen` as "METHOD /path"."""
 
-    def __init__(self, path: Path, routes: dict[str, tuple[int, str, str]]):
+    def __init__(self, path: Path, routes: dict[str, tuple[int, str, str]], *,
+                 api_version: str = "1.41", min_version: str | None = None):
         self.path = Path(path)
         self.routes = routes
         self.seen: list[str] = []
@@ -158,8 +164,13 @@ class FakeEngine:
                 n = int(self.headers.get("Content-Length") or 0)
                 if n:
                     self.rfile.read(n)
+                asked = self.path.split("/")[1][1:] if self.path.startswith("/v1.") else None
                 if self.path == "/_ping":
                     status, body, ctype = 200, "OK", "text/plain"
+                elif asked and min_version and _vt(asked) < _vt(min_version):
+                    status, ctype = 400, "application/json"
+                    body = (f'{{"message":"client version {asked} is too old. Minimum '
+                            f'supported API version is {min_version}"}}')
                 else:
                     status, body, ctype = 404, '{"message":"page not found"}', "application/json"
                     for prefix, answer in fake.routes.items():
@@ -168,7 +179,7 @@ class FakeEngine:
                             break
                 data = body.encode()
                 self.send_response(status)
-                self.send_header("Api-Version", "1.41")
+                self.send_header("Api-Version", api_version)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -176,7 +187,7 @@ class FakeEngine:
 
             do_GET = do_POST = do_DELETE = do_HEAD = _answer
 
-        self.server = _UnixHTTPServer(str(self.path), H)
+        self.server = UnixHTTPServer(str(self.path), H)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:

@@ -2,7 +2,6 @@
 
 import hashlib
 import http.server
-import socketserver
 import threading
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from app.gateway import Engine, HostConfigError, calls, check_ref, errors as ge, parse_host
 from app.gateway.client import MAX_API_VERSION
+from faultkit import FakeEngine, UnixHTTPServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,79 +79,44 @@ def test_htmx_is_the_recorded_version():
 
 
 # --- a fake engine, for what the real one cannot be made to do ----------------
-class FakeEngine(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-
-def fake_engine(tmp_path, api_version: str, min_version: str = "1.12"):
-    seen = []
-
-    class H(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *a):
-            pass
-
-        def address_string(self):
-            return "fake"
-
-        def do_GET(self):
-            seen.append(self.path)
-            if self.path == "/_ping":
-                body, status = b"OK", 200
-            else:
-                v = self.path.split("/")[1][1:]
-                if tuple(map(int, v.split("."))) < tuple(map(int, min_version.split("."))):
-                    body = (b'{"message":"client version ' + v.encode() + b' is too old. Minimum '
-                            b'supported API version is ' + min_version.encode() + b'"}')
-                    status = 400
-                else:
-                    body, status = b"[]", 200
-            self.send_response(status)
-            self.send_header("Api-Version", api_version)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    path = str(tmp_path / "fake.sock")
-    srv = FakeEngine(path, H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv, path, seen
+def fake_engine(tmp_path, api_version: str, min_version: str | None = None) -> FakeEngine:
+    return FakeEngine(tmp_path / "fake.sock", {"/v": (200, "[]", "application/json")},
+                      api_version=api_version, min_version=min_version)
 
 
 def test_negotiates_down_to_the_engine(tmp_path):
-    srv, path, seen = fake_engine(tmp_path, "1.41")
+    fake = fake_engine(tmp_path, "1.41")
     try:
-        e = Engine(f"unix://{path}")
+        e = Engine(f"unix://{fake.path}")
         assert e.containers() == []
-        assert seen == ["/_ping", "/v1.41/containers/json"]
+        assert fake.seen == ["GET /_ping", "GET /v1.41/containers/json"]
     finally:
-        srv.shutdown()
+        fake.close()
 
 
 def test_caps_at_the_highest_known_version_like_docker_29(tmp_path):
     # Docker 29 speaks 1.52 and refuses clients below 1.44
-    srv, path, seen = fake_engine(tmp_path, "1.99", min_version="1.44")
+    fake = fake_engine(tmp_path, "1.99", min_version="1.44")
     try:
-        e = Engine(f"unix://{path}")
+        e = Engine(f"unix://{fake.path}")
         assert e.containers() == []
         assert e.api_version == MAX_API_VERSION == "1.52"
-        assert seen[-1] == "/v1.52/containers/json"
+        assert fake.seen[-1] == "GET /v1.52/containers/json"
     finally:
-        srv.shutdown()
+        fake.close()
 
 
 def test_records_each_call(tmp_path):
-    srv, path, _ = fake_engine(tmp_path, "1.44")
+    fake = fake_engine(tmp_path, "1.44")
     try:
-        e = Engine(f"unix://{path}")
+        e = Engine(f"unix://{fake.path}")
         with calls.record() as log:
             e.containers(all=True)
         assert [(c.method, c.path, c.status) for c in log] == [
             ("GET", "/_ping", 200), ("GET", "/v1.44/containers/json?all=1", 200)]
         assert all(c.ms >= 0 for c in log)
     finally:
-        srv.shutdown()
+        fake.close()
 
 
 def test_missing_socket_is_unreachable_with_the_os_error(tmp_path):
@@ -198,7 +163,7 @@ def test_pull_cut_off_mid_stream_is_a_typed_error(tmp_path):
             self.wfile.flush()
             self.close_connection = True
 
-    srv = FakeEngine(str(tmp_path / "fake.sock"), H)
+    srv = UnixHTTPServer(str(tmp_path / "fake.sock"), H)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
         e = Engine(f"unix://{tmp_path}/fake.sock")
