@@ -9,25 +9,20 @@
 # debootstrap). It must have python3 with the venv module; nothing else.
 ARG PYTHON_IMAGE=python:3.12-slim
 
-# --- build: a venv with Periscope and its dependencies installed ----------------
+# --- build: a wheel of Periscope (templates and static files inside), installed in a venv
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 RUN python3 -m venv /opt/periscope/venv
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml README.md ./
 COPY app ./app
-RUN /opt/periscope/venv/bin/pip install --no-compile . \
- && /opt/periscope/venv/bin/pip uninstall -y pip \
- && rm -rf /opt/periscope/venv/lib/python3*/site-packages/setuptools* /root/.cache
-# The app finds templates/ and static/ next to its package (app/__init__.py,
-# _root(): the project root, else the package folder itself). An installed
-# package has no project root, so they go inside the installed package.
 COPY templates ./templates
 COPY static ./static
-RUN site=$(cd / && /opt/periscope/venv/bin/python -c 'import app, os; print(os.path.dirname(app.__file__))') \
- && cp -r templates static "$site"/ \
- && cd / && /opt/periscope/venv/bin/python -c 'import app; from pathlib import Path; r = app._root(); assert (r / "templates/base.html").is_file() and (r / "static/vendor/htmx/htmx.min.js").is_file(), r'
-COPY gunicorn.conf.py /opt/periscope/gunicorn.conf.py
+RUN /opt/periscope/venv/bin/pip wheel --no-deps -w /tmp/wheel . \
+ && /opt/periscope/venv/bin/pip install --no-compile /tmp/wheel/periscope-*.whl \
+ && /opt/periscope/venv/bin/pip uninstall -y pip \
+ && rm -rf /opt/periscope/venv/lib/python3*/site-packages/setuptools* /root/.cache /tmp/wheel \
+ && cd / && /opt/periscope/venv/bin/python -c 'import app; r = app._root(); assert r.name == "app" and (r / "templates/base.html").is_file() and (r / "static/vendor/htmx/htmx.min.js").is_file(), r'
 
 # --- run ------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
@@ -73,8 +68,7 @@ STOPSIGNAL SIGTERM
 # engine answers.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["python3", "-m", "app.healthcheck"]
-# gunicorn's control socket (new in 25.1) would go under $HOME, which this
-# user has none of: gunicorn.conf.py turns it off (control_socket_disable), a
-# setting older gunicorns (pyproject allows >=22) ignore, where the
-# --no-control-socket flag would stop them starting.
-CMD ["gunicorn", "-c", "/opt/periscope/gunicorn.conf.py"]
+# `periscope` runs gunicorn with the configuration shipped in the package
+# (app/server.py). gunicorn's control socket (new in 25.1) would go under
+# $HOME, which this user has none of: that configuration turns it off.
+CMD ["periscope"]
