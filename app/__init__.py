@@ -1,6 +1,7 @@
-"""Periscope: a server-rendered dashboard for a Docker Engine.
+"""Periscope: a server-rendered dashboard for Docker Engines.
 
-`create_app()` is the factory; gunicorn runs `app:create_app()`.
+`create_app()` is the factory; gunicorn runs `app:create_app()` (see
+app/server.py for its configuration, and the `periscope` command).
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from pathlib import Path
 from flask import Flask
 
 from .config import Settings
-from .gateway import Engine, parse_host
+from .gateway import Engine
 
 
 def _root() -> Path:
-    """The folder holding templates/ and static/ (the project root)."""
+    """The folder holding templates/ and static/: inside the installed package
+    (a wheel carries them there), else the checkout's top level."""
     here = Path(__file__).resolve().parent
-    for cand in (here.parent, here):
-        if (cand / "templates").is_dir():
+    for cand in (here, here.parent):
+        if (cand / "templates" / "base.html").is_file():
             return cand
     return here.parent
 
@@ -35,7 +37,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.config["TEMPLATES_AUTO_RELOAD"] = False
     app.extensions["periscope.settings"] = settings
     if engine is None:
-        engine = Engine(parse_host(settings.docker_host), connect_timeout=settings.connect_timeout,
+        engine = Engine(settings.engine_specs()[0], connect_timeout=settings.connect_timeout,
                         read_timeout=settings.read_timeout)
     app.extensions["periscope.engine"] = engine
 
@@ -44,11 +46,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     security.init_app(app)
     errors.init_app(app)
 
-    from .views import actions, containers, create, events, logs, system, whoami
-    for mod in (containers, logs, create, actions, events, whoami, system):
-        app.register_blueprint(mod.bp)
-    from .views import auth, secrets
-    app.register_blueprint(auth.bp), app.register_blueprint(secrets.bp)
-    from .views import images
-    app.register_blueprint(images.bp)
+    from .views import actions, auth, containers, create, events, images, logs, system, whoami
+    for view in (containers, logs, create, actions, images, events, whoami, system, auth):
+        app.register_blueprint(view.bp)
     return app

@@ -12,15 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 
-DEFAULT_BIND = "127.0.0.1:8000"
 ALLOW_SETTING = "PERISCOPE_ALLOW_UNAUTHENTICATED_REMOTE"
-_TRUE = ("1", "true", "yes", "on")
-
-
-def bind_addresses(value: str | None) -> list[str]:
-    """PERISCOPE_BIND as a list (several may be given, comma or space separated)."""
-    raw = (value or "").replace(",", " ").split()
-    return raw or [DEFAULT_BIND]
 
 
 def _host_of(addr: str) -> str | None:
@@ -50,15 +42,12 @@ def is_local(addr: str) -> bool:
         return False  # a name (or fd://): we cannot tell, so it counts as remote
 
 
-def refusal(env) -> str | None:
-    """Why Periscope must not start with this environment, or None."""
-    addrs = bind_addresses(env.get("PERISCOPE_BIND"))
-    remote = [a for a in addrs if not is_local(a)]
+def refusal(settings) -> str | None:
+    """Why Periscope must not start with these settings, or None."""
+    remote = [a for a in settings.bind if not is_local(a)]
     if not remote:
         return None
-    if env.get("PERISCOPE_PASSWORD") or env.get("PERISCOPE_PASSWORD_FILE"):
-        return None
-    if (env.get(ALLOW_SETTING) or "").strip().lower() in _TRUE:
+    if settings.password or settings.password_file or settings.allow_unauthenticated_remote:
         return None
     return (
         f"Periscope refuses to listen on {', '.join(remote)} without a password: anyone who can "

@@ -6,12 +6,11 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
+from .params import flag
+
 
 def _bool(env, name, default=False) -> bool:
-    v = env.get(name)
-    if v is None or v.strip() == "":
-        return default
-    return v.strip().lower() in ("1", "true", "yes", "on")
+    return flag(env.get(name), default)
 
 
 def _float(env, name, default: float) -> float:
@@ -27,9 +26,20 @@ def _float(env, name, default: float) -> float:
     return f
 
 
+def _int(env, name, default: int) -> int:
+    v = (env.get(name) or "").strip()
+    if not v:
+        return default
+    if not (v.isascii() and v.isdigit()) or not 0 < int(v) <= 1024:
+        raise ValueError(f"{name}={v!r} must be a whole number from 1 to 1024")
+    return int(v)
+
+
 @dataclass
 class Settings:
     docker_host: str | None = None
+    docker_tls_verify: str | None = None
+    docker_cert_path: str | None = None
     connect_timeout: float = 3.0
     read_timeout: float = 30.0
     poll_interval: float = 2.0
@@ -40,12 +50,21 @@ class Settings:
     password: str | None = None
     password_file: str | None = None
     trusted_proxy: bool = False
+    state_dir: str | None = None  # a private folder the workers share (pull jobs)
+    # the server (gunicorn.conf.py / app/server.py)
+    bind: list[str] = field(default_factory=lambda: ["127.0.0.1:8000"])
+    allow_unauthenticated_remote: bool = False
+    workers: int = 2
+    threads: int = 8
+    access_log: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
         s = cls()
         s.docker_host = env.get("DOCKER_HOST") or None
+        s.docker_tls_verify = env.get("DOCKER_TLS_VERIFY") or None
+        s.docker_cert_path = env.get("DOCKER_CERT_PATH") or None
         s.connect_timeout = _float(env, "PERISCOPE_CONNECT_TIMEOUT", 3.0)
         s.read_timeout = _float(env, "PERISCOPE_READ_TIMEOUT", 30.0)
         s.poll_interval = _float(env, "PERISCOPE_POLL_INTERVAL", 2.0)
@@ -59,4 +78,19 @@ class Settings:
         s.password = env.get("PERISCOPE_PASSWORD") or None
         s.password_file = env.get("PERISCOPE_PASSWORD_FILE") or None
         s.trusted_proxy = _bool(env, "PERISCOPE_TRUSTED_PROXY")
+        s.state_dir = env.get("PERISCOPE_STATE_DIR") or None
+        s.bind = (env.get("PERISCOPE_BIND") or "").replace(",", " ").split() or s.bind
+        s.allow_unauthenticated_remote = _bool(env, "PERISCOPE_ALLOW_UNAUTHENTICATED_REMOTE")
+        s.workers = _int(env, "PERISCOPE_WORKERS", 2)
+        s.threads = _int(env, "PERISCOPE_THREADS", 8)
+        s.access_log = env.get("PERISCOPE_ACCESS_LOG") or None
         return s
+
+    def engine_specs(self) -> list:
+        """The engines to talk to, as gateway Hosts (HostConfigError when one
+        cannot be used)."""
+        from .gateway import parse_host
+
+        tls = {k: v for k, v in (("DOCKER_TLS_VERIFY", self.docker_tls_verify),
+                                 ("DOCKER_CERT_PATH", self.docker_cert_path)) if v}
+        return [parse_host(self.docker_host, tls)]

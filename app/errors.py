@@ -4,24 +4,80 @@ Views raise (or let the gateway raise) and never catch to render an error
 themselves. Full page requests get a full error page with the right status;
 htmx requests get a small notice swapped into the page's #flash area (the
 response retargets itself), so a failing poll never breaks the layout.
+
+A view that shows an Engine refusal on its own page (the create form keeps
+the user's manifest beside it; a list action answers with the list) asks
+`explain()` for the status and the words: the mapping lives here only.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from .gateway import errors as ge
+from .gateway import exceptions as ge
 from .gateway.hosts import HostConfigError
 from .web import engine, is_htmx
 
 log = logging.getLogger("periscope")
 
 
+@dataclass
+class Explained:
+    """An Engine error in plain words: the status Periscope answers with."""
+
+    status: int
+    kind: str
+    title: str
+    message: str
+    extra: dict = field(default_factory=dict)
+
+
+def explain(e: ge.EngineError, *, image: str | None = None) -> Explained:
+    """The one mapping from the gateway's typed errors to a status and words.
+
+    An engine that cannot be reached is a 503, one that does not answer in
+    time a 504; the engine's refusal of a request (4xx) keeps its status;
+    the engine's own failure (5xx, malformed answers) is a 502: never a 500,
+    which would say Periscope failed."""
+    if isinstance(e, ge.EngineUnreachable):
+        tls = (e.os_error or "").startswith("TLS handshake failed")
+        return Explained(503, "unreachable", "The Docker Engine refused the TLS connection"
+                         if tls else "The Docker Engine does not answer", e.message,
+                         {"os_error": e.os_error, "wait": True})
+    if isinstance(e, ge.EngineTimeout):
+        return Explained(504, "timeout", "The Docker Engine is not answering in time",
+                         e.message, {"wait": True})
+    if isinstance(e, ge.AmbiguousReference):
+        return Explained(400, "ambiguous", f"“{e.ref}” matches more than one container",
+                         "Give more of the ID, or the name.", {"candidates": e.candidates})
+    if isinstance(e, ge.InvalidReference):
+        return Explained(400, "bad-ref", "Not a container name or ID", e.message, {"ref": e.ref})
+    if isinstance(e, ge.NoSuchImage):
+        what = f"The image {image}" if image else "The image"
+        return Explained(404, "no-image", f"{what} is not on this engine", e.message,
+                         {"image": image})
+    if isinstance(e, ge.NotFound):
+        return Explained(404, "not-found", "Not found", e.message)
+    if isinstance(e, ge.NameInUse):
+        return Explained(409, "name-in-use", "That name is already in use", e.message,
+                         {"holder": e.holder})
+    if isinstance(e, ge.StateConflict):
+        return Explained(409, "state", "Not in that state", e.message)
+    if isinstance(e, ge.Conflict):
+        return Explained(409, "conflict", "The engine refused: conflict", e.message)
+    if isinstance(e, ge.APIError):
+        status = e.status if e.status and 400 <= e.status < 500 else 400
+        return Explained(status, "bad-request", "The engine refused the request", e.message)
+    return Explained(502, "engine-error", "The Docker Engine answered with an error", e.message,
+                     {"engine_status": e.status})
+
+
 def _render(status: int, kind: str, title: str, message: str, **ctx):
-    template = "partials/error.html" if is_htmx() else "error.html"
+    template = "errors/_notice.html" if is_htmx() else "errors/index.html"
     body = render_template(template, status=status, kind=kind, title=title, message=message,
                            **ctx)
     headers = {}
@@ -31,45 +87,11 @@ def _render(status: int, kind: str, title: str, message: str, **ctx):
 
 
 def init_app(app: Flask) -> None:
-    @app.errorhandler(ge.EngineUnreachable)
-    def _unreachable(e: ge.EngineUnreachable):
-        tls = (e.os_error or "").startswith("TLS handshake failed")
-        return _render(503, "unreachable", "The Docker Engine refused the TLS connection" if tls
-                       else "The Docker Engine does not answer",
-                       e.message, docker_host=engine().host.raw, os_error=e.os_error,
-                       wait=True)
-
-    @app.errorhandler(ge.EngineTimeout)
-    def _timeout(e: ge.EngineTimeout):
-        return _render(504, "timeout", "The Docker Engine is not answering in time", e.message,
-                       docker_host=engine().host.raw, wait=True)
-
-    @app.errorhandler(ge.AmbiguousReference)
-    def _ambiguous(e: ge.AmbiguousReference):
-        return _render(400, "ambiguous", f"“{e.ref}” matches more than one container",
-                       "Give more of the ID, or the name.", candidates=e.candidates)
-
-    @app.errorhandler(ge.InvalidReference)
-    def _invalid_ref(e: ge.InvalidReference):
-        return _render(400, "bad-ref", "Not a container name or ID", e.message, ref=e.ref)
-
-    @app.errorhandler(ge.NotFound)
-    def _not_found(e: ge.NotFound):
-        return _render(404, "not-found", "Not found", e.message)
-
-    @app.errorhandler(ge.Conflict)
-    def _conflict(e: ge.Conflict):
-        return _render(409, "conflict", "The engine refused: conflict", e.message)
-
-    @app.errorhandler(ge.APIError)
-    def _api_error(e: ge.APIError):
-        status = e.status if e.status and 400 <= e.status < 500 else 400
-        return _render(status, "bad-request", "The engine refused the request", e.message)
-
     @app.errorhandler(ge.EngineError)
     def _engine_error(e: ge.EngineError):
-        return _render(502, "engine-error", "The Docker Engine answered with an error",
-                       e.message, engine_status=e.status)
+        x = explain(e)
+        return _render(x.status, x.kind, x.title, x.message, docker_host=engine().host.raw,
+                       **x.extra)
 
     @app.errorhandler(HostConfigError)
     def _host_config(e: HostConfigError):
@@ -80,7 +102,7 @@ def init_app(app: Flask) -> None:
         if e.code and e.code < 400:
             return e
         titles = {400: "Bad request", 403: "Forbidden", 404: "Page not found",
-                  405: "Method not allowed", 413: "Too large"}
+                  405: "Method not allowed", 413: "Too large", 429: "Too many requests"}
         return _render(e.code or 500, "http", titles.get(e.code or 500, e.name),
                        e.description or "")
 

@@ -7,12 +7,11 @@ answers), 1 otherwise. Standard library only: slim images have no curl.
 
 from __future__ import annotations
 
-import os
 import sys
 import urllib.error
 import urllib.request
 
-from .bind import bind_addresses
+from .config import Settings
 
 
 def url_for_bind(addr: str) -> str | None:
@@ -32,7 +31,7 @@ def url_for_bind(addr: str) -> str | None:
 
 
 def main() -> int:
-    urls = [u for u in map(url_for_bind, bind_addresses(os.environ.get("PERISCOPE_BIND"))) if u]
+    urls = [u for u in map(url_for_bind, Settings.from_env().bind) if u]
     if not urls:
         print("healthcheck: PERISCOPE_BIND names no TCP address to ask", file=sys.stderr)
         return 1

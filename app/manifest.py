@@ -440,3 +440,46 @@ def check_image(image: str) -> str | None:
         return (f"{image[:100]!r} is not an image reference (like busybox, busybox:1.36 or "
                 "registry.example:5000/team/app:tag; lower case).")
     return None
+
+
+# -- the form's examples and preview ------------------------------------------------
+EXAMPLES: dict[str, tuple[str, str]] = {
+    "oneshot": ("One-shot command", """{
+  "Image": "busybox",
+  "Cmd": ["echo", "hello from Periscope"]
+}
+"""),
+    "service": ("Long-running service with env and labels", """{
+  "Image": "busybox",
+  "Cmd": ["sh", "-c", "while true; do echo \\"$GREETING, it is $(date)\\"; sleep 5; done"],
+  "Env": ["GREETING=Hello from a service"],
+  "Labels": {
+    "app": "greeter",
+    "tier": "demo"
+  },
+  "StopSignal": "SIGKILL",
+  "HostConfig": {
+    "RestartPolicy": {"Name": "unless-stopped"}
+  }
+}
+"""),
+    "tty": ("Tty container (a shell kept open)", """{
+  "Image": "busybox",
+  "Tty": true,
+  "OpenStdin": true,
+  "Cmd": ["sh"]
+}
+"""),
+}
+DEFAULT_EXAMPLE = "oneshot"
+
+
+def preview(text: str, name: str, start: bool, *, host, api: str) -> dict | None:
+    """The docker run line and the curl calls for a manifest that parses
+    (`host` the engine's gateway Host, `api` the version the calls use)."""
+    m, problems = parse(text)
+    if m is None or problems:
+        return None
+    line, left = docker_run(m, name or None, start)
+    return {"docker_run": line, "left": left,
+            "curls": curl_calls(host.curl, api, m, name or None, start)}

@@ -9,7 +9,9 @@
   a werkzeug hash): every route but the login page, /static and /healthz needs
   a logged-in session; failed attempts slow the client down.
 - Read-only mode (PERISCOPE_READ_ONLY=1): every state-changing request but
-  login, logout and the secret reveal is refused with 403, whatever its route.
+  login, logout and the secret reveal is refused with 403, whatever its route,
+  and so are the pages that exist only to make one (`changes_state`). This is
+  the one read-only guard.
 """
 
 from __future__ import annotations
@@ -72,7 +74,9 @@ def _same_origin() -> bool:
 def check_csrf() -> None:
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
     expected = session.get("csrf")
-    if not expected or not sent or not hmac.compare_digest(str(sent), str(expected)):
+    if not expected or not sent or not hmac.compare_digest(
+            str(sent).encode("utf-8", "surrogateescape"),
+            str(expected).encode("utf-8", "surrogateescape")):
         abort(403, description="This form has expired or did not come from Periscope "
                                "(missing or wrong CSRF token). Reload the page and try again.")
     if not _same_origin():
@@ -225,7 +229,23 @@ def safe_next(target: str | None) -> str:
 # Open without a session: the login page itself, static files, the healthcheck.
 OPEN_ENDPOINTS = {"auth.login", "static", "system.healthz"}
 # State-changing requests that stay allowed in read-only mode.
-READ_ONLY_EXEMPT = {"auth.login", "auth.logout", "secrets.reveal_env"}
+READ_ONLY_EXEMPT = {"auth.login", "auth.logout", "containers.reveal_env"}
+READ_ONLY_MESSAGE = ("Periscope runs read-only (PERISCOPE_READ_ONLY=1): nothing can be created, "
+                     "pulled, started, stopped or removed from here.")
+
+
+def changes_state(view):
+    """Marks a GET view that exists only to change something (the create form,
+    a confirm step): read-only mode refuses it as it refuses every POST."""
+    view.changes_state = True
+    return view
+
+
+def _writes(app: Flask) -> bool:
+    if request.method not in SAFE_METHODS:
+        return request.endpoint not in READ_ONLY_EXEMPT
+    view = app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "changes_state", False))
 
 
 def _login_required():
@@ -235,7 +255,7 @@ def _login_required():
         back = cur.path + ("?" + cur.query if cur.query else "") if (
             cur.netloc or "").lower() == (request.host or "").lower() else ""
         login = url_for("auth.login", next=safe_next(back)) if back else url_for("auth.login")
-        body = render_template("partials/error.html", status=401, kind="login",
+        body = render_template("errors/_notice.html", status=401, kind="login",
                                title="Logged out", message="Log in again to go on.")
         return body, 401, {"HX-Redirect": login, "HX-Retarget": "#flash",
                            "HX-Reswap": "innerHTML"}
@@ -281,11 +301,9 @@ def init_app(app: Flask) -> None:
                     {"Content-Type": "text/plain; charset=utf-8"})
         if not is_authenticated() and request.endpoint not in OPEN_ENDPOINTS:
             return _login_required()
+        if settings().read_only and _writes(app):
+            abort(403, description=READ_ONLY_MESSAGE)
         if request.method not in SAFE_METHODS:
-            if settings().read_only and request.endpoint not in READ_ONLY_EXEMPT:
-                abort(403, description="Periscope runs read-only (PERISCOPE_READ_ONLY=1): "
-                                       "nothing can be created, pulled, started, stopped or "
-                                       "removed from here.")
             check_csrf()
 
     @app.after_request

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
 from app.config import Settings  # noqa: E402
-from app.gateway import Engine, errors as ge, parse_host  # noqa: E402
+from app.gateway import Engine, exceptions as ge, parse_host  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SESSION = uuid.uuid4().hex[:10]

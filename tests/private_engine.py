@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from app.gateway import Engine, errors as ge, parse_host
+from app.gateway import Engine, exceptions as ge, parse_host
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 DOCKERD = shutil.which("dockerd")

@@ -5,10 +5,12 @@ nothing; views call its methods and never build Engine URLs themselves.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 from urllib.parse import quote, urlencode
 
@@ -17,9 +19,10 @@ import requests_unixsocket
 import urllib3
 
 from . import calls
-from .errors import (AmbiguousReference, BadRequest, EngineError, EngineTimeout,
-                     EngineUnreachable, InvalidReference, NotFound, from_status)
+from .exceptions import (AmbiguousReference, BadRequest, EngineError, EngineTimeout,
+                         EngineUnreachable, InvalidReference, NotFound, from_status)
 from .hosts import Host, parse_host
+from .logstream import LogStream
 
 try:  # orjson decodes a 600-container list about 4x faster than the stdlib
     from orjson import loads as _loads
@@ -32,6 +35,9 @@ MAX_API_VERSION = "1.52"
 # Below this the endpoints we use differ too much (and no supported engine
 # speaks less): an engine that offers less is refused with a clear message.
 MIN_API_VERSION = "1.24"
+
+# Calls that go out beside another (an inspect beside a logs call).
+_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="periscope-engine")
 
 _REF_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$")
 
@@ -368,43 +374,58 @@ class Engine:
     def container_path(self, ref: str) -> str:
         return f"/containers/{quote(check_ref(ref), safe='')}"
 
-    def logs(self, ref: str, *, stdout: bool = True, stderr: bool = True, timestamps: bool = True,
-             tail: str | int | None = None, since: str | int | float | None = None,
-             until: str | int | float | None = None, follow: bool = False,
-             timeout: float | None = None) -> requests.Response:
-        """The raw logs response, streamed: the caller reads `iter_content` and
-        demultiplexes (see frames.py) unless the container has a TTY."""
+    def logs(self, ref: str, *, stdout: bool = True, stderr: bool = True,
+             timestamps: bool = False, tail: str | int | None = None,
+             since: str | int | float | None = None, until: str | int | float | None = None,
+             container: dict | None = None, timeout: float | None = None) -> LogStream:
+        """A container's log as a LogStream (see logstream.py): the gateway
+        decides how to read it from the container's Config.Tty. Without
+        `container` (its inspect), the inspect goes out beside the logs call,
+        and the stream carries it. A TTY has one stream: asked for stdout or
+        stderr alone, all of it is read."""
+        if container is None:
+            fut = _POOL.submit(contextvars.copy_context().run, self.inspect_container, ref)
+            resp = err = None
+            try:
+                resp = self._logs_call(ref, stdout, stderr, timestamps, tail, since, until,
+                                       timeout)
+            except EngineError as exc:
+                err = exc
+            try:
+                container = fut.result()
+            except BaseException:
+                if resp is not None:
+                    resp.close()
+                raise
+            if err is not None:
+                raise err
+        else:
+            resp = None
+        tty = bool((container.get("Config") or {}).get("Tty"))
+        cid = container.get("Id") or ref
+        if resp is not None and tty and not (stdout and stderr):
+            resp.close()
+            resp = None
+        if tty:
+            stdout = stderr = True
+        if resp is None:
+            resp = self._logs_call(cid, stdout, stderr, timestamps, tail, since, until, timeout)
+        chunked, wire = self._wire(resp)
+        name = (container.get("Name") or "").lstrip("/") or cid[:12]
+        return LogStream(wire, chunked=chunked, tty=tty, timestamps=timestamps, stdout=stdout,
+                         stderr=stderr, container=container, source=name, close=resp.close)
+
+    def _logs_call(self, ref, stdout, stderr, timestamps, tail, since, until, timeout):
         params = {"stdout": int(stdout), "stderr": int(stderr), "timestamps": int(timestamps),
-                  "tail": None if tail is None else str(tail), "since": since, "until": until,
-                  "follow": 1 if follow else None}
+                  "tail": None if tail in (None, "all") else str(tail), "since": since,
+                  "until": until}
         return self._send("GET", self.container_path(ref) + "/logs", params=params, stream=True,
                           timeout=timeout)
 
-    def read_stream(self, resp: requests.Response, size: int = 65536) -> Iterator[bytes]:
-        """The body of a streamed response, decoded, in pieces as they arrive.
-        Read faults become typed errors; the response is closed at the end, or
-        when the consumer stops early."""
-        chunked, pieces = self.read_wire(resp, size)
-        if not chunked:
-            yield from pieces
-            return
-        from .frames import Dechunker
-
-        d = Dechunker()
-        for data in pieces:
-            body = d.feed(data)
-            if body:
-                yield body
-            if d.done:
-                break
-        if d.error or not d.done:
-            raise EngineError(f"the engine sent a broken response: "
-                              f"{d.error or 'it ended before its last chunk'}")
-
-    def read_wire(self, resp: requests.Response, size: int = 65536) -> tuple[bool, Iterator[bytes]]:
+    def _wire(self, resp: requests.Response, size: int = 262144) -> tuple[bool, Iterator[bytes]]:
         """(chunked, pieces): when `chunked`, the pieces are the HTTP/1.1 chunked
-        body as it came off the socket, for the caller to decode (frames.py;
-        the engine flushes every log frame as one HTTP chunk, and decoding a
+        body as it came off the socket, for frames.Dechunker to decode (the
+        engine flushes every log frame as one HTTP chunk, and decoding a
         million of them in http.client costs more than the engine takes to send
         them). Otherwise the pieces are the body itself."""
         hr = getattr(resp.raw, "_fp", None)

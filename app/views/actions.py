@@ -14,10 +14,12 @@ import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from ..gateway import errors as ge
-from ..security import local_path, safe_next
-from ..web import engine, is_htmx, settings
-from .containers import fetch_rows, list_filters, query_string
+from .. import params, selfdetect
+from ..containerlist import list_filters, query_string
+from ..gateway import exceptions as ge
+from ..security import changes_state, local_path, safe_next
+from ..web import engine, is_htmx
+from .containers import rows_for
 
 bp = Blueprint("actions", __name__)
 
@@ -25,9 +27,6 @@ ACTIONS = ("start", "stop", "restart", "kill", "pause", "unpause")
 # Actions that would take Periscope down if aimed at its own container.
 SELF_HARM = {"stop", "restart", "kill", "pause", "remove"}
 SIGNAL_RE = re.compile(r"^(?:SIG)?[A-Z][A-Z0-9+-]{0,15}$|^[0-9]{1,2}$")
-# Engine answers that mean "it is already so": shown as plain messages.
-ALREADY_RE = re.compile(r"is already paused|is not paused|is not running|already in progress|"
-                        r"is restarting|is paused|is already stopped|cannot kill container", re.I)
 
 DONE = {"start": ("Started {n}.", "{n} was already running."),
         "stop": ("Stopped {n}.", "{n} was already stopped."),
@@ -39,17 +38,8 @@ DONE = {"start": ("Started {n}.", "{n} was already running."),
 
 def _is_self(container_id: str) -> bool:
     """Stop, restart, kill, pause and remove refuse to act on Periscope's own
-    container (detected by the whoami feature, cached per engine)."""
-    from .. import whoami
-
-    return whoami.is_self(engine(), container_id)
-
-
-@bp.before_request
-def _writable():
-    if settings().read_only:
-        abort(403, description="Periscope runs read-only (PERISCOPE_READ_ONLY=1): container "
-                               "actions are turned off.")
+    container (app/selfdetect.py, cached per engine)."""
+    return selfdetect.is_self(engine(), container_id)
 
 
 def _safe_next(default: str) -> str:
@@ -88,8 +78,8 @@ def _answer(cid: str, message: str, level: str, status: int = 200, removed: bool
     """The updated section for htmx, or a redirect with the message."""
     ctx = request.form.get("ctx")
     if is_htmx() and ctx == "row":
-        f = list_filters({k[2:]: v for k, v in request.form.items() if k.startswith("f_")})
-        return render_template("actions/_row_response.html", rows=fetch_rows(f), f=f,
+        rows, f = rows_for({k[2:]: v for k, v in request.form.items() if k.startswith("f_")})
+        return render_template("actions/_row_response.html", rows=rows, f=f,
                                qs=query_string(f), message=message, level=level), status
     flash(message, level)
     if ctx == "row":
@@ -124,9 +114,10 @@ def act(ref: str, action: str):
             changed = eng.kill(cid, sig)
         else:
             changed = getattr(eng, action)(cid)
-    except ge.EngineError as exc:
-        if isinstance(exc, ge.NotFound) or not (isinstance(exc, ge.APIError)
-                                                or ALREADY_RE.search(exc.message)):
+    except ge.APIError as exc:
+        # "already paused", "not running"...: said where the user acted, not as
+        # an error page; a vanished container is still a 404
+        if isinstance(exc, ge.NotFound):
             raise
         return _answer(cid, f"{name}: {exc.message}", "warn")
     done, already = DONE[action]
@@ -135,6 +126,7 @@ def act(ref: str, action: str):
 
 
 @bp.get("/containers/<ref>/remove")
+@changes_state
 def confirm_remove(ref: str):
     """The confirmation step (works without JavaScript). GET changes nothing."""
     c, name = _inspect(ref)
@@ -152,8 +144,8 @@ def remove(ref: str):
     if request.form.get("confirmed") != "1":
         return render_template("actions/confirm_remove.html", c=c, name=name,
                                next=_safe_next(url_for("containers.index")), is_self=False)
-    force = request.form.get("force") == "1"
-    volumes = request.form.get("volumes") == "1"
+    force = params.flag(request.form.get("force"))
+    volumes = params.flag(request.form.get("volumes"))
     try:
         engine().remove(cid, force=force, volumes=volumes)
     except ge.Conflict as exc:

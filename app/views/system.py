@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
 
-from ..gateway import MAX_API_VERSION, errors as ge
+from ..gateway import MAX_API_VERSION, exceptions as ge
 from ..web import engine
 
 bp = Blueprint("system", __name__)
@@ -16,7 +16,7 @@ def engine_page():
     eng = engine()
     version = eng.version()
     info = eng.info()
-    return render_template("engine.html", version=version, info=info,
+    return render_template("engines/index.html", version=version, info=info,
                            api_in_use=eng.api_version, max_api=MAX_API_VERSION)
 
 
@@ -39,5 +39,5 @@ def wait():
     try:
         eng.ping()
     except (ge.EngineUnreachable, ge.EngineTimeout) as exc:
-        return render_template("partials/wait.html", error=exc.message)
+        return render_template("errors/_poll.html", error=exc.message)
     return "", 200, {"HX-Refresh": "true"}

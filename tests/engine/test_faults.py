@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from app import create_app
-from app.gateway import Engine, errors as ge, parse_host
+from app.gateway import Engine, exceptions as ge, parse_host
 from conftest import LABEL, SESSION, csrf_post, make_settings
 from faultkit import CuttableProxy, FakeEngine, StalledEngine, remove_tree, short_tmp
 

@@ -138,11 +138,18 @@ def test_page_search_substring_regex_and_bad_input(client, docker, run_container
     r = client.get(f"/containers/{cid}/logs?q=%28a%2B%29%2B%24&regex=1")
     assert r.status_code == 200 and "very long" in r.get_data(as_text=True)
     # other bad input keeps what it can
-    r = client.get(f"/containers/{cid}/logs?tail=7&since=soon&streams=both2")
+    r = client.get(f"/containers/{cid}/logs?tail=-7&since=soon&streams=both2")
     body = r.get_data(as_text=True)
     assert r.status_code == 200
-    assert "tail “7”" in body and "not a time" in body and "streams" in body
+    assert "tail “-7”" in body and "not a time" in body and "streams" in body
     assert 'value="soon"' in body  # the input is kept to correct
+    # any positive tail, as `docker logs --tail` takes; the select offers it among its choices
+    body = client.get(f"/containers/{cid}/logs?tail=7").get_data(as_text=True)
+    cli = docker.raw("logs", "--tail", "7", cid)
+    assert sorted(t for _, _, t in page_lines(body)) == sorted(
+        ln.decode() for ln in cli.stdout.splitlines() + cli.stderr.splitlines())
+    assert len(page_lines(body)) == 7
+    assert '<option value="7" selected>7</option>' in body
 
 
 def test_page_since_relative(client, docker, run_container):

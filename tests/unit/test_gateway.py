@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.gateway import Engine, HostConfigError, calls, check_ref, errors as ge, parse_host
+from app.gateway import Engine, HostConfigError, calls, check_ref, exceptions as ge, parse_host
 from app.gateway.client import MAX_API_VERSION
 from faultkit import FakeEngine, UnixHTTPServer
 

@@ -10,7 +10,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from app import create_app
-from app.bind import ALLOW_SETTING, bind_addresses, is_local, refusal
+from app.bind import ALLOW_SETTING, is_local, refusal
 from app.config import Settings
 from app.masking import MASK, env_pairs, looks_secret, mask_inspect
 from app.security import (CSP, Password, PasswordConfigError, Throttle, _host_allowed,
@@ -25,6 +25,10 @@ def make_app(**over):
     return create_app(s)
 
 
+def bind_refusal(env: dict) -> str | None:
+    return refusal(Settings.from_env(env))
+
+
 def token_of(client) -> str:
     with client.session_transaction() as sess:
         return sess.setdefault("csrf", "tok-123")
@@ -35,25 +39,26 @@ def token_of(client) -> str:
                                   "[::1]:8000", "unix:/run/periscope.sock"])
 def test_local_binds(addr):
     assert is_local(addr)
-    assert refusal({"PERISCOPE_BIND": addr}) is None
+    assert bind_refusal({"PERISCOPE_BIND": addr}) is None
 
 
 @pytest.mark.parametrize("addr", ["0.0.0.0:8000", "[::]:8000", "192.0.2.7:8000",
                                   "example.org:8000", "0.0.0.0"])
 def test_remote_binds_need_a_password_or_the_setting(addr):
-    why = refusal({"PERISCOPE_BIND": addr})
+    why = bind_refusal({"PERISCOPE_BIND": addr})
     assert why and ALLOW_SETTING in why and addr in why and "PERISCOPE_PASSWORD" in why
-    assert refusal({"PERISCOPE_BIND": addr, "PERISCOPE_PASSWORD": "x"}) is None
-    assert refusal({"PERISCOPE_BIND": addr, "PERISCOPE_PASSWORD_FILE": "/h"}) is None
-    assert refusal({"PERISCOPE_BIND": addr, ALLOW_SETTING: "1"}) is None
-    assert refusal({"PERISCOPE_BIND": addr, ALLOW_SETTING: "0"}) is not None
+    assert bind_refusal({"PERISCOPE_BIND": addr, "PERISCOPE_PASSWORD": "x"}) is None
+    assert bind_refusal({"PERISCOPE_BIND": addr, "PERISCOPE_PASSWORD_FILE": "/h"}) is None
+    assert bind_refusal({"PERISCOPE_BIND": addr, ALLOW_SETTING: "1"}) is None
+    assert bind_refusal({"PERISCOPE_BIND": addr, ALLOW_SETTING: "0"}) is not None
 
 
 def test_default_bind_and_lists():
-    assert bind_addresses(None) == ["127.0.0.1:8000"]
-    assert refusal({}) is None
-    assert bind_addresses("127.0.0.1:1, 0.0.0.0:2") == ["127.0.0.1:1", "0.0.0.0:2"]
-    assert "0.0.0.0:2" in refusal({"PERISCOPE_BIND": "127.0.0.1:1,0.0.0.0:2"})
+    assert Settings.from_env({}).bind == ["127.0.0.1:8000"]
+    assert bind_refusal({}) is None
+    assert Settings.from_env({"PERISCOPE_BIND": "127.0.0.1:1, 0.0.0.0:2"}).bind == [
+        "127.0.0.1:1", "0.0.0.0:2"]
+    assert "0.0.0.0:2" in bind_refusal({"PERISCOPE_BIND": "127.0.0.1:1,0.0.0.0:2"})
 
 
 # --- password --------------------------------------------------------------------

@@ -7,6 +7,8 @@ layer maps each type to a page in one place (app/errors.py).
 
 from __future__ import annotations
 
+import re
+
 
 class EngineError(Exception):
     """The Engine answered with a server error (5xx), or with something that is
@@ -63,6 +65,25 @@ class Conflict(APIError):
     status = 409
 
 
+class NoSuchImage(NotFound):
+    """The image a container was to be made from is not on the engine."""
+
+
+class NameInUse(Conflict):
+    """The name asked for is held by another container (`holder`, its ID)."""
+
+    def __init__(self, message: str, *, holder: str | None = None, **kw):
+        super().__init__(message, **kw)
+        self.holder = holder
+
+
+class StateConflict(APIError):
+    """The container is already in the state asked for, or in one that rules
+    the action out (already paused, not running, restarting). The engine says
+    so with a 304, a 409, or on some versions a 500: told apart here, from its
+    message, so no caller has to read the engine's words."""
+
+
 class AmbiguousReference(BadRequest):
     """A container reference matches more than one container."""
 
@@ -82,14 +103,24 @@ class InvalidReference(BadRequest):
 
 
 _BY_STATUS = {400: BadRequest, 404: NotFound, 409: Conflict}
+# Engine answers that mean "it is already so" or "not in this state".
+_STATE_RE = re.compile(r"is already paused|is not paused|is not running|already in progress|"
+                       r"is restarting|is paused|is already stopped|cannot kill container", re.I)
+_HOLDER_RE = re.compile(r'by container "?([0-9a-f]{12,64})"?')
 
 
 def from_status(status: int, message: str, **kw) -> EngineError:
-    """The typed error for an Engine answer with this HTTP status."""
+    """The typed error for an Engine answer with this HTTP status and message."""
+    if status == 404 and "no such image" in message.lower():
+        return NoSuchImage(message, status=status, **kw)
+    if status == 409 and "already in use" in message.lower():
+        m = _HOLDER_RE.search(message)
+        return NameInUse(message, holder=m.group(1) if m else None, status=status, **kw)
+    if status != 404 and _STATE_RE.search(message):
+        return StateConflict(message, status=status, **kw)
     cls = _BY_STATUS.get(status)
-    if cls is None:
-        if 400 <= status < 500:
-            err = APIError(message, status=status, **kw)
-            return err
-        return EngineError(message, status=status, **kw)
-    return cls(message, status=status, **kw)
+    if cls is not None:
+        return cls(message, status=status, **kw)
+    if 400 <= status < 500:
+        return APIError(message, status=status, **kw)
+    return EngineError(message, status=status, **kw)

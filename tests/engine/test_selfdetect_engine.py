@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from app import whoami
+from app import selfdetect as whoami
 from app.gateway import Engine, parse_host
 
 # real formats (see tests/unit/test_whoami.py for more)

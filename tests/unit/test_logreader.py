@@ -1,26 +1,13 @@
-"""The logs page's pure helpers: timestamps and cursor, since, ANSI, search, reading."""
-
-import datetime as dt
+"""The page reader: entries from the gateway's LogStream -> bounded lines,
+assembled per stream, searched, and the follow cursor."""
 
 import pytest
-from markupsafe import Markup
 
 from app.gateway.frames import STDERR, STDOUT, mux
-from app.logs import (Cursor, InputError, LineReader, Search, ansi_plain, ansi_segments,
-                      ns_to_since, parse_since, parse_tail, render_line, split_ts, ts_ns)
-
-TS = "2026-11-27T20:07:43.204780710Z"
-
-
-def test_timestamps_exact_to_the_nanosecond():
-    ns = ts_ns(TS)
-    assert ns == int(dt.datetime(2026, 11, 27, 20, 7, 43, tzinfo=dt.timezone.utc).timestamp()) \
-        * 10**9 + 204780710
-    assert ns_to_since(ns) == f"{ns // 10**9}.204780710"
-    assert ts_ns("2026-11-27T21:07:43.2+01:00") == ns - 4780710
-    ts, n, rest = split_ts(TS.encode() + b" hello world\n")
-    assert ts == TS.encode() and n == ns and rest == b"hello world\n"
-    assert split_ts(b"no timestamp here") == (b"", None, b"no timestamp here")
+from app.gateway.logstream import TtySplitter, ts_ns
+from app.logreader import LINE_CAP, Cursor, LineReader
+from app.logsearch import Search
+from logkit import stream
 
 
 def test_cursor_round_trip_and_junk():
@@ -28,82 +15,6 @@ def test_cursor_round_trip_and_junk():
     assert Cursor.decode(c.encode()) == c and c.since == "1795810063.204780710"
     for junk in (None, "", "abc", "1-2-3", "-1-2", "1" * 30 + "-1"):
         assert Cursor.decode(junk) is None
-
-
-def test_parse_since():
-    now = 1_800_000_000
-    assert parse_since("", now) is None
-    assert parse_since("15m", now) == str(now - 900)
-    assert parse_since("2h", now) == str(now - 7200)
-    assert parse_since("3d", now) == str(now - 3 * 86400)
-    assert parse_since("1700000000.5", now) == "1700000000.5"
-    assert parse_since("2026-01-31 14:00", now) == str(
-        int(dt.datetime(2026, 1, 31, 14, tzinfo=dt.timezone.utc).timestamp()))
-    assert parse_since("2026-01-31T14:00:00+02:00", now) == str(
-        int(dt.datetime(2026, 1, 31, 12, tzinfo=dt.timezone.utc).timestamp()))
-    for bad in ("yesterday", "15x", "2026-13-40", "<script>"):
-        with pytest.raises(InputError):
-            parse_since(bad, now)
-
-
-def test_parse_tail():
-    assert parse_tail(None) == "500" and parse_tail("all") == "all" and parse_tail("1000") == "1000"
-    with pytest.raises(InputError):
-        parse_tail("7")
-    assert parse_tail("7", free=True) == "7"
-    with pytest.raises(InputError):
-        parse_tail("-1", free=True)
-    for odd in ("²", "٣", "9" * 5000):  # digits int() refuses, or too many of them
-        with pytest.raises(InputError):
-            parse_tail(odd, free=True)
-
-
-def test_hostile_sgr_parameters_do_not_break_the_line():
-    segs = ansi_segments("\x1b[" + "1" * 5000 + "mloud\x1b[31;" + "7" * 4400 + "mred")
-    assert "".join(text for text, _ in segs) == "loudred"
-
-
-def test_ansi_sgr_to_classes_and_everything_else_stripped():
-    segs = ansi_segments("\x1b[31mred\x1b[0m plain \x1b[1;92mbold\x1b[39m \x1b[38;5;21mblue\x1b[m")
-    assert segs == [("red", "af1"), (" plain ", ""), ("bold", "af10 ab-b"), (" ", "ab-b"),
-                    ("blue", "af4 ab-b")]
-    text = "a\x1b]0;title\x07b\x1b[2Jc\x1b[?25ld\x1bMe\x1b(Bf\x00g\rh\x9b31mi\x1b"
-    assert ansi_plain(text) == "abcdefghi"
-    html = str(render_line(ansi_segments(text), None))
-    assert "\x1b" not in html and "\x00" not in html and "\x9b" not in html
-
-
-def test_render_is_escaped_and_highlights_across_colour_changes():
-    text = '<img src=x onerror=alert(1)> \x1b[31m"red"\x1b[0m&'
-    segs = ansi_segments(text)
-    out = render_line(segs, None)
-    assert isinstance(out, Markup)
-    assert "<img" not in out and "&lt;img src=x onerror=alert(1)&gt;" in out
-    assert '<span class="af1">&#34;red&#34;</span>&amp;' in out
-    s = Search("1)> \x22R")  # matches across the colour boundary
-    spans = s.spans(ansi_plain(text))
-    html = str(render_line(segs, spans))
-    assert "<mark>1)&gt; </mark>" in html and '<span class="af1"><mark>&#34;r</mark></span>' in html
-
-
-def test_search_substring_is_case_insensitive_and_literal():
-    s = Search("a.B")
-    assert s.spans("xxA.bxx a.b") == [(2, 5), (8, 11)]
-    assert s.spans("aXb") is None
-
-
-def test_search_regex_and_its_guards():
-    assert Search("err(or)?\\s+\\d+", regex=True).spans("ERROR 42 error 7") == [(0, 8), (9, 16)]
-    for bad in ("(unclosed", "[z-a]", "*x"):
-        with pytest.raises(InputError, match="not a valid regular expression"):
-            Search(bad, regex=True)
-    for slow in ("(a+)+$", "(a|aa)*b", "(x*)*", "(?:a.*)+z"):
-        with pytest.raises(InputError, match="very long"):
-            Search(slow, regex=True)
-    with pytest.raises(InputError, match="empty string"):
-        Search("x*", regex=True)
-    with pytest.raises(InputError, match="at most"):
-        Search("a" * 201)
 
 
 def entry(stream, ts, text):
@@ -115,10 +26,13 @@ def ts_at(i: int) -> str:
 
 
 def read(data: bytes, **kw):
-    r = LineReader(tty=kw.pop("tty", False), **kw)
-    for i in range(0, len(data), 7):  # odd chunking
-        r.feed(data[i:i + 7])
-    return r.close()
+    """The page reader over a log stream of `data` (multiplexed, or a TTY's raw
+    bytes), sent chunked in odd pieces: the gateway's LogStream, then LineReader."""
+    tty = kw.pop("tty", False)
+    s = stream(data, tty=tty)
+    r = LineReader(tty=tty, **kw)
+    r.read(s.entries())
+    return r.close(s.notices)
 
 
 def test_reader_splits_timestamps_assembles_lines_and_bounds():
@@ -208,9 +122,10 @@ def test_tty_huge_line_counts_every_partial_entry(step):
     pieces = [b"%05d" % i * 3276 + b"a" for i in range(13)]  # 13 entries of 16,381 bytes
     raw = b"".join(ts + b" " + p for p in pieces) + b"\r\n" + ts_at(43).encode() + b" next\r\n"
     r = LineReader(tty=True, slack_ns=0)
+    t = TtySplitter()
     for i in range(0, len(raw), step):
-        r.feed(raw[i:i + step])
-    res = r.close()
+        r.read(t.feed(raw[i:i + step]))
+    res = r.read(t.close()).close()
     assert res.entries == 14
     first, second = res.lines
     assert first.text.startswith("00000" * 3276) and len(first.text) == 16 * 1024
@@ -219,3 +134,27 @@ def test_tty_huge_line_counts_every_partial_entry(step):
     assert second.text == "next"
     # the cursor then skips exactly the 14 entries
     assert res.cursor() == Cursor(ts_ns(ts_at(43)), 1)
+
+
+def test_line_assembly_per_stream_across_entries():
+    ts = b"2026-11-27T20:00:00.000000001Z"
+    entries = [(STDOUT, ts, 1, b"par", 0), (STDERR, ts, 2, b"err line\nerr part", 0),
+               (STDOUT, ts, 3, b"tial\n\nnext", 0), (STDERR, ts, 4, b"\n", 0), (STDOUT, ts, 5, b"", 0)]
+    r = LineReader(slack_ns=0).read(entries).close()
+    assert [(ln.stream, ln.text, ln.ns, ln.newline) for ln in r.lines] == [
+        (STDERR, "err line", 2, True), (STDOUT, "partial", 1, True), (STDOUT, "", 3, True),
+        (STDERR, "err part", 2, True), (STDOUT, "next", 3, False)]
+
+
+def test_line_cap_keeps_the_head_and_counts_the_rest():
+    ts = b""
+    big = b"0123456789" * (LINE_CAP // 10 + 1)
+    r = LineReader().read([(STDOUT, ts, None, big[:LINE_CAP - 5], 0),
+                           (STDOUT, ts, None, big[:100] + b"\nshort\n", 0),
+                           (STDERR, ts, None, b"x" * (LINE_CAP + 25) + b"\n", 0),
+                           (STDERR, ts, None, b"cut by the gateway\n", 4000)]).close()
+    first, short, whole, cut = r.lines
+    assert len(first.text) == LINE_CAP and first.dropped == 95
+    assert short.text == "short" and short.dropped == 0
+    assert len(whole.text) == LINE_CAP and whole.dropped == 25
+    assert cut.text == "cut by the gateway" and cut.dropped == 4000

@@ -1,7 +1,7 @@
 """The whoami parsers, on texts in the real formats (taken from containers on
 a 20.10 engine with cgroup v1, and from systemd-driver and cgroup v2 hosts)."""
 
-from app.whoami import id_from_hostname, ids_from_cgroup, ids_from_mountinfo
+from app.selfdetect import id_from_hostname, ids_from_cgroup, ids_from_mountinfo
 
 A = "5cb05afbc82dd29608df6a5e6d33c9d05dbbef046547f9c4fa0000a42a4ac702"
 B = "0b1e4c0a5e0fa0c3bd4a7d2f3e1b6e3c1b5c9d7e8f6a4b2c0d1e2f3a4b5c6d7e"

@@ -6,7 +6,7 @@ import stat
 import threading
 import time
 
-from app.views.images import MAX_KEPT, Job, PullJobs, STALE_SECONDS
+from app.pulls import MAX_KEPT, Job, PullJobs, STALE_SECONDS
 
 
 class FakeEngine:
@@ -73,7 +73,7 @@ def test_a_job_runs_to_done_and_any_store_reads_it(tmp_path):
 
 
 def test_errors_in_the_stream_and_raised_end_the_job(tmp_path):
-    from app.gateway import errors as ge
+    from app.gateway import exceptions as ge
 
     store = PullJobs(tmp_path)
     j1 = store.start(FakeEngine([{"errorDetail": {"message": "manifest unknown"},

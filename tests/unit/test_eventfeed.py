@@ -11,7 +11,7 @@ import re
 from app import create_app
 from app.config import Settings
 from app.gateway import Engine
-from app.views import events as ev
+from app import eventfeed as ev
 
 POLL_RE = re.compile(r'<tr id="events-poll" class="poller" hx-get="([^"]+)"')
 KEY_RE = re.compile(r'data-ns="(\d+)" data-type="[^"]*" data-action="([^"]*)" data-actor="([^"]*)"')

@@ -18,14 +18,17 @@ the engine Periscope talks to before it is believed:
 from __future__ import annotations
 
 import os
+import platform
 import re
 import socket
+import stat
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .gateway import errors as ge
+from .gateway import exceptions as ge
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 # /docker/<id>, /docker-<id>.scope, /system.slice/docker-<id>.scope, also nested
@@ -237,4 +240,51 @@ def socket_mounts(container: dict, docker_host: str | None = None) -> list[dict]
         src = m.get("Source") or ""
         if dest in targets or dest.endswith("/docker.sock") or src.endswith("/docker.sock"):
             out.append(m)
+    return out
+
+
+# -- what the whoami page shows besides the container ---------------------------
+def process_facts() -> dict:
+    groups = []
+    try:
+        groups = sorted(os.getgroups())
+    except OSError:
+        pass
+    return {
+        "pid": os.getpid(),
+        "uid": os.getuid(),
+        "gid": os.getgid(),
+        "groups": groups,
+        "hostname": socket.gethostname(),
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "platform": platform.platform(),
+        "cwd": os.getcwd(),
+        "dockerenv": os.path.exists("/.dockerenv"),
+    }
+
+
+def socket_access(host) -> dict | None:
+    """For a unix DOCKER_HOST: who owns the socket and may we use it."""
+    if host.scheme != "unix" or not host.socket_path:
+        return None
+    path = host.socket_path
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return {"path": path, "error": exc.strerror or str(exc)}
+    return {"path": path, "uid": st.st_uid, "gid": st.st_gid, "mode": stat.filemode(st.st_mode),
+            "usable": os.access(path, os.R_OK | os.W_OK)}
+
+
+def published_ports(c: dict) -> list[str]:
+    out = []
+    for port, binds in sorted(((c.get("NetworkSettings") or {}).get("Ports") or {}).items()):
+        if not binds:
+            out.append(f"{port} (not published)")
+            continue
+        for b in binds:
+            ip = b.get("HostIp") or "0.0.0.0"
+            ip = f"[{ip}]" if ":" in ip else ip
+            out.append(f"{ip}:{b.get('HostPort')} → {port}")
     return out

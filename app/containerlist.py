@@ -1,0 +1,135 @@
+"""The container list, apart from Flask: its filters as they stand in the query
+string, one Engine call for the rows, each row's display texts computed once,
+and a cache of rendered rows (a live poll re-renders only what changed)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from markupsafe import Markup
+
+from . import params
+from .display import time_texts
+from .gateway import Engine
+
+STATES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"]
+
+
+def list_filters(args) -> dict:
+    """The list's filters as they stand in the query string."""
+    state = (args.get("state") or "").strip().lower()
+    if state not in STATES:
+        state = ""
+    return {
+        "all": params.flag(args.get("all")),
+        "q": (args.get("q") or "").strip()[:200],
+        "state": state,
+        "label": (args.get("label") or "").strip()[:500],
+    }
+
+
+def query_string(f: dict) -> dict:
+    """The filters back as query parameters (only the ones set)."""
+    out = {}
+    if f["all"]:
+        out["all"] = "1"
+    for k in ("q", "state", "label"):
+        if f[k]:
+            out[k] = f[k]
+    return out
+
+
+def fetch_rows(eng: Engine, f: dict, href_prefix: str) -> list[dict]:
+    """One Engine call: GET /containers/json with the engine-side filters; the
+    free text over name/image/ID is applied here, on that one answer."""
+    filters: dict[str, list[str]] = {}
+    if f["state"]:
+        filters["status"] = [f["state"]]
+    if f["label"]:
+        filters["label"] = [f["label"]]
+    raw = eng.containers(all=f["all"] or bool(f["state"]), filters=filters or None)
+    q = f["q"].lower()
+    rows = []
+    for c in raw:
+        row = present(c, href_prefix)
+        if q and not (q in row["name"].lower() or q in row["image"].lower()
+                      or row["id"].startswith(q) or any(q in n.lower() for n in row["names"])):
+            continue
+        rows.append(row)
+    rows.sort(key=lambda r: (-r["created"], r["name"]))
+    return rows
+
+
+def health(status_text: str) -> str:
+    """healthy / unhealthy / starting, from the list's Status text."""
+    for word in ("unhealthy", "healthy", "health: starting"):
+        if f"({word})" in status_text:
+            return "starting" if word == "health: starting" else word
+    return ""
+
+
+def port_texts(ports: list[dict] | None) -> list[str]:
+    out, seen = [], set()
+    for p in ports or []:
+        if p.get("PublicPort"):
+            ip = p.get("IP") or "0.0.0.0"
+            host = f"[{ip}]" if ":" in ip else ip
+            text = f"{host}:{p['PublicPort']}→{p.get('PrivatePort')}/{p.get('Type', 'tcp')}"
+        else:
+            text = f"{p.get('PrivatePort')}/{p.get('Type', 'tcp')}"
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
+    return out
+
+
+def present(c: dict, prefix: str = "/containers/") -> dict:
+    names = [n.lstrip("/") for n in (c.get("Names") or [])]
+    # The container's own name is the one without a slash (links look like a/b).
+    name = next((n for n in names if "/" not in n), names[0] if names else "")
+    status = c.get("Status") or ""
+    cid = c.get("Id", "")
+    created = c.get("Created") or 0
+    rel, iso, exact = time_texts(created)
+    return {
+        "id": cid,
+        "short_id": cid[:12],
+        "name": name,
+        "names": names,
+        "image": c.get("Image", ""),
+        "state": c.get("State", ""),
+        "status": status,
+        "health": health(status),
+        "created": created,
+        "created_rel": rel,
+        "created_iso": iso,
+        "created_exact": exact,
+        "href": prefix + cid,
+        "ports": port_texts(c.get("Ports")),
+        "labels": c.get("Labels") or {},
+    }
+
+
+class RowCache:
+    """The rendered HTML of list rows, by everything that goes into one.
+
+    Live polling renders the same rows every few seconds; only a row whose data
+    changed (state, status text, the relative time...) is rendered again. The
+    HTML comes from a template that escapes every value, so it is marked safe
+    as a whole, never a container's own text."""
+
+    MAX = 20_000
+
+    def __init__(self):
+        self._html: dict[tuple, Markup] = {}
+
+    def render(self, row: dict, context: tuple, make: Callable[[], str]) -> Markup:
+        key = (row["id"], row["name"], row["image"], row["state"], row["health"],
+               row["status"], row["created_rel"], row["created_iso"], tuple(row["ports"]),
+               row["href"], context)
+        html = self._html.get(key)
+        if html is None:
+            if len(self._html) >= self.MAX:
+                self._html.clear()
+            html = self._html[key] = Markup(make())
+        return html

@@ -1,0 +1,100 @@
+"""Texts for display, the same on every page: relative and exact times from
+the Engine's epoch numbers or RFC 3339 strings (with nanoseconds), byte sizes,
+pretty JSON. Pure; registered as template filters in app/web.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+
+def reltime(value) -> str:
+    """'3 minutes ago' for an epoch number or an RFC 3339 string."""
+    when = to_datetime(value)
+    if when is None:
+        return "never"
+    secs = (dt.datetime.now(dt.timezone.utc) - when).total_seconds()
+    future = secs < 0
+    secs = abs(secs)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if secs >= size:
+            n = int(secs // size)
+            text = f"{n} {unit}{'s' if n != 1 else ''}"
+            break
+    else:
+        # under a minute, in steps of ten seconds: a live list's rows then stay
+        # the same between polls (and their rendered HTML can be kept)
+        n = int(secs) // 10 * 10
+        text = "just now" if n < 10 else f"{n} seconds"
+    if text == "just now":
+        return text
+    return f"in {text}" if future else f"{text} ago"
+
+
+def to_datetime(value) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value
+    if value in (None, "", 0, "0001-01-01T00:00:00Z"):
+        return None
+    if isinstance(value, (int, float)):
+        return dt.datetime.fromtimestamp(value, dt.timezone.utc)
+    s = str(value)
+    if s.startswith("0001-01-01"):
+        return None
+    # Engine times carry nanoseconds; Python takes microseconds.
+    if "." in s:
+        head, _, frac = s.partition(".")
+        tz = ""
+        for i, ch in enumerate(frac):
+            if not ch.isdigit():
+                frac, tz = frac[:i], frac[i:]
+                break
+        s = f"{head}.{frac[:6]}{tz}"
+    s = s.replace("Z", "+00:00")
+    try:
+        d = dt.datetime.fromisoformat(s)
+    except ValueError:
+        return None
+    return d if d.tzinfo else d.replace(tzinfo=dt.timezone.utc)
+
+
+_FIXED_TEXTS: dict = {}
+
+
+def time_texts(value) -> tuple[str, str, str]:
+    """(relative, ISO 8601, exact) for one time, parsed once; the two that
+    never change are kept per value (a live list asks for the same ones)."""
+    fixed = _FIXED_TEXTS.get(value)
+    if fixed is None:
+        d = to_datetime(value)
+        if d is None:
+            return "never", "", ""
+        if len(_FIXED_TEXTS) > 50_000:
+            _FIXED_TEXTS.clear()
+        fixed = _FIXED_TEXTS[value] = (d, d.isoformat(), d.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    return reltime(fixed[0]), fixed[1], fixed[2]
+
+
+def exact(value) -> str:
+    d = to_datetime(value)
+    return d.strftime("%Y-%m-%d %H:%M:%S UTC") if d else ""
+
+
+def iso(value) -> str:
+    d = to_datetime(value)
+    return d.isoformat() if d else ""
+
+
+def size(n) -> str:
+    if n in (None, ""):
+        return ""
+    n = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+def pretty_json(value) -> str:
+    return json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False)

@@ -1,0 +1,327 @@
+"""A log stream from the Engine, read at the byte level: the gateway's one log
+reader. Container logs come through it now; a service's logs and a merged view
+of several containers use the same object (each source is one LogStream).
+
+`Engine.logs()` opens one and decides how to read it: a container with a TTY
+sends raw bytes, any other a multiplexed stream of frames (frames.py), and
+either may come HTTP-chunked. Callers never see that; they take
+
+- `entries()`: the log's entries, one per message the engine logged, as
+  `(stream, timestamp, nanoseconds, data, dropped)` tuples: `timestamp` is the
+  engine's RFC 3339 text (b"" without timestamps=1), `data` the message bytes
+  with their newline when they had one (a line the engine cut at 16 KB comes
+  as several entries), `dropped` how many bytes of an oversized entry were not
+  kept (memory stays bounded whatever the stream announces);
+- `payload()`: the chosen streams' bytes, exactly as `docker logs` prints
+  them, in writes of about 256 KB, with flat memory.
+
+Faults in the stream (a truncated frame, an impossible header, the engine's
+own error frames, a broken chunked body) are kept in `notices`; read faults of
+the connection raise the gateway's typed errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Callable, Iterator
+
+from .exceptions import EngineError
+from .frames import (FIRST, LAST, STDOUT, STREAM_MASK, WHOLE, Dechunker, FrameParser, Notice,
+                     wanted)
+
+# An entry is never kept beyond this many bytes (the engine's are 16 KB at most).
+ENTRY_CAP = 1 << 20
+WRITE_SIZE = 262144
+
+# -- the engine's timestamps ------------------------------------------------------------
+_TS_RE = re.compile(rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?"
+                    rb"(Z|[+-]\d\d:\d\d) ")
+
+
+def ts_ns(ts: bytes | str) -> int | None:
+    """Nanoseconds since the epoch of an RFC 3339 timestamp, exactly (no float)."""
+    if isinstance(ts, str):
+        ts = ts.encode("ascii", "replace")
+    m = _TS_RE.match(ts + b" ")
+    if not m:
+        return None
+    y, mo, d, h, mi, s, frac, tz = m.groups()
+    try:
+        when = dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None
+    secs = int(when.timestamp())
+    if tz != b"Z":
+        sign = 1 if tz[:1] == b"+" else -1
+        secs -= sign * (int(tz[1:3]) * 3600 + int(tz[4:6]) * 60)
+    nanos = int((frac or b"0").ljust(9, b"0"))
+    return secs * 1_000_000_000 + nanos
+
+
+_SECS_CACHE: dict[bytes, int] = {}
+
+
+def split_ts(payload: bytes) -> tuple[bytes, int | None, bytes]:
+    """(timestamp text, its nanoseconds, the rest) of a `timestamps=1` entry."""
+    # the engine's own form, fixed width: 2026-11-27T20:07:43.204780710Z
+    if payload[29:31] == b"Z " and payload[19:20] == b"." and payload[10:11] == b"T":
+        frac = payload[20:29]
+        if frac.isdigit():
+            secs = _SECS_CACHE.get(payload[:19])
+            if secs is None:
+                full = ts_ns(payload[:30])
+                if full is not None:
+                    if len(_SECS_CACHE) > 4096:
+                        _SECS_CACHE.clear()
+                    _SECS_CACHE[payload[:19]] = full // 1_000_000_000
+                    return payload[:30], full, payload[31:]
+            else:
+                return payload[:30], secs * 1_000_000_000 + int(frac), payload[31:]
+    m = _TS_RE.match(payload)
+    if not m:
+        return b"", None, payload
+    ts = m.group(0)[:-1]
+    return ts, ts_ns(ts), payload[m.end():]
+
+
+def ns_to_engine(ns: int) -> str:
+    """The engine's `since`/`until` form: seconds.nanoseconds (inclusive, to the ns)."""
+    return f"{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}"
+
+
+# -- entries of a multiplexed stream ---------------------------------------------------
+class _Capped:
+    """The pieces of one oversized entry: its head kept, the rest counted."""
+
+    __slots__ = ("pieces", "kept", "dropped")
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+        self.kept = 0
+        self.dropped = 0
+
+    def add(self, piece: bytes) -> None:
+        room = ENTRY_CAP - self.kept
+        if room >= len(piece):
+            self.pieces.append(piece)
+            self.kept += len(piece)
+        else:
+            if room > 0:
+                self.pieces.append(piece[:room])
+                self.kept += room
+            self.dropped += len(piece) - max(room, 0)
+
+    def finish(self, last: bytes) -> tuple[bytes, int]:
+        newline = last.endswith(b"\n")
+        self.add(last[:-1] if newline else last)
+        data = b"".join(self.pieces)
+        return (data + b"\n" if newline else data), self.dropped
+
+
+def frame_entries(frames: list[tuple[int, bytes]], timestamps: bool, big: dict) -> list[tuple]:
+    """Frames (FrameParser's output) -> entries. `big` holds, per stream, the
+    entry of a big frame still coming in pieces."""
+    out = []
+    append = out.append
+    for code, piece in frames:
+        flag = code & ~STREAM_MASK
+        if flag == WHOLE:
+            data, dropped = piece, 0
+            if len(piece) > ENTRY_CAP:
+                c = _Capped()
+                data, dropped = c.finish(piece)
+        else:
+            stream = code & STREAM_MASK
+            if flag == FIRST:
+                big[stream] = c = _Capped()
+                c.add(piece)
+                continue
+            c = big.get(stream)
+            if c is None:
+                continue
+            if flag != LAST:
+                c.add(piece)
+                continue
+            del big[stream]
+            data, dropped = c.finish(piece)
+            code = stream
+        if timestamps:
+            ts, ns, data = split_ts(data)
+            append((code, ts, ns, data, dropped))
+        else:
+            append((code, b"", None, data, dropped))
+    return out
+
+
+# -- entries of a TTY's raw stream -------------------------------------------------------
+class TtySplitter:
+    """A TTY's raw stream -> entries. With timestamps=1 every entry starts with
+    its timestamp and a space; a line longer than the engine's 16 KB buffer is
+    logged as several entries, each prefixed with the line's first timestamp
+    (found here as that marker in the middle of a line). Pure."""
+
+    def __init__(self, timestamps: bool = True) -> None:
+        self.timestamps = timestamps
+        self._carry = b""
+        self._ts: bytes | None = None  # the current line's timestamp (None: at a line start)
+        self._ns: int | None = None
+        self._marker: bytes | None = None
+        self._cur: _Capped | None = None  # an entry still coming
+
+    def feed(self, data: bytes, final: bool = False) -> list[tuple]:
+        out: list[tuple] = []
+        buf = self._carry + data if self._carry else data
+        n = len(buf)
+        pos = 0
+        find = buf.find
+        while pos < n or (final and self._cur is not None):
+            if self._ts is None:
+                if pos >= n:
+                    break
+                if self.timestamps:
+                    if n - pos < 31 and find(b"\n", pos) < 0 and not final:
+                        break  # not yet enough to read the timestamp
+                    ts, ns, _ = split_ts(buf[pos:pos + 40])
+                else:
+                    ts, ns = b"", None
+                self._ts, self._ns = ts, ns
+                self._marker = ts + b" " if ts else None
+                if ts:
+                    pos += len(ts) + 1
+            nl = find(b"\n", pos)
+            mk = find(self._marker, pos, nl if nl >= 0 else n) if self._marker else -1
+            if mk >= 0:  # the next entry of the same line
+                out.append(self._finish(buf[pos:mk]))
+                pos = mk + len(self._marker)
+                continue
+            if nl >= 0:
+                out.append(self._finish(buf[pos:nl + 1]))
+                pos = nl + 1
+                self._ts = self._marker = None
+                continue
+            if final:
+                out.append(self._finish(buf[pos:]))
+                pos = n
+                self._ts = self._marker = None
+                break
+            # unfinished: keep what came; a marker may straddle the end
+            keep = len(self._marker) - 1 if self._marker else 0
+            cut = max(pos, n - keep)
+            if cut > pos:
+                if self._cur is None:
+                    self._cur = _Capped()
+                self._cur.add(buf[pos:cut])
+                pos = cut
+            break
+        self._carry = buf[pos:] if pos < n else b""
+        return out
+
+    def _finish(self, last: bytes) -> tuple:
+        cur, self._cur = self._cur, None
+        if cur is None and len(last) <= ENTRY_CAP:
+            return (STDOUT, self._ts or b"", self._ns, last, 0)
+        data, dropped = (cur or _Capped()).finish(last)
+        return (STDOUT, self._ts or b"", self._ns, data, dropped)
+
+    def close(self) -> list[tuple]:
+        return self.feed(b"", final=True)
+
+
+# -- the stream --------------------------------------------------------------------------
+class LogStream:
+    """One open log stream of the Engine. Iterate it once, with `entries()` or
+    `payload()`; it closes itself at the end, or when the consumer stops."""
+
+    def __init__(self, wire: Iterator[bytes], *, chunked: bool, tty: bool, timestamps: bool,
+                 stdout: bool = True, stderr: bool = True, container: dict | None = None,
+                 source: str = "", close: Callable[[], None] | None = None):
+        self._wire = wire
+        self.chunked = chunked
+        self.tty = tty
+        self.timestamps = timestamps
+        self.stdout, self.stderr = stdout, stderr
+        self.container = container  # the container's inspect, when the gateway made one
+        self.source = source  # what the stream is of, for messages
+        self.notices: list[Notice] = []
+        self.bytes = 0  # body bytes read
+        self._close = close
+
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
+            self._close = None
+
+    def body(self) -> Iterator[bytes]:
+        """The response body, its chunked coding removed, in pieces as they come."""
+        try:
+            if not self.chunked:
+                for data in self._wire:
+                    self.bytes += len(data)
+                    yield data
+                return
+            d = Dechunker()
+            for data in self._wire:
+                body = d.feed(data)
+                if body:
+                    self.bytes += len(body)
+                    yield body
+                if d.done:
+                    break
+            if d.error or not d.done:
+                raise EngineError(f"the engine sent a broken response for {self.source or 'a log'}: "
+                                  f"{d.error or 'it ended before its last chunk'}")
+        finally:
+            self.close()
+
+    def entries(self) -> Iterator[tuple]:
+        """Every entry, in the engine's order (see the module's docstring)."""
+        if self.tty:
+            split = TtySplitter(self.timestamps)
+            for data in self.body():
+                yield from split.feed(data)
+            yield from split.close()
+            return
+        parser = FrameParser()
+        big: dict = {}
+        ts = self.timestamps
+        try:
+            for data in self.body():
+                frames = parser.feed(data)
+                if frames:
+                    yield from frame_entries(frames, ts, big)
+            yield from frame_entries(parser.close(), ts, big)
+        finally:
+            self.notices.extend(parser.notices)
+
+    def payload(self, size: int = WRITE_SIZE) -> Iterator[bytes]:
+        """The chosen streams' bytes as `docker logs` prints them (a TTY's one
+        stream as it came), joined into writes of about `size` bytes."""
+        pending: list[bytes] = []
+        held = 0
+        if self.tty:
+            for data in self.body():
+                pending.append(data)
+                held += len(data)
+                if held >= size:
+                    yield b"".join(pending)
+                    pending, held = [], 0
+        else:
+            parser = FrameParser()
+            want = wanted(self.stdout, self.stderr)
+            try:
+                for data in self.body():
+                    for code, piece in parser.feed(data):
+                        if want[code]:
+                            pending.append(piece)
+                            held += len(piece)
+                    if held >= size:
+                        yield b"".join(pending)
+                        pending, held = [], 0
+                for code, piece in parser.close():
+                    if want[code]:
+                        pending.append(piece)
+            finally:
+                self.notices.extend(parser.notices)
+        if pending:
+            yield b"".join(pending)

@@ -1,0 +1,214 @@
+"""What the logs page shows, apart from Flask: its options from the query
+string, the first read, the follow poll after a cursor, and the download's
+options and file name.
+
+Reading goes through the gateway's LogStream (one per source) and the
+LineReader; nothing here touches bytes off a socket.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from . import params
+from .gateway import Engine
+from .logreader import Cursor, LineReader, ReadResult
+from .logsearch import Search
+from .params import InputError
+
+STREAMS = ("both", "stdout", "stderr")
+TAIL_CHOICES = ["100", "500", "1000", "5000", "10000", "all"]
+DEFAULT_TAIL = "500"
+POLL_TAIL = 200  # entries a follow poll first asks for beyond those it skips
+
+
+@dataclass
+class Opts:
+    """The page's query, as typed (kept to refill the form) and as used."""
+
+    streams: str = "both"
+    tail: str = DEFAULT_TAIL
+    since: str = ""
+    since_engine: str | None = None
+    until: str = ""
+    until_engine: str | None = None
+    ts: bool = True
+    q: str = ""
+    regex: bool = False
+    follow: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def stdout(self) -> bool:
+        return self.streams in ("both", "stdout")
+
+    @property
+    def stderr(self) -> bool:
+        return self.streams in ("both", "stderr")
+
+    @property
+    def tail_choices(self) -> list[str]:
+        """The select's choices, with a count typed in the URL among them."""
+        if self.tail in TAIL_CHOICES:
+            return TAIL_CHOICES
+        return sorted([*TAIL_CHOICES[:-1], self.tail], key=int) + ["all"]
+
+    def query(self, **over) -> dict:
+        """The options back as query parameters (for links and the poller)."""
+        out = {"streams": self.streams, "tail": self.tail, "since": self.since,
+               "until": self.until, "ts": "1" if self.ts else "0", "q": self.q,
+               "regex": "1" if self.regex else None, "follow": "1" if self.follow else None}
+        out.update(over)
+        return {k: v for k, v in out.items() if v not in (None, "")}
+
+    def search(self) -> Search | None:
+        """A new Search for one read (it keeps a time budget), or None."""
+        if not self.q:
+            return None
+        try:
+            return Search(self.q, self.regex)
+        except InputError as exc:
+            self.errors.append(f"Search: {exc}")
+            return None
+
+
+def read_opts(args) -> Opts:
+    """The options from a query string (a MultiDict); what cannot be used is
+    said in `errors` and replaced by its default, so the page still shows."""
+    o = Opts()
+    streams = (args.get("streams") or "both").strip().lower()
+    if streams not in STREAMS:
+        o.errors.append(f"streams “{streams[:20]}” is not one of both, stdout, stderr; "
+                        f"showing both.")
+        streams = "both"
+    o.streams = streams
+    try:
+        o.tail = params.tail(args.get("tail"), DEFAULT_TAIL)
+    except InputError as exc:
+        o.errors.append(f"{exc} Showing the last {DEFAULT_TAIL}.")
+    for name in ("since", "until"):
+        typed = (args.get(name) or "").strip()[:100]
+        setattr(o, name, typed)
+        try:
+            setattr(o, f"{name}_engine", params.since(typed, name=name.capitalize()))
+        except InputError as exc:
+            o.errors.append(f"{exc} Showing without it.")
+    o.ts = params.flags(args.getlist("ts"), default=True)
+    o.q = (args.get("q") or "")[:1000]
+    o.regex = params.flag(args.get("regex"))
+    o.follow = params.flag(args.get("follow"))
+    return o
+
+
+def state(c: dict) -> dict:
+    st = c.get("State") or {}
+    return {"running": bool(st.get("Running")), "status": st.get("Status") or "",
+            "exit_code": st.get("ExitCode"), "paused": bool(st.get("Paused")),
+            "restarting": bool(st.get("Restarting"))}
+
+
+@dataclass
+class Read:
+    """One read of a container's log for the page or a poll."""
+
+    container: dict
+    tty: bool
+    result: ReadResult
+    cursor: Cursor
+    search: Search | None
+
+    @property
+    def cid(self) -> str:
+        return self.container["Id"]
+
+    @property
+    def name(self) -> str:
+        return (self.container.get("Name") or "").lstrip("/") or self.cid[:12]
+
+
+def _read(stream, o: Opts, search: Search | None, skip: int = 0) -> ReadResult:
+    reader = LineReader(tty=stream.tty, skip=skip, search=search)
+    reader.read(stream.entries())
+    return reader.close(stream.notices)
+
+
+def first_read(eng: Engine, ref: str, o: Opts) -> Read:
+    """The page: the tail (and window) asked for, and the cursor to follow from."""
+    search = o.search()
+    stream = eng.logs(ref, stdout=o.stdout, stderr=o.stderr, timestamps=True, tail=o.tail,
+                      since=o.since_engine, until=o.until_engine)
+    if stream.tty:
+        o.streams = "both"
+    result = _read(stream, o, search)
+    start_ns = _engine_ns(o.since_engine) if o.since_engine else 0
+    # a tail that came back full may have cut the log: older entries were not seen
+    window = o.tail != "all" and result.entries >= int(o.tail)
+    cursor = result.cursor(window=window) or Cursor(start_ns, 0)
+    return Read(stream.container, stream.tty, result, cursor, search)
+
+
+def follow_read(eng: Engine, ref: str, o: Opts, cursor: Cursor) -> Read:
+    """A follow poll: the entries after the cursor. A small tail first: the
+    engine reads a tail backwards from the end of the log, so a poll costs
+    what it returns; a burst bigger than that widens it (x8), never to no
+    tail at all, which makes the engine decode the whole log from its start."""
+    tail: int | None = cursor.seen + POLL_TAIL
+    search = o.search()
+    stream = eng.logs(ref, stdout=o.stdout, stderr=o.stderr, timestamps=True, tail=tail,
+                      since=cursor.since, until=o.until_engine)
+    container, tty = stream.container, stream.tty
+    if tty:
+        o.streams = "both"
+    result = _read(stream, o, search, skip=cursor.seen)
+    while tail is not None and result.entries >= tail:
+        tail = tail * 8 if tail < 1_000_000 else None
+        search = o.search()
+        stream = eng.logs(container["Id"], stdout=o.stdout, stderr=o.stderr, timestamps=True,
+                          tail=tail, since=cursor.since, until=o.until_engine,
+                          container=container)
+        result = _read(stream, o, search, skip=cursor.seen)
+    return Read(container, tty, result, result.cursor(cursor), search)
+
+
+def _engine_ns(value: str) -> int:
+    whole, _, frac = value.partition(".")
+    return int(whole) * 1_000_000_000 + int((frac or "0").ljust(9, "0")[:9])
+
+
+# -- the download --------------------------------------------------------------------------
+@dataclass
+class Download:
+    stdout: bool
+    stderr: bool
+    timestamps: bool
+    tail: str
+    since: str | None
+    until: str | None
+
+
+def download_opts(args) -> Download:
+    """The download's options; bad ones raise InputError (a 400: a file is
+    all or nothing)."""
+    stdout = params.flag(args.get("stdout"), True)
+    stderr = params.flag(args.get("stderr"), True)
+    if not stdout and not stderr:
+        raise InputError("choose stdout, stderr or both (stdout=1 and/or stderr=1).")
+    return Download(stdout, stderr, params.flag(args.get("timestamps")),
+                    params.tail(args.get("tail"), "all"),
+                    params.since(args.get("since"), name="Since"),
+                    params.since(args.get("until"), name="Until"))
+
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def file_name(container: dict, d: Download, now: dt.datetime | None = None) -> str:
+    """A safe file name: the container's name, the stream, the time."""
+    cid = container.get("Id", "")
+    name = _SAFE_NAME.sub("_", (container.get("Name") or "").lstrip("/"))[:100] or cid[:12]
+    which = "" if d.stdout and d.stderr else ("-stdout" if d.stdout else "-stderr")
+    stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{name}{which}-{stamp}.log"
+

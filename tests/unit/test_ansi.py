@@ -1,0 +1,34 @@
+"""ANSI escapes from a container made safe: SGR to classes, the rest stripped, escaped."""
+
+from markupsafe import Markup
+
+from app.ansi import ansi_plain, ansi_segments, render_line
+from app.logsearch import Search
+
+
+def test_hostile_sgr_parameters_do_not_break_the_line():
+    segs = ansi_segments("\x1b[" + "1" * 5000 + "mloud\x1b[31;" + "7" * 4400 + "mred")
+    assert "".join(text for text, _ in segs) == "loudred"
+
+
+def test_ansi_sgr_to_classes_and_everything_else_stripped():
+    segs = ansi_segments("\x1b[31mred\x1b[0m plain \x1b[1;92mbold\x1b[39m \x1b[38;5;21mblue\x1b[m")
+    assert segs == [("red", "af1"), (" plain ", ""), ("bold", "af10 ab-b"), (" ", "ab-b"),
+                    ("blue", "af4 ab-b")]
+    text = "a\x1b]0;title\x07b\x1b[2Jc\x1b[?25ld\x1bMe\x1b(Bf\x00g\rh\x9b31mi\x1b"
+    assert ansi_plain(text) == "abcdefghi"
+    html = str(render_line(ansi_segments(text), None))
+    assert "\x1b" not in html and "\x00" not in html and "\x9b" not in html
+
+
+def test_render_is_escaped_and_highlights_across_colour_changes():
+    text = '<img src=x onerror=alert(1)> \x1b[31m"red"\x1b[0m&'
+    segs = ansi_segments(text)
+    out = render_line(segs, None)
+    assert isinstance(out, Markup)
+    assert "<img" not in out and "&lt;img src=x onerror=alert(1)&gt;" in out
+    assert '<span class="af1">&#34;red&#34;</span>&amp;' in out
+    s = Search("1)> \x22R")  # matches across the colour boundary
+    spans = s.spans(ansi_plain(text))
+    html = str(render_line(segs, spans))
+    assert "<mark>1)&gt; </mark>" in html and '<span class="af1"><mark>&#34;r</mark></span>' in html
