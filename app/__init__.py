@@ -11,6 +11,7 @@ from pathlib import Path
 from flask import Flask
 
 from .config import Settings
+from .engines import EngineEntry, Registry
 from .gateway import Engine
 
 
@@ -37,16 +38,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.config["TEMPLATES_AUTO_RELOAD"] = False
     app.extensions["periscope.settings"] = settings
     if engine is None:
-        engine = Engine(settings.engine_specs()[0], connect_timeout=settings.connect_timeout,
-                        read_timeout=settings.read_timeout)
-    app.extensions["periscope.engine"] = engine
+        registry = Registry.build(settings.engine_specs(), read_only=settings.read_only,
+                                  allow_host_access=settings.allow_host_access,
+                                  connect_timeout=settings.connect_timeout,
+                                  read_timeout=settings.read_timeout)
+    else:  # one engine given (tests, a fake)
+        registry = Registry([EngineEntry(engine.name, engine, settings.read_only,
+                                         settings.allow_host_access)])
+    app.extensions["periscope.engines"] = registry
 
     from . import errors, security, web
     web.init_app(app)
     security.init_app(app)
     errors.init_app(app)
 
-    from .views import actions, auth, containers, create, events, images, logs, system, whoami
-    for view in (containers, logs, create, actions, images, events, whoami, system, auth):
+    from .views import (actions, auth, containers, create, engines, events, images, logs, system,
+                        whoami)
+    for view in (containers, logs, create, actions, images, events, whoami, engines, system,
+                 auth):
         app.register_blueprint(view.bp)
     return app

@@ -38,6 +38,9 @@ def _int(env, name, default: int) -> int:
 @dataclass
 class Settings:
     docker_host: str | None = None
+    engines: str | None = None  # PERISCOPE_ENGINES
+    engines_file: str | None = None  # PERISCOPE_ENGINES_FILE
+    engine_budget: float = 2.0  # seconds each engine gets on a combined page
     docker_tls_verify: str | None = None
     docker_cert_path: str | None = None
     connect_timeout: float = 3.0
@@ -63,6 +66,9 @@ class Settings:
         env = os.environ if env is None else env
         s = cls()
         s.docker_host = env.get("DOCKER_HOST") or None
+        s.engines = env.get("PERISCOPE_ENGINES") or None
+        s.engines_file = env.get("PERISCOPE_ENGINES_FILE") or None
+        s.engine_budget = _float(env, "PERISCOPE_ENGINE_BUDGET", 2.0)
         s.docker_tls_verify = env.get("DOCKER_TLS_VERIFY") or None
         s.docker_cert_path = env.get("DOCKER_CERT_PATH") or None
         s.connect_timeout = _float(env, "PERISCOPE_CONNECT_TIMEOUT", 3.0)
@@ -87,10 +93,11 @@ class Settings:
         return s
 
     def engine_specs(self) -> list:
-        """The engines to talk to, as gateway Hosts (HostConfigError when one
-        cannot be used)."""
-        from .gateway import parse_host
+        """The engines to talk to (app/engines.py), default first;
+        HostConfigError names the entry that cannot be used."""
+        from .engines import specs
 
         tls = {k: v for k, v in (("DOCKER_TLS_VERIFY", self.docker_tls_verify),
                                  ("DOCKER_CERT_PATH", self.docker_cert_path)) if v}
-        return [parse_host(self.docker_host, tls)]
+        return specs(engines=self.engines, engines_file=self.engines_file,
+                     docker_host=self.docker_host, tls_env=tls)

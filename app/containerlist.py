@@ -8,23 +8,30 @@ from typing import Callable
 
 from markupsafe import Markup
 
+from dataclasses import dataclass
+
 from . import params
 from .display import time_texts
+from .engines import Registry
+from .fanout import ask_all
 from .gateway import Engine
 
 STATES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"]
 
 
-def list_filters(args) -> dict:
-    """The list's filters as they stand in the query string."""
+def list_filters(args, engines: list[str] | None = None) -> dict:
+    """The list's filters as they stand in the query string. `engines`: the
+    names a combined list may be narrowed to (an unknown one is ignored)."""
     state = (args.get("state") or "").strip().lower()
     if state not in STATES:
         state = ""
+    engine = (args.get("engine") or "").strip()
     return {
         "all": params.flag(args.get("all")),
         "q": (args.get("q") or "").strip()[:200],
         "state": state,
         "label": (args.get("label") or "").strip()[:500],
+        "engine": engine if engines and engine in engines else "",
     }
 
 
@@ -33,8 +40,8 @@ def query_string(f: dict) -> dict:
     out = {}
     if f["all"]:
         out["all"] = "1"
-    for k in ("q", "state", "label"):
-        if f[k]:
+    for k in ("q", "state", "label", "engine"):
+        if f.get(k):
             out[k] = f[k]
     return out
 
@@ -42,12 +49,59 @@ def query_string(f: dict) -> dict:
 def fetch_rows(eng: Engine, f: dict, href_prefix: str) -> list[dict]:
     """One Engine call: GET /containers/json with the engine-side filters; the
     free text over name/image/ID is applied here, on that one answer."""
+    raw = eng.containers(all=f["all"] or bool(f["state"]), filters=_engine_filters(f) or None)
+    rows = _rows(raw, f, href_prefix)
+    rows.sort(key=lambda r: (-r["created"], r["name"]))
+    return rows
+
+
+@dataclass
+class EngineTrouble:
+    """An engine a combined list could not show: it failed, or it is late."""
+
+    name: str
+    kind: str  # "error" | "late"
+    message: str
+
+
+def fetch_combined(registry: Registry, f: dict, prefixes: dict[str, str],
+                   budget: float) -> tuple[list[dict], list[EngineTrouble]]:
+    """Every engine's rows (or the one f["engine"] names), asked in parallel,
+    each within `budget` seconds; each row carries its engine's name. An engine
+    that fails or is late is a trouble entry, and the others are shown."""
+    entries = [e for e in registry if not f["engine"] or e.name == f["engine"]]
+    key = ("containers", f["all"] or bool(f["state"]), f["state"], f["label"])
+
+    def ask(entry):
+        return entry.engine.containers(all=f["all"] or bool(f["state"]),
+                                       filters=_engine_filters(f) or None, timeout=budget)
+
+    rows: list[dict] = []
+    trouble: list[EngineTrouble] = []
+    for ans in ask_all(registry, entries, key, ask, budget):
+        if ans.late:
+            trouble.append(EngineTrouble(ans.name, "late", f"not answering within {budget:g} s; "
+                                         "asked again at the next update"))
+        elif ans.error is not None:
+            trouble.append(EngineTrouble(ans.name, "error", ans.error.message))
+        else:
+            for row in _rows(ans.value, f, prefixes[ans.name]):
+                row["engine"] = ans.name
+                rows.append(row)
+    rows.sort(key=lambda r: (-r["created"], r["name"], r["engine"]))
+    return rows, trouble
+
+
+def _engine_filters(f: dict) -> dict[str, list[str]]:
     filters: dict[str, list[str]] = {}
     if f["state"]:
         filters["status"] = [f["state"]]
     if f["label"]:
         filters["label"] = [f["label"]]
-    raw = eng.containers(all=f["all"] or bool(f["state"]), filters=filters or None)
+    return filters
+
+
+def _rows(raw: list[dict], f: dict, href_prefix: str) -> list[dict]:
     q = f["q"].lower()
     rows = []
     for c in raw:
@@ -56,7 +110,6 @@ def fetch_rows(eng: Engine, f: dict, href_prefix: str) -> list[dict]:
                       or row["id"].startswith(q) or any(q in n.lower() for n in row["names"])):
             continue
         rows.append(row)
-    rows.sort(key=lambda r: (-r["created"], r["name"]))
     return rows
 
 
@@ -126,7 +179,7 @@ class RowCache:
     def render(self, row: dict, context: tuple, make: Callable[[], str]) -> Markup:
         key = (row["id"], row["name"], row["image"], row["state"], row["health"],
                row["status"], row["created_rel"], row["created_iso"], tuple(row["ports"]),
-               row["href"], context)
+               row["href"], context)  # context: the list it sits in, read-only, its engine
         html = self._html.get(key)
         if html is None:
             if len(self._html) >= self.MAX:

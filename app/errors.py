@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from .gateway import exceptions as ge
 from .gateway.hosts import HostConfigError
-from .web import engine, is_htmx
+from .web import engine_entry, is_htmx
 
 log = logging.getLogger("periscope")
 
@@ -90,8 +90,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ge.EngineError)
     def _engine_error(e: ge.EngineError):
         x = explain(e)
-        return _render(x.status, x.kind, x.title, x.message, docker_host=engine().host.raw,
-                       **x.extra)
+        entry = engine_entry()
+        return _render(x.status, x.kind, x.title, x.message, docker_host=entry.host.raw,
+                       engine_name=entry.name, **x.extra)
 
     @app.errorhandler(HostConfigError)
     def _host_config(e: HostConfigError):

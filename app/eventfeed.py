@@ -25,6 +25,8 @@ import re
 import time
 from dataclasses import dataclass
 
+from .engines import EngineEntry, Registry
+from .fanout import ask_all
 from .gateway import Engine, check_ref, exceptions as ge
 from .gateway.logstream import ns_to_engine
 
@@ -48,9 +50,11 @@ def now_ns() -> int:
 
 
 def event_key(ev: dict) -> str:
-    """A short stable key for one event: timeNano, actor ID and action, hashed."""
+    """A short stable key for one event: its engine, timeNano, actor ID and
+    action, hashed."""
     actor = ev.get("Actor") or {}
-    raw = f"{ev.get('timeNano') or 0}\x00{actor.get('ID', '')}\x00{ev.get('Action', '')}"
+    raw = (f"{ev.get('_engine', '')}\x00{ev.get('timeNano') or 0}\x00{actor.get('ID', '')}"
+           f"\x00{ev.get('Action', '')}")
     return hashlib.blake2b(raw.encode("utf-8", "replace"), digest_size=4).hexdigest()
 
 
@@ -159,21 +163,29 @@ def present(ev: dict, existing: set[str]) -> dict:
     }
 
 
-def _existing_containers(eng: Engine, events: list[dict]) -> set[str]:
-    """One list call per render, and only when a container event is shown."""
+def _existing_containers(eng: Engine, events: list[dict], timeout: float | None = None) -> set[str]:
+    """One list call per read, and only when a container event is shown."""
     if not any(e.get("Type") == "container" for e in events):
         return set()
-    return {c.get("Id", "") for c in eng.containers(all=True)}
+    return {c.get("Id", "") for c in eng.containers(all=True, timeout=timeout)}
 
 
-def fetch(eng: Engine, f: dict, since_ns: int, until_ns: int) -> list[dict]:
+def fetch(eng: Engine, f: dict, since_ns: int, until_ns: int,
+          timeout: float | None = None) -> list[dict]:
     return eng.events(since=ns_to_engine(since_ns), until=ns_to_engine(until_ns),
-                      filters=engine_filters(f))
+                      filters=engine_filters(f), timeout=timeout)
 
 
 def _sorted_newest_first(events: list[dict]) -> list[dict]:
     # stable: events with the same timeNano keep the engine's order, reversed
     return list(reversed(sorted(events, key=lambda e: int(e.get("timeNano") or 0))))
+
+
+@dataclass
+class Trouble:
+    name: str
+    kind: str  # "error" | "late"
+    message: str
 
 
 @dataclass
@@ -183,44 +195,111 @@ class Window:
 
     rows: list[dict]
     cursor: dict
-    cut: bool  # the engine answered all it keeps: older events may be missing
+    cut: bool  # an engine answered all it keeps: older events may be missing
     since_ns: int
     until_ns: int
+    trouble: list[Trouble]
 
 
-def first_window(eng: Engine, f: dict) -> Window:
-    """The page: the chosen window up to a moment ago."""
+def _read(registry: Registry, entries: list[EngineEntry], f: dict,
+          spans: dict[str, tuple[int, int]], budget: float | None,
+          carried: set[str] = frozenset()):
+    """Each engine's events in its span, tagged with the engine, and those not
+    yet shown marked with whether their container still exists. One engine
+    (budget None): its faults are the page's. Several: each within the budget;
+    one that fails or is late is a Trouble, the others are shown."""
+    def ask(entry: EngineEntry, timeout: float | None = None):
+        since, until = spans[entry.name]
+        evs = fetch(entry.engine, f, since, until, timeout)
+        for e in evs:
+            e["_engine"] = entry.name
+        fresh = [e for e in evs if event_key(e) not in carried]
+        return evs, fresh, _existing_containers(entry.engine, fresh, timeout)
+
+    if budget is None:
+        return {entries[0].name: ask(entries[0])}, []
+    got, trouble = {}, []
+    key = ("events", repr(sorted(engine_filters(f).items()) if engine_filters(f) else None),
+           repr(spans), repr(sorted(carried)))
+    for ans in ask_all(registry, entries, key, lambda e: ask(e, budget), budget):
+        if ans.late:
+            trouble.append(Trouble(ans.name, "late", f"not answering within {budget:g} s; "
+                                   "asked again at the next update, from where it left off"))
+        elif ans.error is not None:
+            trouble.append(Trouble(ans.name, "error", ans.error.message))
+        else:
+            got[ans.name] = ans.value
+    return got, trouble
+
+
+def _rows(got: dict, several: bool) -> list[dict]:
+    shown = []
+    for _evs, fresh, existing in got.values():
+        shown += [(e, existing) for e in fresh]
+    shown.sort(key=lambda p: -int(p[0].get("timeNano") or 0))  # stable: engine order kept
+    rows = []
+    for e, existing in shown[:MAX_ROWS]:
+        r = present(e, existing)
+        r["engine"] = e.get("_engine") if several else None
+        rows.append(r)
+    return rows
+
+
+def _cursor(got: dict, spans: dict, entries, now: int) -> dict:
+    """The next poll's cursor: where each engine's next window starts (an
+    engine that did not answer keeps its old start), and the keys of events
+    already shown inside the overlap the next poll re-reads."""
+    after = {}
+    seen: list[str] = []
+    for e in entries:
+        if e.name in got:
+            until = spans[e.name][1]
+            after[e.name] = until
+            boundary = until - OVERLAP_NS
+            for ev in sorted(got[e.name][0], key=lambda ev: -int(ev.get("timeNano") or 0)):
+                k = event_key(ev)
+                if int(ev.get("timeNano") or 0) >= boundary and k not in seen:
+                    seen.append(k)
+        else:
+            after[e.name] = spans[e.name][0] + OVERLAP_NS if spans[e.name][0] else now
+    if len(entries) == 1:
+        text = str(after[entries[0].name])
+    else:
+        text = ";".join(f"{name}={ns}" for name, ns in after.items())
+    return {"after": text, "seen": ",".join(seen[:MAX_SEEN])}
+
+
+def first_window(registry: Registry, entries: list[EngineEntry], f: dict,
+                 budget: float | None = None) -> Window:
+    """The page: the chosen window up to a moment ago, on each engine."""
     until = now_ns() - LAG_NS
     since = until - WINDOWS[f["window"]] * 10**9
-    raw = fetch(eng, f, since, until)
-    existing = _existing_containers(eng, raw)
-    rows = [present(e, existing) for e in _sorted_newest_first(raw)[:MAX_ROWS]]
-    seen = [r["key"] for r in rows if r["ns"] >= until - OVERLAP_NS][:MAX_SEEN]
-    return Window(rows, {"after": str(until), "seen": ",".join(seen)},
-                  len(raw) >= ENGINE_LIMIT, since, until)
+    spans = {e.name: (since, until) for e in entries}
+    got, trouble = _read(registry, entries, f, spans, budget)
+    return Window(_rows(got, budget is not None), _cursor(got, spans, entries, until),
+                  any(len(v[0]) >= ENGINE_LIMIT for v in got.values()), since, until, trouble)
 
 
-def next_window(eng: Engine, f: dict, after_text: str, seen_text: str) -> Window:
+def parse_after(text: str, names: list[str], now: int) -> dict[str, int]:
+    """A poll cursor's start per engine ("ns", or "name=ns;name=ns"); a
+    missing or malformed one starts now, one from the future is clamped."""
+    out = {}
+    parts = dict(p.split("=", 1) for p in (text or "").split(";") if "=" in p)
+    for name in names:
+        v = parts.get(name, text if len(names) == 1 else "")
+        out[name] = min(int(v), now) if _NS_RE.match(v or "") else now
+    return out
+
+
+def next_window(registry: Registry, entries: list[EngineEntry], f: dict, after_text: str,
+                seen_text: str, budget: float | None = None) -> Window:
     """A poll: events since the cursor, re-reading OVERLAP before it and
     dropping those the cursor says were shown."""
     now = now_ns() - LAG_NS
-    after = int(after_text) if _NS_RE.match(after_text or "") else now
-    after = min(after, now)  # a cursor from the future is clamped, not trusted
+    starts = parse_after(after_text, [e.name for e in entries], now)
     carried = {k for k in (seen_text or "").split(",") if _SEEN_RE.match(k)}
-    since = max(0, after - OVERLAP_NS)
-    until = max(now, after)
-    raw = fetch(eng, f, since, until)
-    fresh = [e for e in raw if event_key(e) not in carried]
-    existing = _existing_containers(eng, fresh)
-    rows = [present(e, existing) for e in _sorted_newest_first(fresh)[:MAX_ROWS]]
-    # The keys the next poll must drop: every event of this window (new or
-    # already shown) that lies inside the next overlap. Older ones cannot
-    # come back, so the carried set stays small.
-    boundary = until - OVERLAP_NS
-    seen: list[str] = []
-    for e in sorted(raw, key=lambda e: -int(e.get("timeNano") or 0)):
-        k = event_key(e)
-        if int(e.get("timeNano") or 0) >= boundary and k not in seen:
-            seen.append(k)
-    return Window(rows, {"after": str(until), "seen": ",".join(seen[:MAX_SEEN])},
-                  len(raw) >= ENGINE_LIMIT, since, until)
+    spans = {name: (max(0, after - OVERLAP_NS), max(now, after)) for name, after in starts.items()}
+    got, trouble = _read(registry, entries, f, spans, budget, carried)
+    return Window(_rows(got, budget is not None), _cursor(got, spans, entries, now),
+                  any(len(v[0]) >= ENGINE_LIMIT for v in got.values()),
+                  min(s for s, _ in spans.values()), now, trouble)

@@ -32,7 +32,7 @@ CURSOR_SLACK_NS = 5_000_000
 @dataclass(slots=True)
 class LogLine:
     stream: int
-    ts: str
+    ts: str  # the engine's timestamp: only digits, '-', 'T', ':', '.', 'Z', '+' (logstream.split_ts)
     text: str  # decoded (invalid UTF-8 as U+FFFD), ANSI still in
     dropped: int = 0  # bytes not kept (beyond LINE_CAP)
     newline: bool = True
@@ -113,6 +113,11 @@ class LineReader:
         self.slack = slack_ns
         self.r = ReadResult(lines=deque(maxlen=bound), slack_ns=slack_ns)
         self._pending: dict[int, list] = {}  # stream -> [pieces, kept, dropped, ts, ns]
+
+    def read_batches(self, batches: Iterable[list[tuple]]) -> "LineReader":
+        for batch in batches:
+            self.read(batch)
+        return self
 
     def read(self, entries: Iterable[tuple]) -> "LineReader":
         r = self.r
@@ -228,5 +233,5 @@ class LineReader:
 def read_lines(stream, **kw) -> ReadResult:
     """All of one LogStream through a LineReader."""
     reader = LineReader(tty=stream.tty, **kw)
-    reader.read(stream.entries())
+    reader.read_batches(stream.batches())
     return reader.close(stream.notices)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from . import params
 from .gateway import Engine
-from .logreader import Cursor, LineReader, ReadResult
+from .logreader import Cursor, ReadResult, read_lines
 from .logsearch import Search
 from .params import InputError
 
@@ -129,9 +129,7 @@ class Read:
 
 
 def _read(stream, o: Opts, search: Search | None, skip: int = 0) -> ReadResult:
-    reader = LineReader(tty=stream.tty, skip=skip, search=search)
-    reader.read(stream.entries())
-    return reader.close(stream.notices)
+    return read_lines(stream, skip=skip, search=search)
 
 
 def first_read(eng: Engine, ref: str, o: Opts) -> Read:

@@ -30,7 +30,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash
 
-from .web import is_htmx, settings
+from .web import engine_entry, is_htmx, settings
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -301,7 +301,7 @@ def init_app(app: Flask) -> None:
                     {"Content-Type": "text/plain; charset=utf-8"})
         if not is_authenticated() and request.endpoint not in OPEN_ENDPOINTS:
             return _login_required()
-        if settings().read_only and _writes(app):
+        if _writes(app) and engine_entry().read_only:
             abort(403, description=READ_ONLY_MESSAGE)
         if request.method not in SAFE_METHODS:
             check_csrf()

@@ -288,3 +288,37 @@ def published_ports(c: dict) -> list[str]:
             ip = f"[{ip}]" if ":" in ip else ip
             out.append(f"{ip}:{b.get('HostPort')} → {port}")
     return out
+
+
+# -- several engines: which one holds Periscope's container -------------------------
+@dataclass
+class Seen:
+    """One engine's answer to "is Periscope's container yours?"."""
+
+    name: str
+    detection: Detection | None = None
+    info: dict | None = None
+    error: str = ""  # the engine could not be asked (or not in time)
+
+    @property
+    def holds(self) -> bool:
+        return bool(self.detection and self.detection.container)
+
+
+def find_everywhere(registry, budget: float) -> list[Seen]:
+    """Detection on every engine in parallel, each within `budget` seconds."""
+    from .fanout import ask_all
+
+    def ask(entry):
+        return detect(entry.engine), entry.engine.info(timeout=budget)
+
+    out = []
+    for ans in ask_all(registry, list(registry), ("whoami",), ask, budget):
+        if ans.ok:
+            det, info = ans.value
+            remember(ans.entry.engine, det)
+            out.append(Seen(ans.name, det, info))
+        else:
+            out.append(Seen(ans.name, error=ans.error.message if ans.error else
+                            f"not answering within {budget:g} s"))
+    return out

@@ -6,16 +6,47 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from flask import Flask, current_app, g, render_template, request, session
+from flask import (Blueprint, Flask, abort, current_app, g, render_template, request, session,
+                   url_for)
 
 from . import display, masking
 from .config import Settings
 from .containerlist import RowCache
+from .engines import EngineEntry, Registry, UnknownEngine
 from .gateway import Engine, calls
+
+ENGINE_PREFIX = "/engines/<engine>"
+# Pages that show every engine when the URL names none (several configured).
+COMBINED_PAGES = {"containers.index", "events.index", "whoami.index", "engines.index"}
+# Pages without an item in their URL: the switcher keeps them on another engine.
+SWITCHABLE = COMBINED_PAGES | {"create.new", "engines.detail"}
+SWITCH_KEEPS = {"all", "q", "state", "label", "type", "action", "window"}
+
+
+class EngineBlueprint(Blueprint):
+    """A blueprint whose every route is about one engine: each rule is added
+    twice, as written (the default engine: the URLs users and scripts already
+    link to) and under /engines/<engine>. The view never sees `engine`: it is
+    taken from the URL before the view runs (see init_app), and url_for adds
+    it back by itself while a page is about a named engine."""
+
+    def add_url_rule(self, rule, endpoint=None, view_func=None, **options):
+        super().add_url_rule(rule, endpoint, view_func, **options)
+        endpoint = endpoint or (view_func.__name__ if view_func else None)
+        super().add_url_rule(ENGINE_PREFIX + rule, endpoint, view_func, **options)
+
+
+def registry() -> Registry:
+    return current_app.extensions["periscope.engines"]
+
+
+def engine_entry() -> EngineEntry:
+    """The engine this request is about: the one in its URL, or the default."""
+    return registry().get(g.get("engine_name"))
 
 
 def engine() -> Engine:
-    return current_app.extensions["periscope.engine"]
+    return engine_entry().engine
 
 
 def settings() -> Settings:
@@ -45,11 +76,35 @@ def _carry_calls(log) -> list[dict]:
         elif body is not None:
             budget -= len(body)
         out.append({"method": c.method, "path": c.path, "status": c.status,
-                    "ms": round(c.ms, 1), "body": body, "error": c.error})
+                    "ms": round(c.ms, 1), "body": body, "error": c.error, "engine": c.engine})
     return out
 
 
 def init_app(app: Flask) -> None:
+    scoped: set[str] = set()
+
+    @app.url_value_preprocessor
+    def _engine_from_url(endpoint, values):
+        name = (values or {}).pop("engine", None)
+        if name is not None:
+            try:
+                registry().get(name)
+            except UnknownEngine:
+                abort(404, description=f"There is no engine named “{name[:60]}” here. "
+                                       f"Engines: {', '.join(registry().names())}.")
+            g.engine_name = name
+
+    @app.url_defaults
+    def _engine_into_urls(endpoint, values):
+        """While a page is about a named engine, its links stay on that engine."""
+        name = g.get("engine_name")
+        if name and "engine" not in values:
+            if not scoped:
+                scoped.update(r.endpoint for r in app.url_map.iter_rules()
+                              if "engine" in r.arguments)
+            if endpoint in scoped:
+                values["engine"] = name
+
     @app.before_request
     def _start_calls():
         g.engine_calls, g._calls_token = calls.start()
@@ -78,13 +133,16 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _globals():
-        eng = engine()
+        entry = engine_entry()
         return {
-            "engine_host": eng.host,
-            "api_version_in_use": eng.negotiated_version,
+            "engine_entry": entry,
+            "engine_host": entry.host,
+            "engine_in_url": g.get("engine_name"),
+            "engines": registry(),
+            "api_version_in_use": entry.engine.negotiated_version,
             "poll_ms": int(settings().poll_interval * 1000),
             "poll_s": settings().poll_interval,
-            "read_only": settings().read_only,
+            "read_only": entry.read_only,
         }
 
     app.jinja_env.filters.update(
@@ -93,6 +151,36 @@ def init_app(app: Flask) -> None:
         seconds=lambda v: f"{float(v):g} s",
         env_pairs=masking.env_pairs, masked_inspect=masking.mask_inspect)
     app.jinja_env.globals["engine_calls"] = lambda: g.get("engine_calls")
+
+    def call_curl(c) -> str:
+        """The curl line of one recorded call, for the engine it went to."""
+        get = c.get if isinstance(c, dict) else lambda k: getattr(c, k)
+        try:
+            host = registry().get(get("engine")).host
+        except UnknownEngine:
+            host = engine_entry().host
+        return host.curl(get("method"), get("path"), get("body"))
+
+    app.jinja_env.globals["call_curl"] = call_curl
+
+    def switch_url(name: str | None) -> str | None:
+        """This page on another engine (None: on every engine), where that
+        means something; else that engine's container list."""
+        ep = request.endpoint or ""
+        args = dict(request.view_args or {})
+        query = {k: v for k, v in request.args.items() if k in SWITCH_KEEPS}
+        if ep not in COMBINED_PAGES and (ep not in SWITCHABLE or args):
+            ep, args, query = "containers.index", {}, {}
+        if ep in ("engines.index", "engines.detail"):  # the engines page and one engine's
+            return url_for("engines.detail", engine=name) if name else url_for("engines.index")
+        if name is None:
+            if ep not in COMBINED_PAGES:
+                return None
+            return url_for(ep, engine=None, **args, **query)
+        query.pop("engine", None)
+        return url_for(ep, engine=name, **args, **query)
+
+    app.jinja_env.globals["switch_url"] = switch_url
 
     def carried_calls():
         """Calls carried over a redirect, shown once on the page it leads to."""
@@ -103,10 +191,15 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["carried_calls"] = carried_calls
     rows = RowCache()
 
-    def row_html(r: dict, list_url: str = ""):
-        """One container list row, rendered once while its data stays the same."""
-        read_only = settings().read_only
-        return rows.render(r, (list_url, read_only), lambda: app.jinja_env.get_template(
-            "containers/_row.html").render(r=r, list_url=list_url, read_only=read_only))
+    def row_html(r: dict, list_url: str = "", several: bool = False, actions: bool = True):
+        """One container list row, rendered once while its data stays the same.
+        `several`: the list of every engine (an Engine column); `actions`: the
+        list has an actions column."""
+        read_only = registry().get(r["engine"]).read_only if "engine" in r else \
+            engine_entry().read_only
+        return rows.render(r, (list_url, read_only, several, actions, r.get("engine")),
+                           lambda: app.jinja_env.get_template("containers/_row.html").render(
+                               r=r, list_url=list_url, read_only=read_only, several=several,
+                               actions=actions))
 
     app.jinja_env.globals["row_html"] = row_html

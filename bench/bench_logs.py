@@ -127,7 +127,7 @@ def rss_kb(pid: int, field: str = "VmRSS") -> int:
 class Server:
     """gunicorn as users run it, one worker so its RSS is the one that serves."""
 
-    def __init__(self):
+    def __init__(self, root: Path = ROOT):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -136,7 +136,7 @@ class Server:
                    PERISCOPE_THREADS="4")
         self.log = open(f"/tmp/bench-logs-gunicorn-{self.port}.log", "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
-                                     cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     cwd=root, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         for _ in range(200):
             try:
@@ -209,6 +209,8 @@ def main() -> None:
     ap.add_argument("--mb", type=int, default=100)
     ap.add_argument("--container", help="reuse this container instead of making one")
     ap.add_argument("--page-runs", type=int, default=30, help="page/tail-call pairs to time")
+    ap.add_argument("--compare", type=Path, help="another Periscope checkout (an earlier "
+                    "commit's worktree) timed in the same rounds, as a row of its own")
     args = ap.parse_args()
     try:
         import docker as _dockerpy  # noqa: F401
@@ -220,8 +222,9 @@ def main() -> None:
     api = api_version()
     cid = args.container or make_log(args.mb)
     srv = Server()
-    res: dict[str, list] = {"raw": [], "cli": [], "dockerpy": [], "periscope": []}
-    rss: dict[str, list] = {"raw": [], "cli": [], "dockerpy": [], "periscope": []}
+    old = Server(args.compare) if args.compare else None
+    res: dict[str, list] = {"raw": [], "cli": [], "dockerpy": [], "periscope": [], "compare": []}
+    rss: dict[str, list] = {"raw": [], "cli": [], "dockerpy": [], "periscope": [], "compare": []}
     sizes: dict[str, int] = {}
     try:
         requests.get(f"{srv.url}/containers/{cid}/logs?tail=10", timeout=60).raise_for_status()
@@ -242,6 +245,13 @@ def main() -> None:
             res["periscope"].append(dt)
             rss["periscope"].append((before, peak))
             sizes["periscope"] = n
+            if old:
+                n2, dt, before, peak = periscope_download(old, cid)
+                res["compare"].append(dt)
+                rss["compare"].append((before, peak))
+                if n2 != n:
+                    print(f"WARNING: {args.compare} sent {n2:,} bytes, this tree {n:,}",
+                          file=sys.stderr)
             print(f"round {rnd + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in res.items() if v),
                   flush=True)
         if "dockerpy" in sizes and sizes["dockerpy"] != sizes.get("periscope"):
@@ -249,19 +259,26 @@ def main() -> None:
                   f"{sizes['periscope']:,}", file=sys.stderr)
 
         # the page with tail=1000 against the raw tail call
-        page, tail = [], []
+        page, tail, page_old = [], [], []
         browser = requests.Session()  # keep-alive, as a browser holds its connection
         browser.get(f"{srv.url}/containers/{cid}/logs?tail=1000", timeout=60).raise_for_status()
+        if old:
+            browser.get(f"{old.url}/containers/{cid}/logs?tail=1000", timeout=60)
         for _ in range(args.page_runs):
             n, dt = raw_get(f"/v{api}/containers/{cid}/logs?stdout=1&stderr=1&timestamps=1&tail=1000")
             tail.append(dt)
-            t0 = time.perf_counter()
-            r = browser.get(f"{srv.url}/containers/{cid}/logs?tail=1000", timeout=60)
-            page.append(time.perf_counter() - t0)
-            r.raise_for_status()
-            assert r.text.count('<div class="ll ') == 1000, "the page did not show 1000 lines"
+            for target, into in ((srv, page), (old, page_old)):
+                if target is None:
+                    continue
+                t0 = time.perf_counter()
+                r = browser.get(f"{target.url}/containers/{cid}/logs?tail=1000", timeout=60)
+                into.append(time.perf_counter() - t0)
+                r.raise_for_status()
+                assert r.text.count('<div class="ll ') == 1000, "the page did not show 1000 lines"
     finally:
         srv.stop()
+        if old:
+            old.stop()
         if not args.container:
             docker("rm", "-f", cid, check=False)
 
@@ -292,8 +309,16 @@ def main() -> None:
     worst = max(rss["periscope"], key=lambda bp: bp[1] - bp[0])
     print(fmt("Periscope download (gunicorn worker)", res["periscope"], pay,
               f"worker {mb(worst[0])} → {mb(worst[1])}: +{growth / 1024:.1f} MB", base))
+    if res["compare"]:
+        g2 = max(p - b for b, p in rss["compare"])
+        print(fmt(f"Periscope at {args.compare.name} (gunicorn worker)", res["compare"], pay,
+                  f"+{g2 / 1024:.1f} MB", base))
     print()
-    print(f"Page tail=1000: {pm * 1000:.0f} ms median vs raw Engine tail call {tm * 1000:.0f} ms "
+    if page_old:
+        po = statistics.median(page_old)
+        print(f"Page tail=1000 at {args.compare.name}: {po * 1000:.1f} ms median ({po / tm:.2f}x "
+              f"the raw tail call)")
+    print(f"Page tail=1000: {pm * 1000:.1f} ms median vs raw Engine tail call {tm * 1000:.1f} ms "
           f"({pm / tm:.2f}x); min {min(page) * 1000:.0f} vs {min(tail) * 1000:.0f} ms.")
     ok_dl = statistics.median(res["periscope"]) / base
     print(f"Goals: download {ok_dl:.2f}x raw (goal ≤ 1.2x): {'met' if ok_dl <= 1.2 else 'NOT met'}; "

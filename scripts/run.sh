@@ -12,4 +12,5 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 echo "Periscope on http://${PERISCOPE_BIND:-127.0.0.1:8000} (engine: ${DOCKER_HOST:-unix:///var/run/docker.sock})" >&2
-exec .venv/bin/gunicorn -c gunicorn.conf.py "$@"
+# the `periscope` command: gunicorn with the configuration in app/server.py
+exec .venv/bin/periscope "$@"

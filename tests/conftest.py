@@ -1,9 +1,10 @@
 """Shared fixtures: a real Docker Engine, labelled test containers that are
 always removed, the Flask app, a live gunicorn server, and real Chromium.
 
-Tests under tests/engine and tests/browser (or marked `engine`/`browser`)
-need an engine; browser tests need Chromium too. Outside CI they are skipped
-when these are missing; in CI (CI=true) that is an error, never a skip.
+A test that asks for an engine fixture (docker, run_container, client,
+live_server...) or is marked `engine` needs a real engine; one that asks for
+`page` or `browser` needs Chromium too. Outside CI they are skipped when these
+are missing; in CI (CI=true) that is an error, never a skip.
 """
 
 from __future__ import annotations
@@ -61,13 +62,21 @@ def pytest_configure(config):
         raise pytest.UsageError(f"CI=true and Chromium is missing at {CHROMIUM}")
 
 
+# What a test needs is told by the fixtures it asks for (or an explicit mark),
+# never by its folder: a test of a fake engine runs without a real one.
+ENGINE_FIXTURES = {"docker", "docker_host", "run_container", "test_image", "live_server",
+                   "start_server", "deploy_image", "app", "client", "registry",
+                   "eng", "tls_engine", "second_engine"}
+BROWSER_FIXTURES = {"browser", "page"}
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        path = str(item.fspath)
-        if "/tests/engine/" in path or "/tests/browser/" in path:
-            item.add_marker(pytest.mark.engine)
-        if "/tests/browser/" in path:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & BROWSER_FIXTURES:
             item.add_marker(pytest.mark.browser)
+        if fixtures & (ENGINE_FIXTURES | BROWSER_FIXTURES):
+            item.add_marker(pytest.mark.engine)
         if item.get_closest_marker("engine") and not ENGINE_OK:
             item.add_marker(pytest.mark.skip(reason=f"no Docker Engine: {ENGINE_WHY}"))
         if item.get_closest_marker("browser") and not CHROMIUM_OK:
@@ -179,6 +188,38 @@ def deploy_image(docker):
         pytest.skip(f"no base image for the Dockerfile: {exc}")
 
 
+@pytest.fixture(scope="session")
+def second_engine(docker, test_image):
+    """A second engine (a private dockerd on its own socket) holding the test
+    image (docker save | docker load), for several-engines tests."""
+    from private_engine import PrivateDockerd, require_dockerd
+
+    require_dockerd()
+    eng = PrivateDockerd().start()
+    try:
+        saved = docker.raw("save", test_image)
+        assert saved.returncode == 0, saved.stderr
+        load = subprocess.run(["docker", "-H", eng.unix_host, "load"], input=saved.stdout,
+                              capture_output=True, timeout=120)
+        assert load.returncode == 0, load.stderr
+        yield eng
+    finally:
+        eng.stop()
+
+
+@pytest.fixture(scope="session")
+def fault_engines():
+    """URLs of two engines that fail: a socket that is missing, and one that
+    accepts and never answers."""
+    from faultkit import StalledEngine, remove_tree, short_tmp
+
+    d = short_tmp()
+    stalled = StalledEngine(d / "stalled.sock")
+    yield {"missing": f"unix://{d}/missing.sock", "stalled": f"unix://{stalled.path}"}
+    stalled.close()
+    remove_tree(d)
+
+
 # --- the app -----------------------------------------------------------------
 def make_settings(**over) -> Settings:
     s = Settings.from_env({"DOCKER_HOST": os.environ.get("DOCKER_HOST", "")})
@@ -206,6 +247,22 @@ def csrf_post(client, url: str, data: dict | None = None, **kw):
     headers = {"X-CSRF-Token": token, "Origin": "http://localhost"}
     headers.update(kw.pop("headers", {}))
     return client.post(url, data=data or {}, headers=headers, **kw)
+
+
+def login(client, password: str, *, next: str | None = None, headers: dict | None = None):
+    """Log a Flask test client in as the login page would: GET /login for the
+    session's token, then POST it with the password (same origin). Returns the
+    POST's response; the token is `client.csrf` afterwards."""
+    client.get("/login")
+    with client.session_transaction() as sess:
+        tok = sess.get("csrf", "")
+    data = {"password": password, "csrf_token": tok}
+    if next is not None:
+        data["next"] = next
+    r = client.post("/login", data=data, headers={"Origin": "http://localhost", **(headers or {})})
+    with client.session_transaction() as sess:
+        client.csrf = sess.get("csrf", tok)
+    return r
 
 
 # --- a live server (gunicorn, as users run it) ----------------------------------
@@ -302,6 +359,29 @@ def page(browser, request):
         except Exception:  # noqa: BLE001 - a failed screenshot must not hide the failure
             pass
     ctx.close()
+
+
+_POLL_WATCH = """() => { if (window.__polls) return; window.__polls = {};
+  document.addEventListener('htmx:afterSettle', (e) => {
+    const info = e.detail.pathInfo || {}; const path = (info.requestPath || '').split('?')[0];
+    window.__polls[path] = (window.__polls[path] || 0) + 1; }); }"""
+
+
+def polls_done(page, path: str) -> int:
+    """How many htmx answers for `path` (no query) the page has swapped in since
+    it was loaded (counted from the first call of this function on the page)."""
+    page.evaluate(_POLL_WATCH)
+    return page.evaluate("(p) => window.__polls[p] || 0", path)
+
+
+def wait_polls(page, path: str, n: int = 2, timeout: float = 10_000,
+               since: int | None = None) -> None:
+    """Wait until `n` more htmx answers for `path` have been swapped in (more
+    than `since`, a polls_done count taken earlier): a condition, never a
+    fixed sleep."""
+    start = polls_done(page, path) if since is None else since
+    page.wait_for_function("([p, n]) => (window.__polls[p] || 0) >= n", arg=[path, start + n],
+                           timeout=timeout)
 
 
 def screenshot(page, name: str) -> Path:

@@ -20,6 +20,7 @@ class Call:
     ms: float
     body: str | None = None  # request body as sent (JSON text), for the curl line
     error: str | None = None
+    engine: str = "default"  # the name of the engine it went to
 
 
 @dataclass

@@ -15,14 +15,13 @@ from typing import Any, Iterator
 from urllib.parse import quote, urlencode
 
 import requests
-import requests_unixsocket
-import urllib3
 
 from . import calls
 from .exceptions import (AmbiguousReference, BadRequest, EngineError, EngineTimeout,
                          EngineUnreachable, InvalidReference, NotFound, from_status)
 from .hosts import Host, parse_host
 from .logstream import LogStream
+from .transports import SSHAdapter, UnixAdapter
 
 try:  # orjson decodes a 600-container list about 4x faster than the stdlib
     from orjson import loads as _loads
@@ -128,51 +127,31 @@ def _tls_reason(exc: BaseException, host: Host) -> str:
     return f"TLS handshake failed: {text} ({hint})"
 
 
-class _UnixPool(requests_unixsocket.adapters.UnixHTTPConnectionPool):
-    def __init__(self, socket_url: str, maxsize: int):
-        urllib3.HTTPConnectionPool.__init__(self, "localhost", maxsize=maxsize)
-        self.socket_path = socket_url
-        self.timeout = 60  # replaced per request by urllib3 (connect, then read timeout)
-
-
-class _UnixAdapter(requests_unixsocket.UnixAdapter):
-    """One connection pool per socket. requests-unixsocket 0.4 keys its pools
-    by the whole URL (path and query): every distinct path got a pool of its
-    own, no connection was reused across paths, and past `pool_connections`
-    pools the oldest was closed even while a request was still reading from it
-    (AttributeError: 'NoneType' object has no attribute 'qsize', under load)."""
-
-    def __init__(self, pool_size: int):
-        super().__init__(pool_connections=8)
-        self._pool_size = pool_size
-
-    def get_connection(self, url, proxies=None):
-        if proxies and proxies.get("http+unix"):
-            raise ValueError("proxies are not supported on a unix socket")
-        key = url.split("://", 1)[1].split("/", 1)[0]  # the percent-encoded socket path
-        with self.pools.lock:
-            pool = self.pools.get(key)
-            if pool is None:
-                pool = _UnixPool("http+unix://" + key, self._pool_size)
-                self.pools[key] = pool
-        return pool
-
-
 class Engine:
     """A client for one Docker Engine."""
 
     def __init__(self, host: Host | str | None = None, *, connect_timeout: float = 3.0,
-                 read_timeout: float = 30.0, max_api: str = MAX_API_VERSION, pool_size: int = 32):
+                 read_timeout: float = 30.0, max_api: str = MAX_API_VERSION, pool_size: int = 32,
+                 name: str = "default"):
         self.host = host if isinstance(host, Host) else parse_host(host)
+        self.name = name
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_api = max_api
-        self._session = requests_unixsocket.Session()
-        adapter_http = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
-        self._session.mount("http://", adapter_http)
-        self._session.mount("https://", requests.adapters.HTTPAdapter(pool_connections=4,
-                                                                      pool_maxsize=pool_size))
-        self._session.mount("http+unix://", _UnixAdapter(pool_size))
+        self._session = requests.Session()
+        # No proxy, netrc or CA variables from the environment: an engine is
+        # reached as its URL says (the CA is passed per request); and reading
+        # the whole environment on every call cost more than the call's setup.
+        self._session.trust_env = False
+        self._ssh: SSHAdapter | None = None
+        if self.host.scheme == "unix":
+            self._session.mount("http+unix://", UnixAdapter(pool_size))
+        elif self.host.scheme == "ssh":
+            self._ssh = SSHAdapter(self.host.ssh_argv(connect_timeout), pool_size=8)
+            self._session.mount("http+ssh://", self._ssh)
+        else:
+            self._session.mount(self.host.scheme + "://", requests.adapters.HTTPAdapter(
+                pool_connections=4, pool_maxsize=pool_size))
         if self.host.scheme == "https":
             self._session.verify = self.host.ca_cert or True
             if self.host.client_cert:
@@ -201,9 +180,9 @@ class Engine:
         """The highest version the engine offered at the last negotiation."""
         return self._engine_api
 
-    def negotiate(self) -> str:
+    def negotiate(self, timeout: float | tuple | None = None) -> str:
         """GET /_ping and take the engine's Api-Version, capped at ours."""
-        resp = self._send("GET", "/_ping", versioned=False)
+        resp = self._send("GET", "/_ping", versioned=False, timeout=timeout)
         offered = resp.headers.get("Api-Version")
         with self._lock:
             if not offered:
@@ -236,7 +215,11 @@ class Engine:
             clean = {k: v for k, v in params.items() if v is not None}
             if clean:
                 query = "?" + urlencode(clean)
-        full_path = (f"/v{self.api_version}" if versioned else "") + path + query
+        if versioned:
+            api = self._api or self.negotiate(timeout=timeout)
+            full_path = f"/v{api}{path}{query}"
+        else:
+            full_path = path + query
         data = None
         body_text = None
         hdrs = dict(headers or {})
@@ -271,6 +254,8 @@ class Engine:
         except (requests.exceptions.ConnectionError, OSError) as exc:
             if isinstance(exc, requests.exceptions.SSLError):
                 reason = _tls_reason(exc, self.host)
+            elif self._ssh is not None:
+                reason = self._ssh_reason(exc)
             else:
                 reason = _os_error_text(exc)
             self._record(method, full_path, None, t0, body_text, reason)
@@ -287,8 +272,26 @@ class Engine:
             return resp
         raise self._error_from(resp, method, full_path)
 
+    def _ssh_reason(self, exc: BaseException) -> str:
+        """What ssh said (it knows why: host key, refused key, no docker there)."""
+        said = self._ssh.log.take()
+        if said:
+            low = said.lower()
+            if "host key verification failed" in low or "host identification has changed" in low:
+                hint = "the far host's key is not the one in known_hosts"
+            elif "permission denied" in low:
+                hint = "the far host refused the key (or user) ssh offered"
+            elif "not found" in low or "no such file" in low:
+                hint = "is the docker CLI installed on the far host?"
+            elif "could not resolve" in low or "connection refused" in low or "timed out" in low:
+                hint = "the far host cannot be reached"
+            else:
+                hint = ""
+            return f"ssh: {said}" + (f" ({hint})" if hint else "")
+        return f"ssh: {_os_error_text(exc)}"
+
     def _record(self, method, path, status, t0, body_text, error=None):
-        calls.add(calls.Call(method=method, path=path, status=status,
+        calls.add(calls.Call(method=method, path=path, status=status, engine=self.name,
                              ms=(time.perf_counter() - t0) * 1000.0, body=body_text, error=error))
 
     @staticmethod
@@ -320,23 +323,23 @@ class Engine:
                               status=resp.status_code, method=method, path=path) from None
 
     # -- system --------------------------------------------------------------
-    def ping(self) -> str:
+    def ping(self, timeout: float | None = None) -> str:
         """Check the engine answers; returns the API version in use."""
-        self._send("GET", "/_ping", versioned=False)
+        self._send("GET", "/_ping", versioned=False, timeout=timeout)
         return self.api_version
 
-    def version(self) -> dict:
-        return self._json("GET", "/version")
+    def version(self, timeout: float | None = None) -> dict:
+        return self._json("GET", "/version", timeout=timeout)
 
-    def info(self) -> dict:
-        return self._json("GET", "/info")
+    def info(self, timeout: float | None = None) -> dict:
+        return self._json("GET", "/info", timeout=timeout)
 
     def images(self) -> list[dict]:
         return self._json("GET", "/images/json")
 
     # -- containers ------------------------------------------------------------
     def containers(self, *, all: bool = False, filters: dict[str, list[str]] | None = None,
-                   size: bool = False) -> list[dict]:
+                   size: bool = False, timeout: float | None = None) -> list[dict]:
         params: dict[str, Any] = {}
         if all:
             params["all"] = "1"
@@ -344,7 +347,7 @@ class Engine:
             params["size"] = "1"
         if filters:
             params["filters"] = json.dumps(filters, separators=(",", ":"))
-        return self._json("GET", "/containers/json", params=params)
+        return self._json("GET", "/containers/json", params=params, timeout=timeout)
 
     def inspect_container(self, ref: str) -> dict:
         """Inspect by full ID, unique ID prefix or name, as the docker CLI does.
@@ -413,7 +416,24 @@ class Engine:
         chunked, wire = self._wire(resp)
         name = (container.get("Name") or "").lstrip("/") or cid[:12]
         return LogStream(wire, chunked=chunked, tty=tty, timestamps=timestamps, stdout=stdout,
-                         stderr=stderr, container=container, source=name, close=resp.close)
+                         stderr=stderr, container=container, source=name,
+                         close=lambda clean=False: self._end(resp, clean))
+
+    @staticmethod
+    def _end(resp: requests.Response, clean: bool) -> None:
+        """Done with a streamed response. `clean`: its chunked body was read to
+        its last chunk and nothing beyond: the connection goes back to the
+        pool (over ssh or TLS a new one costs a handshake), else it is closed."""
+        if clean:
+            hr = getattr(resp.raw, "_fp", None)
+            try:
+                if hr is not None:
+                    hr.close()  # http.client's reader only; the socket stays the connection's
+                resp.raw.release_conn()
+                return
+            except Exception:  # noqa: BLE001 - then it is simply closed
+                pass
+        resp.close()
 
     def _logs_call(self, ref, stdout, stderr, timestamps, tail, since, until, timeout):
         params = {"stdout": int(stdout), "stderr": int(stderr), "timestamps": int(timestamps),
@@ -493,28 +513,29 @@ class Engine:
 
     # -- events and images ---------------------------------------------------
     def events(self, *, since: str | int | float, until: str | int | float,
-               filters: dict[str, list[str]] | None = None) -> list[dict]:
+               filters: dict[str, list[str]] | None = None,
+               timeout: float | None = None) -> list[dict]:
         """A bounded window of past events (since..until); never held open."""
         params: dict[str, Any] = {"since": since, "until": until}
         if filters:
             params["filters"] = json.dumps(filters, separators=(",", ":"))
-        resp = self._send("GET", "/events", params=params, stream=True)
-        out = []
+        resp = self._send("GET", "/events", params=params, stream=True, timeout=timeout)
         try:
-            for line in resp.iter_lines():
-                if line.strip():
-                    try:
-                        out.append(_loads(line))
-                    except ValueError:
-                        raise EngineError(f"malformed event from the engine: {line[:200]!r}")
+            body = resp.content  # read whole (256 events at most): the connection is kept
         except (requests.exceptions.Timeout, TimeoutError) as exc:
             raise EngineTimeout(f"the engine at {self.host.raw} stopped sending events "
                                 f"within {self.read_timeout:g} s", host=self.host.raw) from exc
         except (requests.exceptions.RequestException, OSError) as exc:
+            resp.close()
             raise EngineError(f"reading events from {self.host.raw} was cut off: "
                               f"{_os_error_text(exc)}") from exc
-        finally:
-            resp.close()
+        out = []
+        for line in body.splitlines():
+            if line.strip():
+                try:
+                    out.append(_loads(line))
+                except ValueError:
+                    raise EngineError(f"malformed event from the engine: {line[:200]!r}") from None
         return out
 
     def pull(self, image: str, tag: str | None = None) -> Iterator[dict]:

@@ -208,13 +208,12 @@ class FrameParser:
         return out
 
 
-def demux_all(data: bytes) -> tuple[list[tuple[int, bytes]], list[Notice]]:
-    """The whole of a multiplexed byte string at once, as (stream, payload)
-    pairs, the pieces of a big frame joined (tests, small logs)."""
-    p = FrameParser()
+def joined(pieces: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """FrameParser's output as (stream, payload) pairs, each big frame's
+    pieces joined into one payload (tests, small logs)."""
     out: list[tuple[int, bytes]] = []
     pending: list[bytes] = []
-    for code, piece in p.feed(data) + p.close():
+    for code, piece in pieces:
         flag = code & ~STREAM_MASK
         if flag == WHOLE:
             out.append((code, piece))
@@ -223,7 +222,13 @@ def demux_all(data: bytes) -> tuple[list[tuple[int, bytes]], list[Notice]]:
             pending = []
         else:
             pending.append(piece)
-    return out, p.notices
+    return out
+
+
+def demux_all(data: bytes) -> tuple[list[tuple[int, bytes]], list[Notice]]:
+    """The whole of a multiplexed byte string at once (tests, small logs)."""
+    p = FrameParser()
+    return joined(p.feed(data) + p.close()), p.notices
 
 
 def mux(stream: int, payload: bytes) -> bytes:
@@ -240,13 +245,14 @@ class Dechunker:
     at several Python calls each. This loop does the same work at a fraction
     of the cost, so the download keeps up with the engine."""
 
-    __slots__ = ("_buf", "_left", "done", "error")
+    __slots__ = ("_buf", "_left", "done", "error", "clean")
 
     def __init__(self) -> None:
         self._buf = b""
         self._left = 0  # >0: body bytes of the current chunk still to come; -1: its CRLF
         self.done = False
         self.error: str | None = None
+        self.clean = False  # ended at its last chunk with nothing after it
 
     def feed(self, data: bytes) -> bytes:
         if self.done:
@@ -294,8 +300,9 @@ class Dechunker:
                 self.error = f"malformed chunk size line: {line[:40]!r}"
                 self.done = True
                 break
-            if size == 0:  # the last chunk; trailers (none from the engine) are ignored
+            if size == 0:  # the last chunk, and no trailers (the engine sends none)
                 self.done = True
+                self.clean = buf[eol + 2:eol + 4] == b"\r\n" and n == eol + 4
                 pos = n
                 break
             pos = eol + 2

@@ -124,6 +124,7 @@ def frame_entries(frames: list[tuple[int, bytes]], timestamps: bool, big: dict) 
     entry of a big frame still coming in pieces."""
     out = []
     append = out.append
+    cache = _SECS_CACHE
     for code, piece in frames:
         flag = code & ~STREAM_MASK
         if flag == WHOLE:
@@ -146,11 +147,18 @@ def frame_entries(frames: list[tuple[int, bytes]], timestamps: bool, big: dict) 
             del big[stream]
             data, dropped = c.finish(piece)
             code = stream
-        if timestamps:
-            ts, ns, data = split_ts(data)
-            append((code, ts, ns, data, dropped))
-        else:
+        if not timestamps:
             append((code, b"", None, data, dropped))
+            continue
+        # split_ts's usual case, inline: the engine's fixed-width timestamp
+        if data[29:31] == b"Z " and data[19:20] == b"." and data[10:11] == b"T":
+            secs = cache.get(data[:19])
+            frac = data[20:29]
+            if secs is not None and frac.isdigit():
+                append((code, data[:30], secs * 1_000_000_000 + int(frac), data[31:], dropped))
+                continue
+        ts, ns, data = split_ts(data)
+        append((code, ts, ns, data, dropped))
     return out
 
 
@@ -247,13 +255,19 @@ class LogStream:
         self.bytes = 0  # body bytes read
         self._close = close
 
-    def close(self) -> None:
+    def close(self, clean: bool = False) -> None:
+        """Done with the stream; `clean` (the body read to its end, nothing
+        beyond) lets the gateway keep the connection."""
         if self._close is not None:
-            self._close()
-            self._close = None
+            close, self._close = self._close, None
+            try:
+                close(clean)
+            except TypeError:  # a close() that takes no argument (tests, fakes)
+                close()
 
     def body(self) -> Iterator[bytes]:
         """The response body, its chunked coding removed, in pieces as they come."""
+        clean = False
         try:
             if not self.chunked:
                 for data in self._wire:
@@ -271,16 +285,20 @@ class LogStream:
             if d.error or not d.done:
                 raise EngineError(f"the engine sent a broken response for {self.source or 'a log'}: "
                                   f"{d.error or 'it ended before its last chunk'}")
+            clean = d.clean
         finally:
-            self.close()
+            self.close(clean)
 
-    def entries(self) -> Iterator[tuple]:
-        """Every entry, in the engine's order (see the module's docstring)."""
+    def batches(self) -> Iterator[list[tuple]]:
+        """Every entry, in the engine's order (see the module's docstring), in
+        lists as they come off the connection."""
         if self.tty:
             split = TtySplitter(self.timestamps)
             for data in self.body():
-                yield from split.feed(data)
-            yield from split.close()
+                got = split.feed(data)
+                if got:
+                    yield got
+            yield split.close()
             return
         parser = FrameParser()
         big: dict = {}
@@ -289,10 +307,15 @@ class LogStream:
             for data in self.body():
                 frames = parser.feed(data)
                 if frames:
-                    yield from frame_entries(frames, ts, big)
-            yield from frame_entries(parser.close(), ts, big)
+                    yield frame_entries(frames, ts, big)
+            yield frame_entries(parser.close(), ts, big)
         finally:
             self.notices.extend(parser.notices)
+
+    def entries(self) -> Iterator[tuple]:
+        """Every entry, one at a time."""
+        for batch in self.batches():
+            yield from batch
 
     def payload(self, size: int = WRITE_SIZE) -> Iterator[bytes]:
         """The chosen streams' bytes as `docker logs` prints them (a TTY's one

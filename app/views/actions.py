@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 
 from .. import params, selfdetect
 from ..containerlist import list_filters, query_string
 from ..gateway import exceptions as ge
 from ..security import changes_state, local_path, safe_next
-from ..web import engine, is_htmx
+from ..web import EngineBlueprint, engine, is_htmx, registry
 from .containers import rows_for
 
-bp = Blueprint("actions", __name__)
+bp = EngineBlueprint("actions", __name__)
 
 ACTIONS = ("start", "stop", "restart", "kill", "pause", "unpause")
 # Actions that would take Periscope down if aimed at its own container.
@@ -77,14 +77,19 @@ def _inspect(ref: str) -> tuple[dict, str]:
 def _answer(cid: str, message: str, level: str, status: int = 200, removed: bool = False):
     """The updated section for htmx, or a redirect with the message."""
     ctx = request.form.get("ctx")
+    filters = {k[2:]: v for k, v in request.form.items() if k.startswith("f_")}
+    # a row of the list of every engine: the answer is that list again
+    everywhere = params.flag(request.form.get("everywhere")) and registry().several
     if is_htmx() and ctx == "row":
-        rows, f = rows_for({k[2:]: v for k, v in request.form.items() if k.startswith("f_")})
-        return render_template("actions/_row_response.html", rows=rows, f=f,
-                               qs=query_string(f), message=message, level=level), status
+        rows, f, trouble = rows_for(filters, everywhere=everywhere)
+        return render_template("actions/_row_response.html", rows=rows, f=f, trouble=trouble,
+                               several=everywhere, qs=query_string(f), message=message,
+                               level=level), status
     flash(message, level)
     if ctx == "row":
-        f = list_filters({k[2:]: v for k, v in request.form.items() if k.startswith("f_")})
-        default = url_for("containers.index", **query_string(f))
+        f = list_filters(filters, registry().names())
+        default = url_for("containers.index", **query_string(f),
+                          **({"engine": None} if everywhere else {}))
     else:
         default = url_for("containers.index") if removed else url_for("containers.detail", ref=cid)
     target = _safe_next(default)

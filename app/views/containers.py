@@ -1,19 +1,39 @@
-"""The container list (live), one container's page, and revealing its
+"""The container list (live; all engines side by side when several are
+configured and the URL names none), one container's page, and revealing its
 secret-looking env values (a POST with CSRF, never a linkable GET)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import g, redirect, render_template, request, url_for
 
 from .. import containerlist as cl
-from ..web import engine, is_htmx
+from ..web import EngineBlueprint, engine, is_htmx, registry, settings
 
-bp = Blueprint("containers", __name__)
+bp = EngineBlueprint("containers", __name__)
 
 
-def rows_for(args) -> tuple[list[dict], dict]:
-    f = cl.list_filters(args)
-    return cl.fetch_rows(engine(), f, url_for("containers.detail", ref="_")[:-1]), f
+def combined() -> bool:
+    """A list of every engine: several are configured and the URL names none."""
+    return g.get("engine_name") is None and registry().several
+
+
+def rows_for(args, *, everywhere: bool | None = None) -> tuple[list[dict], dict, list]:
+    """The rows, the filters, and the engines that could not be shown."""
+    if everywhere is None:
+        everywhere = combined()
+    if not everywhere:
+        f = cl.list_filters(args)
+        return cl.fetch_rows(engine(), f, url_for("containers.detail", ref="_")[:-1]), f, []
+    reg = registry()
+    f = cl.list_filters(args, reg.names())
+    prefixes = {e.name: url_for("containers.detail", ref="_", engine=e.name)[:-1] for e in reg}
+    rows, trouble = cl.fetch_combined(reg, f, prefixes, settings().engine_budget)
+    return rows, f, trouble
+
+
+def _context(rows, f, trouble) -> dict:
+    return {"rows": rows, "f": f, "qs": cl.query_string(f), "trouble": trouble,
+            "several": combined()}
 
 
 @bp.get("/")
@@ -23,21 +43,19 @@ def root():
 
 @bp.get("/containers")
 def index():
-    rows, f = rows_for(request.args)
-    qs = cl.query_string(f)
+    ctx = _context(*rows_for(request.args))
     if is_htmx() and request.headers.get("HX-Target") == "rows":
         # the filter form: answer the rows, and put the filters in the address
         # bar without the empty fields, so the URL can be shared as it reads
-        body = render_template("containers/_poll.html", rows=rows, f=f, qs=qs)
-        return body, 200, {"HX-Push-Url": url_for("containers.index", **qs)}
-    return render_template("containers/index.html", rows=rows, f=f, qs=qs, states=cl.STATES)
+        body = render_template("containers/_poll.html", **ctx)
+        return body, 200, {"HX-Push-Url": url_for("containers.index", **ctx["qs"])}
+    return render_template("containers/index.html", **ctx, states=cl.STATES)
 
 
 @bp.get("/containers/rows")
 def rows():
     """The polled partial: the table body, carrying its own trigger."""
-    rows, f = rows_for(request.args)
-    return render_template("containers/_poll.html", rows=rows, f=f, qs=cl.query_string(f))
+    return render_template("containers/_poll.html", **_context(*rows_for(request.args)))
 
 
 @bp.get("/containers/<ref>")

@@ -9,16 +9,16 @@ back on the form with the user's text exactly as typed.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from .. import manifest as mf
 from .. import params, policy, selfdetect
 from ..errors import explain
 from ..gateway import exceptions as ge
 from ..security import changes_state
-from ..web import engine, settings
+from ..web import EngineBlueprint, engine, engine_entry
 
-bp = Blueprint("create", __name__)
+bp = EngineBlueprint("create", __name__)
 
 
 def _preview(form: dict) -> dict | None:
@@ -44,7 +44,7 @@ def render_form(form: dict, status: int = 200, **ctx):
         ctx["preview"] = _preview(form)
     ctx.setdefault("example", None)
     return render_template("create/form.html", form=form, examples=mf.EXAMPLES,
-                           allow_host_access=settings().allow_host_access,
+                           allow_host_access=engine_entry().allow_host_access,
                            policy_text=policy.describe(), max_kib=mf.MAX_BYTES // 1024,
                            **ctx), status
 
@@ -89,7 +89,7 @@ def create():
         return render_form(form, 400, problems=problems)
     eng = engine()
     found = policy.violations(m, eng.host.socket_path)
-    if found and not settings().allow_host_access:
+    if found and not engine_entry().allow_host_access:
         return render_form(form, 403, violations=found)
 
     try:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 
 from .. import manifest as mf
 from ..pulls import MAX_RUNNING, PullJobs, TooMany
-from ..web import engine, settings
+from ..web import EngineBlueprint, engine, settings
 
-bp = Blueprint("images", __name__)
+bp = EngineBlueprint("images", __name__)
 
 
 def jobs() -> PullJobs:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Response, abort, render_template, request, url_for
 
 from .. import logview
 from ..logreader import PAGE_BOUND, Cursor
 from ..logrows import render_rows
 from ..params import InputError
-from ..web import engine, settings
+from ..web import EngineBlueprint, engine, settings
 
-bp = Blueprint("logs", __name__)
+bp = EngineBlueprint("logs", __name__)
 log = logging.getLogger("periscope")
 
 

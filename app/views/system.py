@@ -1,27 +1,20 @@
-"""The engine page, the health check, and the waiter that brings an error page
-back once the engine answers again."""
+"""The health check, and the waiter that brings an error page back once its
+engine answers again."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import jsonify, render_template
 
-from ..gateway import MAX_API_VERSION, exceptions as ge
-from ..web import engine
+from ..gateway import exceptions as ge
+from ..web import EngineBlueprint, engine
 
-bp = Blueprint("system", __name__)
-
-
-@bp.get("/engine")
-def engine_page():
-    eng = engine()
-    version = eng.version()
-    info = eng.info()
-    return render_template("engines/index.html", version=version, info=info,
-                           api_in_use=eng.api_version, max_api=MAX_API_VERSION)
+bp = EngineBlueprint("system", __name__)
 
 
 @bp.get("/healthz")
 def healthz():
+    """200 while Periscope serves and the engine answers (the default engine,
+    or the one in the URL); 503 with the engine's error otherwise."""
     eng = engine()
     try:
         api = eng.ping()

@@ -1,24 +1,41 @@
 """GET /whoami: the container Periscope runs in, found and confirmed on the
-engine (see app/selfdetect.py for how), or plainly: not in a container."""
+engine (see app/selfdetect.py for how), or plainly: not in a container. With
+several engines and none in the URL, every engine is asked which holds it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import g, render_template
 
 from .. import selfdetect as sd
-from ..web import engine
+from ..web import EngineBlueprint, engine_entry, registry, settings
 
-bp = Blueprint("whoami", __name__)
+bp = EngineBlueprint("whoami", __name__)
 
 
 @bp.get("/whoami")
 def index():
-    eng = engine()
-    det = sd.detect(eng)
-    sd.remember(eng, det)
+    reg = registry()
+    seen = None
+    if g.get("engine_name") is None and reg.several:
+        seen = sd.find_everywhere(reg, settings().engine_budget)
+        chosen = next((s for s in seen if s.holds), None) or next(
+            (s for s in seen if s.detection), None)
+        if chosen is None:  # no engine answered: the default's error, as a page
+            entry = reg.default
+            det, info = sd.detect(entry.engine), entry.engine.info()
+        else:
+            entry = reg.get(chosen.name)
+            det, info = chosen.detection, chosen.info
+    else:
+        entry = engine_entry()
+        det = sd.detect(entry.engine)
+        sd.remember(entry.engine, det)
+        info = entry.engine.info()
+    eng = entry.engine
     c = det.container
-    ctx = {"det": det, "c": c, "info": eng.info(), "proc": sd.process_facts(),
-           "sock": sd.socket_access(eng.host), "methods": sd.METHODS}
+    ctx = {"det": det, "c": c, "info": info, "proc": sd.process_facts(),
+           "sock": sd.socket_access(eng.host), "methods": sd.METHODS, "seen": seen,
+           "holder": entry.name, "several": seen is not None, "about": entry}
     if c:
         hc = c.get("HostConfig") or {}
         ctx.update(

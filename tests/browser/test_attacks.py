@@ -11,7 +11,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import LABEL, SESSION, screenshot, unique_name
+from conftest import LABEL, SESSION, polls_done, screenshot, unique_name, wait_polls
 
 # Every payload plants elements with these ids/classes if it is ever parsed as HTML.
 PAYLOAD = ('"><img id="pwn-img" src="x" onerror="alert(1)">'
@@ -23,7 +23,10 @@ INJECTED = "#pwn-img, #pwn-script, #pwn-svg, .pwn-b, img[src='x']"
 
 
 def assert_inert(page, where: str) -> None:
-    page.wait_for_timeout(300)  # let htmx settle and any onerror fire
+    # every image (an injected one included) has loaded or failed, so an
+    # onerror handler would have run by now; and htmx has nothing in flight
+    page.wait_for_function("() => [...document.images].every(i => i.complete) && "
+                           "!document.querySelector('.htmx-request')")
     assert page.dialogs == [], (where, page.dialogs)
     assert page.locator(INJECTED).count() == 0, where
     assert page.evaluate("() => [...document.scripts].every(s => s.src && "
@@ -47,10 +50,12 @@ def test_label_and_env_values(page, live_server, run_container):
     # the list (labels appear in rows / filters) and the events page
     page.goto(f"{live_server.url}/containers?label={LABEL}={SESSION}")
     page.wait_for_selector(f'tr[data-id="{cid}"]')
-    page.wait_for_timeout(1500)  # one poll swaps the rows in again
+    wait_polls(page, "/containers/rows", 1)  # one poll swaps the rows in again
     assert_inert(page, "list")
     page.goto(f"{live_server.url}/events")
-    page.wait_for_timeout(1500)
+    page.wait_for_selector("tr.ev")
+    wait_polls(page, "/events/poll", 1)
+    assert PAYLOAD in page.locator("#events").text_content()  # the label shown, as text
     assert_inert(page, "events")
     screenshot(page, "attack-events")
 
@@ -92,11 +97,17 @@ def test_search_boxes(page, live_server, run_container):
     page.goto(f"{live_server.url}/containers?all=1&q=" + urllib.parse.quote(PAYLOAD))
     assert page.input_value("#q") == PAYLOAD[:200]
     assert_inert(page, "list search")
+    typed = polls_done(page, "/containers")
     page.fill("#q", SHORT)
-    page.wait_for_timeout(1500)
+    wait_polls(page, "/containers", 1, since=typed)  # the filter's answer is in
+    assert page.input_value("#q") == SHORT
     assert_inert(page, "list search typed")
-    page.goto(f"{live_server.url}/events?q=" + urllib.parse.quote(PAYLOAD))
-    assert_inert(page, "events search")
+    # the events page's filters: each echoes the value refused, as text
+    for field in ("container", "label", "action"):
+        page.goto(f"{live_server.url}/events?{field}=" + urllib.parse.quote(PAYLOAD))
+        assert page.input_value(f"input[name={field}]") == PAYLOAD
+        assert page.is_visible("#filter-problems")
+        assert_inert(page, f"events {field} filter")
 
 
 def test_manifest_error_echo(page, live_server):
@@ -142,6 +153,7 @@ def test_no_image_refusal_and_pull_echo(page, live_server):
                   SHORT)
     offer.click()
     page.wait_for_load_state()
-    page.wait_for_timeout(800)
+    assert page.inner_text(".error-page .status-code") == "400"
+    assert SHORT[:60] in page.inner_text(".error-page .message")  # echoed as text
     assert_inert(page, "pull echo")
     screenshot(page, "attack-pull-echo")

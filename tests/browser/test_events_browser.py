@@ -11,7 +11,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import LABEL, SESSION, free_port, screenshot, unique_name
+from conftest import LABEL, SESSION, free_port, screenshot, unique_name, wait_polls
 
 
 def test_events_page_gains_a_row_within_two_polls(page, live_server, docker, run_container):
@@ -33,7 +33,7 @@ def test_events_page_gains_a_row_within_two_polls(page, live_server, docker, run
 
     docker("kill", cid)
     page.wait_for_selector(f'tr.ev[data-actor="{cid}"][data-action="die"]', timeout=2500)
-    time.sleep(2.5)  # a few more polls: nothing doubles
+    wait_polls(page, "/events/poll", 3)  # a few more polls: nothing doubles
     keys = page.eval_on_selector_all("tr.ev", "rs => rs.map(r => r.dataset.key)")
     assert len(keys) == len(set(keys)), keys
     actions = page.eval_on_selector_all("tr.ev", "rs => rs.map(r => r.dataset.action)")

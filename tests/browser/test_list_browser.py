@@ -1,9 +1,8 @@
 """The container list in real Chromium: live updates without a reload."""
 
 import os
-import time
 
-from conftest import LABEL, SESSION, screenshot, unique_name
+from conftest import LABEL, SESSION, screenshot, unique_name, wait_polls
 
 
 def test_list_is_live(page, live_server, docker, run_container):
@@ -40,7 +39,7 @@ def test_filter_box_keeps_focus_and_url(page, live_server, run_container):
     page.wait_for_function("() => location.search.includes('q=focus')", timeout=3000)
     page.wait_for_selector(f'tr[data-id="{other}"]', state="detached", timeout=3000)
     assert page.is_visible(f'tr[data-id="{cid}"]')
-    time.sleep(2.2)  # two polls later the filter still holds and focus stays in the box
+    wait_polls(page, "/containers/rows", 2)  # two polls later the filter still holds, focus too
     assert page.is_visible(f'tr[data-id="{cid}"]')
     assert not page.is_visible(f'tr[data-id="{other}"]')
     assert page.evaluate("document.activeElement.id") == "q"
@@ -52,15 +51,24 @@ def test_filter_box_keeps_focus_and_url(page, live_server, run_container):
     assert not page2.is_visible(f'tr[data-id="{other}"]')
 
 
-def test_pages_look_right(page, live_server, run_container):
-    cid = run_container(name=unique_name("look"), args=["-e", "MODE=demo", "--label", "app=demo"])
+def test_pages_look_right(page, live_server, run_container, docker):
+    name = unique_name("look")
+    cid = run_container(name=name, args=["-e", "MODE=demo", "--label", "app=demo"])
     page.goto(f"{live_server.url}/containers/{cid}")
     page.wait_for_selector("h1.container-name")
+    assert name in page.inner_text("h1.container-name")
+    assert "MODE" in page.inner_text("#env") and "demo" in page.inner_text("#env")
+    assert "app" in page.inner_text("#labels")
     screenshot(page, "detail")
     page.goto(f"{live_server.url}/engine")
+    assert page.inner_text("#api-in-use") == docker("version", "--format",
+                                                     "{{.Server.APIVersion}}").strip()
     screenshot(page, "engine")
     page.set_viewport_size({"width": 390, "height": 800})
     page.goto(f"{live_server.url}/containers?all=1")
+    page.wait_for_selector(f'tr[data-id="{cid}"]')
+    # at phone width the page itself does not scroll sideways (the table may, in its box)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     screenshot(page, "list-phone")
 
 
@@ -94,7 +102,7 @@ def test_engine_calls_panel_follows_what_the_user_did(page, live_server, run_con
     assert f'"label":["{LABEL}={SESSION}"]' in text  # unquoted path
     assert "--data-urlencode" in text
     # polling does not replace it: two polls later it still shows the filter request
-    page.wait_for_timeout(2300)
+    wait_polls(page, "/containers/rows", 2)
     assert "the last request" in page.inner_text("#engine-calls-summary")
     # an action on a row: the panel shows the POST to the engine
     page.click(f'tr[data-id="{cid}"] button[formaction$="/stop"]')

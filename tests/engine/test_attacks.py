@@ -26,10 +26,11 @@ def post_urls(app, cid: str) -> list[tuple[str, str]]:
             continue
         args = {}
         for a in rule.arguments:
-            args[a] = cid if a == "ref" else "x"
+            args[a] = cid if a == "ref" else "default" if a == "engine" else "x"
         if "action" in rule.arguments:
             for act in ACTIONS:
-                out.append((rule.endpoint, rule.rule.replace("<ref>", cid).replace("<action>", act)))
+                out.append((rule.endpoint, rule.rule.replace("<ref>", cid).replace("<action>", act).replace(
+                    "<engine>", "default")))
             continue
         url = rule.rule
         for a, v in args.items():
@@ -81,7 +82,7 @@ def test_gets_never_change_state(app, client, docker, run_container):
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint == "static":
             continue
-        url = rule.rule.replace("<ref>", cid).replace("<job_id>", "x")
+        url = rule.rule.replace("<ref>", cid).replace("<job_id>", "x").replace("<engine>", "default")
         client.get(url + "?confirmed=1&force=1&action=stop")
     assert state(docker, cid) == before and cid in labelled(docker)
 
@@ -112,8 +113,9 @@ def test_read_only_refuses_every_state_change(docker, run_container):
 def test_foreign_host_refused_on_every_route(app, client, run_container):
     cid = run_container()
     for rule in app.url_map.iter_rules():
-        url = rule.rule.replace("<ref>", cid).replace("<job_id>", "x").replace(
-            "<action>", "stop").replace("<path:filename>", "style.css")
+        url = rule.rule.replace("<ref>", cid).replace("<job_id>", "x").replace("<engine>", "default").replace(
+            "<action>", "stop").replace("<path:filename>", "style.css").replace(
+            "<engine>", "default")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             for host in ("evil.example", "evil.example:80", "127.0.0.1.evil.example",
                          "localhost@evil.example"):
@@ -147,7 +149,8 @@ def test_odd_refs_are_400_or_404_and_call_nothing_else(counting_engine):
     assert len(refs) >= 6
     for ref in ODD:
         for rule in refs:
-            url = rule.rule.replace("<ref>", ref).replace("<action>", "stop")
+            url = rule.rule.replace("<ref>", ref).replace("<action>", "stop").replace(
+                "<engine>", "default")
             method = "POST" if "POST" in rule.methods else "GET"
             if method == "POST":
                 r = csrf_post(client, url, data={"confirmed": "1"}, follow_redirects=True)

@@ -213,7 +213,7 @@ def test_host_access_is_refused_by_default(client, docker):
     assert "root filesystem" in page and "PERISCOPE_ALLOW_HOST_ACCESS" in page
     assert labelled(docker) == before
     # the engine's own socket (DOCKER_HOST) is protected wherever it lives
-    sock = client.application.extensions["periscope.engine"].host.socket_path
+    sock = client.application.extensions["periscope.engines"].default.host.socket_path
     if sock:
         r = post(client, manifest(HostConfig={"Binds": [f"{sock}:/docker.sock"]}))
         assert r.status_code == 403 and "Engine socket" in r.get_data(as_text=True)

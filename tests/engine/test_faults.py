@@ -43,7 +43,7 @@ def test_engine_stops_mid_session_and_comes_back(proxy, run_container, start_ser
     assert cid in s.get(srv.url + "/containers/rows", timeout=10).text
 
     proxy.cut()
-    for path in ("/containers", f"/containers/{cid}", "/containers/rows", "/engine"):
+    for path in ("/containers", f"/containers/{cid}", "/containers/rows", "/engines/default"):
         t0 = time.monotonic()
         r = s.get(srv.url + path, timeout=10)
         took = time.monotonic() - t0
@@ -114,7 +114,7 @@ def test_stalled_engine_is_a_504_and_other_pages_still_served(tmpdir_short, star
                 return r.status_code, time.monotonic() - t0, r.text
 
             stuck = [pool.submit(timed, p) for p in ["/containers", "/containers/abc",
-                                                     "/engine", "/containers/rows"] * 2]
+                                                     "/engines/default", "/containers/rows"] * 2]
             time.sleep(0.2)
             # while those hang on the engine, pages that need no engine are served at once
             for path in ("/static/style.css", "/static/app.js"):
@@ -187,7 +187,7 @@ def test_engine_malformed_json_is_a_502_page_with_the_text(tmpdir_short):
         c = _fake_app(fake).test_client()
         for path, text in (("/containers", '[{&#34;Id&#34;: &#34;abc&#34;'),
                            ("/containers/abc", "&lt;html&gt;a proxy error page&lt;/html&gt;"),
-                           ("/engine", "not json at all")):
+                           ("/engines/default", "not json at all")):
             r = c.get(path)
             html = r.get_data(as_text=True)
             assert r.status_code == 502, (path, r.status_code)

@@ -96,6 +96,32 @@ def test_tls_with_the_right_client_certificate(tls_engine, certs, docker, start_
     assert requests.get(srv.url + "/healthz", timeout=15).json()["engine"] == "ok"
 
 
+def test_a_tls_engine_in_the_engines_file_beside_the_local_one(tls_engine, certs, docker,
+                                                               docker_host, start_server,
+                                                               tmp_path):
+    _, folders = certs
+    load_test_image(tls_engine, docker)
+    cid = docker_cli(tls_engine, "run", "-d", "--label", "proof=tls-list", IMAGE,
+                     "sleep", "300").strip()
+    f = tmp_path / "engines.toml"
+    f.write_text(f'[engines.local]\nurl = "{docker_host}"\n\n'
+                 f'[engines.secure]\nurl = "tcp://127.0.0.1:{tls_engine.tcp_port}"\n'
+                 f'tls = "{folders["good"]}"\n\n'
+                 f'[engines.wrongca]\nurl = "tcp://127.0.0.1:{tls_engine.tcp_port}"\n'
+                 f'tls = "{folders["wrong_ca"]}"\n')
+    srv = start_server({"PERISCOPE_ENGINES_FILE": str(f)})
+    r = requests.get(srv.url + "/containers?label=proof=tls-list", timeout=15)
+    assert r.status_code == 200
+    assert re.search(rf'data-id="{cid}"[^>]*data-engine="secure"', r.text)
+    row = re.search(r'<tr class="engine-trouble[^"]*" data-engine="wrongca">(.*?)</tr>',
+                    r.text, re.S).group(1)
+    assert "TLS handshake failed" in row and "not signed by the CA" in row
+    page = requests.get(srv.url + "/engines", timeout=15).text
+    assert "TCP with TLS" in page
+    detail = requests.get(srv.url + f"/engines/secure/containers/{cid}", timeout=15)
+    assert detail.status_code == 200 and "--cacert" in detail.text
+
+
 @pytest.mark.parametrize("folder, host, words", [
     ("wrong_client", "127.0.0.1", ["TLS handshake failed", "refused the client certificate",
                                    "wrong_client/cert.pem"]),
@@ -115,7 +141,7 @@ def test_tls_failures_are_a_clear_page(tls_engine, certs, folder, host, words):
     for w in words:
         assert w in html, (w, html[:2000])
     assert "Traceback" not in html and "_ssl.c" not in html and "[SSL:" not in html
-    assert "refused the TLS connection" in html and "Check DOCKER_CERT_PATH" in html
+    assert "refused the TLS connection" in html and "Check its TLS folder" in html
     # an htmx poll gets the same reason as a notice, retargeted to #flash
     r = c.get("/containers/rows", headers={"HX-Request": "true"})
     assert r.status_code == 503 and r.headers["HX-Retarget"] == "#flash"
@@ -132,11 +158,11 @@ def test_plain_http_to_the_tls_port_is_refused(tls_engine):
 def test_plain_tcp_says_unencrypted(plain_engine, start_server):
     host = f"tcp://127.0.0.1:{plain_engine.tcp_port}"
     srv = start_server({"DOCKER_HOST": host, "DOCKER_TLS_VERIFY": ""})
-    for path in ("/containers", "/engine"):
+    for path in ("/containers", "/engines/default"):
         r = requests.get(srv.url + path, timeout=15)
         assert r.status_code == 200, r.text[:500]
         assert re.search(r'class="badge warn">TCP, unencrypted<', r.text), path
-        assert f"<code>{host}</code>" in r.text
+        assert f">{host}</code>" in r.text
 
 
 @pytest.mark.browser

@@ -1,5 +1,6 @@
-"""An engine that does not answer: every page is a 503 that names DOCKER_HOST
-and the OS error, and recovers by itself when the engine is back."""
+"""An engine that does not answer: every page about it is a 503 that names it
+and the OS error, and recovers by itself when the engine is back; the engines
+page lists it with its error."""
 
 import os
 import socket
@@ -15,7 +16,7 @@ def app_for(host):
 
 
 @pytest.mark.parametrize("path", ["/containers", "/containers?all=1", "/containers/rows",
-                                  "/containers/abc", "/engine", "/events", "/whoami"])
+                                  "/containers/abc", "/engines/default", "/events", "/whoami"])
 def test_missing_socket_is_a_503_page(tmp_path, path):
     host = f"unix://{tmp_path}/missing.sock"
     r = app_for(host).test_client().get(path)
@@ -23,7 +24,18 @@ def test_missing_socket_is_a_503_page(tmp_path, path):
     html = r.get_data(as_text=True)
     assert host in html and "No such file or directory" in html
     assert "Traceback" not in html
-    assert 'hx-get="/engine/wait"' in html  # it polls until the engine is back
+    # it polls (its own engine) until the engine is back
+    want = "/engines/default/engine/wait" if path.startswith("/engines/") else "/engine/wait"
+    assert f'hx-get="{want}"' in html
+
+
+def test_the_engines_page_names_a_dead_engine_and_its_error(tmp_path):
+    host = f"unix://{tmp_path}/missing.sock"
+    r = app_for(host).test_client().get("/engine")  # the old URL of the engines page
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    row = html.split('data-engine="default"', 1)[1].split("</tr>", 1)[0]
+    assert "unreachable" in row and "No such file or directory" in row and host in html
 
 
 def test_refused_tcp_port_is_a_503_page():

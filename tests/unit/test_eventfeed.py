@@ -29,7 +29,7 @@ class FakeEngine(Engine):
         self.buffer: list[dict] = []
         self.calls: list[tuple[int, int]] = []
 
-    def events(self, *, since, until, filters=None):
+    def events(self, *, since, until, filters=None, timeout=None):
         lo, hi = parse_ts(str(since)), parse_ts(str(until))
         self.calls.append((lo, hi))
         out = [e for e in self.buffer if lo <= e["timeNano"] <= hi]

@@ -6,8 +6,7 @@ import random
 import pytest
 
 from app.gateway.frames import (BIG_FRAME, FIRST, LAST, MIDDLE, STDERR, STDIN, STDOUT,
-                                STREAM_MASK, WHOLE, Dechunker, FrameParser, demux_all, mux,
-                                wanted)
+                                Dechunker, FrameParser, demux_all, joined, mux, wanted)
 from logkit import chunk_encode
 
 SAMPLE_FRAMES = [
@@ -27,23 +26,11 @@ EXPECTED = [(STDOUT if s == STDIN else s, p) for s, p in SAMPLE_FRAMES]
 def parse_in_pieces(data: bytes, cuts: list[int]):
     """Frames (big ones joined) and notices, feeding `data` cut at `cuts`."""
     p = FrameParser()
-    out, pend = [], []
-    prev = 0
-    pieces = []
+    pieces, prev = [], 0
     for c in sorted(cuts) + [len(data)]:
         pieces += p.feed(data[prev:c])
         prev = c
-    pieces += p.close()
-    for code, piece in pieces:
-        flag = code & ~STREAM_MASK
-        if flag == WHOLE:
-            out.append((code, piece))
-        elif flag == LAST:
-            out.append((code & STREAM_MASK, b"".join(pend) + piece))
-            pend = []
-        else:
-            pend.append(piece)
-    return out, p.notices
+    return joined(pieces + p.close()), p.notices
 
 
 def test_whole_stream():

@@ -37,14 +37,16 @@ def test_tls_needs_the_cert_files(tmp_path):
     assert h.scheme == "https" and h.ca_cert.endswith("ca.pem") and h.encrypted
 
 
-@pytest.mark.parametrize("bad", ["ftp://x", "tcp://", "unix://relative"])
+@pytest.mark.parametrize("bad", ["ftp://x", "tcp://", "http://:2375", "tcp://host:port",
+                                 "unix://", "gopher:///var/run/docker.sock"])
 def test_bad_hosts_are_refused(bad):
-    if bad == "unix://relative":
-        # unix://relative means the path /relative to the docker CLI too
-        assert parse_host(bad, env={}).socket_path == "/relative"
-        return
     with pytest.raises(HostConfigError):
         parse_host(bad, env={})
+
+
+def test_unix_relative_is_read_as_the_cli_reads_it():
+    # unix://relative means the path /relative to the docker CLI too
+    assert parse_host("unix://relative", env={}).socket_path == "/relative"
 
 
 def test_curl_lines():

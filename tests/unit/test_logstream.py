@@ -2,6 +2,7 @@
 stream, multiplexed or TTY, and the engine's timestamps."""
 
 import datetime as dt
+import random
 import pytest
 
 from app.gateway.exceptions import EngineError
@@ -27,6 +28,20 @@ def test_timestamps_exact_to_the_nanosecond():
     assert ts == TS.encode() and n == ns and rest == b"hello world\n"
     assert split_ts(b"no timestamp here") == (b"", None, b"no timestamp here")
     assert split_ts(b"2026-11-27T21:07:43.2+01:00 x") == (b"2026-11-27T21:07:43.2+01:00", ns - 4780710, b"x")
+
+
+def test_a_timestamp_never_holds_anything_to_escape():
+    """The page shows timestamps unescaped: split_ts must only ever hand out
+    digits and -T:.Z+ whatever the entry (hostile text in the right places)."""
+    rng = random.Random(5)
+    alphabet = b'0123456789-T:.Z+ <>&"\'x\n\xff'
+    base = TS.encode() + b" "
+    for _ in range(20000):
+        b = bytearray(base + b"rest")
+        for _ in range(rng.randint(1, 4)):
+            b[rng.randrange(len(base))] = rng.choice(alphabet)
+        ts, _ns, _rest = split_ts(bytes(b))
+        assert set(ts) <= set(b"0123456789-T:.Z+"), ts
 
 
 def test_entries_of_a_multiplexed_stream():

@@ -15,6 +15,7 @@ from app.config import Settings
 from app.masking import MASK, env_pairs, looks_secret, mask_inspect
 from app.security import (CSP, Password, PasswordConfigError, Throttle, _host_allowed,
                           load_password)
+from conftest import login
 
 
 def make_app(**over):
@@ -137,31 +138,19 @@ def test_login_flow_and_cookie_flags():
 def test_login_never_redirects_elsewhere():
     app = make_app(password="pw")
     c = app.test_client()
-    c.get("/login")
-    with c.session_transaction() as sess:
-        tok = sess["csrf"]
     for evil in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:x"):
-        r = c.post("/login", data={"password": "pw", "csrf_token": tok, "next": evil},
-                   headers={"Origin": "http://localhost"})
+        r = login(c, "pw", next=evil)
         assert r.status_code == 303 and r.headers["Location"] == "/containers", evil
-        c.post("/logout", data={"csrf_token": tok}, headers={"Origin": "http://localhost"})
-        c.get("/login")
-        with c.session_transaction() as sess:
-            tok = sess["csrf"]
+        c.post("/logout", data={"csrf_token": c.csrf}, headers={"Origin": "http://localhost"})
 
 
 def test_login_slowdown_refuses_without_checking():
     app = make_app(password="pw")
     c = app.test_client()
-    c.get("/login")
-    with c.session_transaction() as sess:
-        tok = sess["csrf"]
-    h = {"Origin": "http://localhost"}
-    codes = [c.post("/login", data={"password": f"guess{i}", "csrf_token": tok},
-                    headers=h).status_code for i in range(4)]
+    codes = [login(c, f"guess{i}").status_code for i in range(4)]
     assert codes == [401, 401, 401, 401]
     # now even the right password must wait: the guess is not even checked
-    r = c.post("/login", data={"password": "pw", "csrf_token": tok}, headers=h)
+    r = login(c, "pw")
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
     assert "Try again in" in r.get_data(as_text=True)
 
@@ -181,12 +170,8 @@ def test_secure_cookie_behind_https_only_with_trusted_proxy():
 def test_trusted_proxy_client_address_feeds_the_slowdown():
     app = make_app(password="pw", trusted_proxy=True)
     c = app.test_client()
-    c.get("/login")
-    with c.session_transaction() as sess:
-        tok = sess["csrf"]
     for i in range(4):
-        c.post("/login", data={"password": "x", "csrf_token": tok},
-               headers={"Origin": "http://localhost", "X-Forwarded-For": "198.51.100.9"})
+        login(c, "x", headers={"X-Forwarded-For": "198.51.100.9"})
     assert app.extensions["periscope.throttle"].wait_left("198.51.100.9") > 0
     assert app.extensions["periscope.throttle"].wait_left("127.0.0.1") == 0
 
@@ -218,13 +203,8 @@ def test_open_routes_without_session():
 def test_logout_is_a_post_with_csrf():
     app = make_app(password="pw")
     c = app.test_client()
-    c.get("/login")
-    with c.session_transaction() as sess:
-        tok = sess["csrf"]
-    c.post("/login", data={"password": "pw", "csrf_token": tok},
-           headers={"Origin": "http://localhost"})
-    with c.session_transaction() as sess:
-        tok = sess["csrf"]
+    login(c, "pw")
+    tok = c.csrf
     assert c.get("/logout").status_code == 405
     assert c.post("/logout", headers={"Origin": "http://localhost"}).status_code == 403
     assert c.get("/containers/x").status_code != 302  # still logged in
@@ -236,11 +216,7 @@ def test_logout_is_a_post_with_csrf():
 def test_changing_the_password_ends_old_sessions():
     a1 = make_app(password="old")
     c = a1.test_client()
-    c.get("/login")
-    with c.session_transaction() as sess:
-        tok = sess["csrf"]
-    c.post("/login", data={"password": "old", "csrf_token": tok},
-           headers={"Origin": "http://localhost"})
+    assert login(c, "old").status_code == 303
     cookie = c.get_cookie("periscope_session").value
     a2 = make_app(password="new")
     c2 = a2.test_client()
