@@ -46,6 +46,9 @@ command -v openssl >/dev/null || need+=(openssl)
 # the pull tests run Debian's registry on 127.0.0.1; the deploy test builds a base with debootstrap
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+# the ssh:// engine tests run Debian's sshd on 127.0.0.1
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null || need+=(openssh-client)
 if ((${#need[@]})); then
   log "installing ${need[*]}"
   apt_install "${need[@]}" || log "could not install ${need[*]} (not root on Debian?)"
