@@ -26,7 +26,7 @@ RUN /opt/periscope/venv/bin/pip wheel --no-deps -w /tmp/wheel . \
 
 # --- run ------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
-ARG VERSION=0.1.0
+ARG VERSION=0.2.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="Periscope" \
       org.opencontainers.image.description="A server-rendered dashboard for a Docker Engine, through its HTTP API" \

@@ -6,6 +6,8 @@ app/server.py for its configuration, and the `periscope` command).
 
 from __future__ import annotations
 
+__version__ = "0.2.0"
+
 from pathlib import Path
 
 from flask import Flask
@@ -41,7 +43,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         registry = Registry.build(settings.engine_specs(), read_only=settings.read_only,
                                   allow_host_access=settings.allow_host_access,
                                   connect_timeout=settings.connect_timeout,
-                                  read_timeout=settings.read_timeout)
+                                  read_timeout=settings.read_timeout,
+                                  share_for=settings.share_for, state_dir=settings.state_dir)
     else:  # one engine given (tests, a fake)
         registry = Registry([EngineEntry(engine.name, engine, settings.read_only,
                                          settings.allow_host_access)])

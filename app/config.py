@@ -13,7 +13,7 @@ def _bool(env, name, default=False) -> bool:
     return flag(env.get(name), default)
 
 
-def _float(env, name, default: float) -> float:
+def _float(env, name, default: float, zero: bool = False) -> float:
     v = env.get(name)
     if v is None or v.strip() == "":
         return default
@@ -21,8 +21,8 @@ def _float(env, name, default: float) -> float:
         f = float(v)
     except ValueError:
         raise ValueError(f"{name}={v!r} is not a number") from None
-    if f <= 0:
-        raise ValueError(f"{name}={v!r} must be above zero")
+    if f < 0 or (f == 0 and not zero) or f != f or f == float("inf"):
+        raise ValueError(f"{name}={v!r} must be above zero" + (" (or 0)" if zero else ""))
     return f
 
 
@@ -41,6 +41,7 @@ class Settings:
     engines: str | None = None  # PERISCOPE_ENGINES
     engines_file: str | None = None  # PERISCOPE_ENGINES_FILE
     engine_budget: float = 2.0  # seconds each engine gets on a combined page
+    share_for: float = 1.0  # seconds an identical Engine read may be shared (0: never)
     docker_tls_verify: str | None = None
     docker_cert_path: str | None = None
     connect_timeout: float = 3.0
@@ -69,6 +70,7 @@ class Settings:
         s.engines = env.get("PERISCOPE_ENGINES") or None
         s.engines_file = env.get("PERISCOPE_ENGINES_FILE") or None
         s.engine_budget = _float(env, "PERISCOPE_ENGINE_BUDGET", 2.0)
+        s.share_for = _float(env, "PERISCOPE_SHARE_FOR", 1.0, zero=True)
         s.docker_tls_verify = env.get("DOCKER_TLS_VERIFY") or None
         s.docker_cert_path = env.get("DOCKER_CERT_PATH") or None
         s.connect_timeout = _float(env, "PERISCOPE_CONNECT_TIMEOUT", 3.0)

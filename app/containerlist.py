@@ -8,6 +8,8 @@ from typing import Callable
 
 from markupsafe import Markup
 
+import hashlib
+import time
 from dataclasses import dataclass
 
 from . import params
@@ -46,13 +48,51 @@ def query_string(f: dict) -> dict:
     return out
 
 
-def fetch_rows(eng: Engine, f: dict, href_prefix: str) -> list[dict]:
-    """One Engine call: GET /containers/json with the engine-side filters; the
-    free text over name/image/ID is applied here, on that one answer."""
-    raw = eng.containers(all=f["all"] or bool(f["state"]), filters=_engine_filters(f) or None)
-    rows = _rows(raw, f, href_prefix)
-    rows.sort(key=lambda r: (-r["created"], r["name"]))
+@dataclass
+class Listing:
+    """What the engine(s) answered for one list, before any row is made: a
+    poll whose tag is the one the viewer has needs no rows at all."""
+
+    raw: dict[str, list[dict]]  # engine name -> its answer
+    trouble: list  # EngineTrouble of the engines that could not be listed
+    tag: str  # changes whenever what the rows would show may change
+
+
+def _tag(parts) -> str:
+    # the minute: relative times ("5 minutes ago") move on while the data stays
+    h = hashlib.blake2b(repr((parts, int(time.time() // 60))).encode(), digest_size=8)
+    return h.hexdigest()
+
+
+def tag_of(listing: Listing, context) -> str:
+    """The listing's tag with what else the rows depend on (read-only, the
+    code's version): the same in every worker (no hash() of str, which each
+    process seeds differently)."""
+    return listing.tag + "." + hashlib.blake2b(repr(context).encode(), digest_size=4).hexdigest()
+
+
+def read_one(eng: Engine, f: dict) -> Listing:
+    """One Engine call: GET /containers/json with the engine-side filters."""
+    raw, tag = eng.containers_tagged(all=f["all"] or bool(f["state"]),
+                                     filters=_engine_filters(f) or None)
+    return Listing({eng.name: raw}, [], _tag((tag, sorted(f.items()))))
+
+
+def rows_of(listing: Listing, f: dict, prefixes: dict[str, str], tagged: bool) -> list[dict]:
+    """The rows: the free text over name/image/ID applied here, on the
+    engines' answers; `tagged`: each row carries its engine's name."""
+    rows = []
+    for name, raw in listing.raw.items():
+        for row in _rows(raw, f, prefixes[name]):
+            if tagged:
+                row["engine"] = name
+            rows.append(row)
+    rows.sort(key=lambda r: (-r["created"], r["name"], r.get("engine", "")))
     return rows
+
+
+def fetch_rows(eng: Engine, f: dict, href_prefix: str) -> list[dict]:
+    return rows_of(read_one(eng, f), f, {eng.name: href_prefix}, tagged=False)
 
 
 @dataclass
@@ -64,19 +104,20 @@ class EngineTrouble:
     message: str
 
 
-def fetch_combined(registry: Registry, f: dict, prefixes: dict[str, str],
-                   budget: float) -> tuple[list[dict], list[EngineTrouble]]:
-    """Every engine's rows (or the one f["engine"] names), asked in parallel,
-    each within `budget` seconds; each row carries its engine's name. An engine
-    that fails or is late is a trouble entry, and the others are shown."""
+def read_combined(registry: Registry, f: dict, budget: float) -> Listing:
+    """Every engine's answer (or the one f["engine"] names), asked in
+    parallel, each within `budget` seconds. An engine that fails or is late
+    is a trouble entry, and the others are shown."""
     entries = [e for e in registry if not f["engine"] or e.name == f["engine"]]
     key = ("containers", f["all"] or bool(f["state"]), f["state"], f["label"])
 
     def ask(entry):
-        return entry.engine.containers(all=f["all"] or bool(f["state"]),
-                                       filters=_engine_filters(f) or None, timeout=budget)
+        return entry.engine.containers_tagged(all=f["all"] or bool(f["state"]),
+                                              filters=_engine_filters(f) or None,
+                                              timeout=budget)
 
-    rows: list[dict] = []
+    raw: dict[str, list[dict]] = {}
+    tags: list = []
     trouble: list[EngineTrouble] = []
     for ans in ask_all(registry, entries, key, ask, budget):
         if ans.late:
@@ -85,11 +126,10 @@ def fetch_combined(registry: Registry, f: dict, prefixes: dict[str, str],
         elif ans.error is not None:
             trouble.append(EngineTrouble(ans.name, "error", ans.error.message))
         else:
-            for row in _rows(ans.value, f, prefixes[ans.name]):
-                row["engine"] = ans.name
-                rows.append(row)
-    rows.sort(key=lambda r: (-r["created"], r["name"], r["engine"]))
-    return rows, trouble
+            raw[ans.name], tag = ans.value
+            tags.append((ans.name, tag))
+    return Listing(raw, trouble, _tag((tags, [(t.name, t.kind, t.message) for t in trouble],
+                                       sorted(f.items()))))
 
 
 def _engine_filters(f: dict) -> dict[str, list[str]]:

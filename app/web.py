@@ -76,7 +76,8 @@ def _carry_calls(log) -> list[dict]:
         elif body is not None:
             budget -= len(body)
         out.append({"method": c.method, "path": c.path, "status": c.status,
-                    "ms": round(c.ms, 1), "body": body, "error": c.error, "engine": c.engine})
+                    "ms": round(c.ms, 1), "body": body, "error": c.error, "engine": c.engine,
+                    "shared_age": c.shared_age})
     return out
 
 

@@ -224,6 +224,9 @@ def fault_engines():
 def make_settings(**over) -> Settings:
     s = Settings.from_env({"DOCKER_HOST": os.environ.get("DOCKER_HOST", "")})
     s.secret_key = "test-secret"
+    # Tests change engines behind Periscope's back (the docker CLI) and look at
+    # once: no shared reads unless a test asks (tests of sharing itself do).
+    s.share_for = float(over.pop("share_for", 0.0))
     s.poll_interval = float(over.pop("poll_interval", 1.0))
     for k, v in over.items():
         setattr(s, k, v)
@@ -278,7 +281,8 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         e = dict(os.environ)
         e.update({"PERISCOPE_BIND": f"127.0.0.1:{self.port}", "PERISCOPE_POLL_INTERVAL": "1",
-                  "PERISCOPE_WORKERS": "2", "PERISCOPE_THREADS": "8"})
+                  "PERISCOPE_WORKERS": "2", "PERISCOPE_THREADS": "8",
+                  "PERISCOPE_SHARE_FOR": "0"})  # see make_settings
         e.update(env or {})
         self.log = open(ARTIFACTS / f"gunicorn-{self.port}.log", "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],

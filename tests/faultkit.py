@@ -144,10 +144,14 @@ class FakeEngine:
     Every request is recorded in `seen` as "METHOD /path"."""
 
     def __init__(self, path: Path, routes: dict[str, tuple[int, str, str]], *,
-                 api_version: str = "1.41", min_version: str | None = None):
+                 api_version: str = "1.41", min_version: str | None = None,
+                 gate: threading.Event | None = None):
+        """`gate`: answers to routed paths wait until it is set (requests in
+        flight together, deterministically)."""
         self.path = Path(path)
         self.routes = routes
         self.seen: list[str] = []
+        self.gate = gate
         fake = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -176,6 +180,8 @@ class FakeEngine:
                     for prefix, answer in fake.routes.items():
                         if self.path.split("?")[0].startswith(prefix):
                             status, body, ctype = answer
+                            if fake.gate is not None:
+                                fake.gate.wait(30)
                             break
                 data = body.encode()
                 self.send_response(status)

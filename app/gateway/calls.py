@@ -21,6 +21,7 @@ class Call:
     body: str | None = None  # request body as sent (JSON text), for the curl line
     error: str | None = None
     engine: str = "default"  # the name of the engine it went to
+    shared_age: float | None = None  # answered by a shared read this old (s): no call made
 
 
 @dataclass

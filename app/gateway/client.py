@@ -6,11 +6,13 @@ nothing; views call its methods and never build Engine URLs themselves.
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import json
 import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote, urlencode
 
@@ -21,6 +23,7 @@ from .exceptions import (AmbiguousReference, BadRequest, EngineError, EngineTime
                          EngineUnreachable, InvalidReference, NotFound, from_status)
 from .hosts import Host, parse_host
 from .logstream import LogStream
+from .sharing import SharedReads
 from .transports import SSHAdapter, UnixAdapter
 
 try:  # orjson decodes a 600-container list about 4x faster than the stdlib
@@ -132,9 +135,13 @@ class Engine:
 
     def __init__(self, host: Host | str | None = None, *, connect_timeout: float = 3.0,
                  read_timeout: float = 30.0, max_api: str = MAX_API_VERSION, pool_size: int = 32,
-                 name: str = "default"):
+                 name: str = "default", share_for: float = 0.0,
+                 write_marker: Path | None = None):
         self.host = host if isinstance(host, Host) else parse_host(host)
         self.name = name
+        # Identical reads close together share one call (sharing.py); a write
+        # through this engine drops the shared answers, in every worker.
+        self.shared = SharedReads(share_for, write_marker)
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_api = max_api
@@ -231,6 +238,8 @@ class Engine:
             timeout = (self.connect_timeout, self.read_timeout)
         elif not isinstance(timeout, tuple):
             timeout = (self.connect_timeout, timeout)
+        if method not in ("GET", "HEAD"):
+            self.shared.invalidate()  # before and after: a read racing the write is not kept
         t0 = time.perf_counter()
         try:
             # verify is passed per request: a session-level CA would lose to
@@ -268,6 +277,8 @@ class Engine:
             raise EngineError(f"request to the engine failed: {exc}", method=method,
                               path=full_path) from exc
         self._record(method, full_path, resp.status_code, t0, body_text)
+        if method not in ("GET", "HEAD"):
+            self.shared.invalidate()
         if 200 <= resp.status_code < 300 or resp.status_code in ok:
             return resp
         raise self._error_from(resp, method, full_path)
@@ -312,15 +323,37 @@ class Engine:
         return from_status(resp.status_code, message, method=method, path=path)
 
     def _json(self, method: str, path: str, **kw) -> Any:
+        return self._json_tagged(method, path, **kw)[0]
+
+    def _json_tagged(self, method: str, path: str, **kw) -> tuple[Any, str]:
+        """(the decoded answer, a tag of its bytes: equal tags, equal answers)."""
         resp = self._send(method, path, **kw)
         if resp.status_code == 204 or not resp.content:
-            return None
+            return None, ""
+        body = resp.content
         try:
-            return _loads(resp.content)
+            value = _loads(body)
         except ValueError:
             snippet = resp.text[:500]
             raise EngineError(f"the engine sent something that is not JSON: {snippet!r}",
                               status=resp.status_code, method=method, path=path) from None
+        return value, hashlib.blake2b(body, digest_size=8).hexdigest()
+
+    def _shared_json(self, key: tuple, path: str, params: dict | None = None,
+                     timeout: float | None = None) -> tuple[Any, str]:
+        """A GET shared with identical ones made close together (sharing.py):
+        (the answer, its tag). A shared answer is recorded in the calls panel
+        with its age and no time of its own."""
+        t0 = time.perf_counter()
+        (value, tag), age = self.shared.get(
+            key, lambda: self._json_tagged("GET", path, params=params, timeout=timeout))
+        if age is not None:
+            query = ("?" + urlencode({k: v for k, v in params.items() if v is not None})
+                     if params else "")
+            calls.add(calls.Call(method="GET", path=f"/v{self._api or '?'}{path}{query}",
+                                 status=200, engine=self.name, shared_age=age,
+                                 ms=(time.perf_counter() - t0) * 1000.0))
+        return value, tag
 
     # -- system --------------------------------------------------------------
     def ping(self, timeout: float | None = None) -> str:
@@ -340,6 +373,14 @@ class Engine:
     # -- containers ------------------------------------------------------------
     def containers(self, *, all: bool = False, filters: dict[str, list[str]] | None = None,
                    size: bool = False, timeout: float | None = None) -> list[dict]:
+        """GET /containers/json (shared: do not change what it returns)."""
+        return self.containers_tagged(all=all, filters=filters, size=size, timeout=timeout)[0]
+
+    def containers_tagged(self, *, all: bool = False,
+                          filters: dict[str, list[str]] | None = None, size: bool = False,
+                          timeout: float | None = None) -> tuple[list[dict], str]:
+        """The list and a tag of the engine's answer: an unchanged tag means an
+        unchanged list, so a poll can say "no change" without looking."""
         params: dict[str, Any] = {}
         if all:
             params["all"] = "1"
@@ -347,14 +388,15 @@ class Engine:
             params["size"] = "1"
         if filters:
             params["filters"] = json.dumps(filters, separators=(",", ":"))
-        return self._json("GET", "/containers/json", params=params, timeout=timeout)
+        key = ("containers", tuple(sorted(params.items())))
+        return self._shared_json(key, "/containers/json", params=params, timeout=timeout)
 
     def inspect_container(self, ref: str) -> dict:
         """Inspect by full ID, unique ID prefix or name, as the docker CLI does.
         An ambiguous prefix raises AmbiguousReference naming the candidates."""
         ref = check_ref(ref)
         try:
-            return self._json("GET", f"/containers/{quote(ref, safe='')}/json")
+            return self._shared_json(("inspect", ref), f"/containers/{quote(ref, safe='')}/json")[0]
         except NotFound:
             raise
         except (BadRequest, EngineError) as exc:

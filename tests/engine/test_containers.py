@@ -54,9 +54,20 @@ def test_rows_partial_and_filters(client, docker, run_container):
     assert rows(f"state=exited&{base}") == {c}
     assert rows(f"state=running&{base}") == {a, b}
     # the partial carries its own trigger, with the filters kept
-    html = client.get(f"/containers/rows?all=1&q=alpha&{base}").get_data(as_text=True)
-    assert 'hx-trigger="load delay:1000ms"' in html
+    r = client.get(f"/containers/rows?all=1&q=alpha&{base}")
+    html = r.get_data(as_text=True)
+    assert 'hx-trigger="every 1000ms"' in html
     assert "q=alpha" in html and "all=1" in html
+    # polled again with the tag it carries: nothing changed, so nothing is sent
+    poll = re.search(r'hx-get="([^"]+)"', html).group(1).replace("&amp;", "&")
+    again = client.get(poll)
+    assert again.status_code == 204 and again.get_data() == b""
+    # a change on the engine is a new answer (with a new tag)
+    docker("stop", "-t", "0", a)
+    changed = client.get(poll)
+    assert changed.status_code == 200 and a in changed.get_data(as_text=True)
+    assert re.search(r'hx-get="([^"]+)"', changed.get_data(as_text=True)).group(1) != \
+        re.search(r'hx-get="([^"]+)"', html).group(1)
 
 
 def test_list_shows_ports_state_and_health(client, run_container):

@@ -1,0 +1,123 @@
+"""Shared reads: identical Engine reads made close together in one process
+share one call.
+
+A read that arrives while the same read is in flight waits for it; an answer
+younger than the freshness bound is reused. Age counts from when the call
+began, so nothing handed out is older than the bound. Writes drop every shared
+answer of their engine, in every worker: a write bumps a marker file in the
+state folder the workers share, and a read whose marker changed since its
+answer was made calls again (one stat() per read).
+
+Shared answers are the same objects for every reader: callers must not change
+them (copy first).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Callable, Hashable
+
+
+class _Entry:
+    __slots__ = ("started", "gen", "done", "value", "error", "event")
+
+    def __init__(self, started: float, gen):
+        self.started = started
+        self.gen = gen
+        self.done = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.event = threading.Event()
+
+
+class SharedReads:
+    MAX = 512
+
+    def __init__(self, fresh_for: float, marker: Path | None = None, clock=time.monotonic):
+        self.fresh_for = fresh_for
+        self.marker = marker
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._local_gen = 0
+        self.calls = 0  # reads that went to the engine
+        self.hits = 0  # reads answered by a fresh answer
+        self.joins = 0  # reads that waited on one in flight
+
+    def _generation(self):
+        if self.marker is None:
+            return self._local_gen
+        try:
+            st = os.stat(self.marker)
+            return self._local_gen, st.st_ino, st.st_mtime_ns
+        except OSError:
+            return self._local_gen, None
+
+    def get(self, key: Hashable, fetch: Callable[[], Any]) -> tuple[Any, float | None]:
+        """(value, age): age None when this call went to the engine, else how
+        old (seconds) the shared answer is. fetch()'s errors are not shared
+        beyond the reads that waited on it, and never kept."""
+        if self.fresh_for <= 0:
+            self.calls += 1
+            return fetch(), None
+        gen = self._generation()
+        now = self._clock()
+        with self._lock:
+            e = self._entries.get(key)
+            if e is not None and e.gen == gen:
+                if e.done and e.error is None and now - e.started <= self.fresh_for:
+                    self.hits += 1
+                    self._entries.move_to_end(key)
+                    return e.value, now - e.started
+                if not e.done:
+                    self.joins += 1
+                    leader = False
+                else:
+                    e = None
+            else:
+                e = None
+            if e is None:
+                e = _Entry(now, gen)
+                self._entries[key] = e
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.MAX:
+                    self._entries.popitem(last=False)
+                leader = True
+                self.calls += 1
+        if not leader:
+            e.event.wait()
+            if e.error is not None:
+                raise e.error
+            return e.value, self._clock() - e.started
+        try:
+            e.value = fetch()
+        except BaseException as exc:
+            e.error = exc
+            with self._lock:
+                if self._entries.get(key) is e:
+                    del self._entries[key]
+            raise
+        finally:
+            e.done = True
+            e.event.set()
+        return e.value, None
+
+    def invalidate(self) -> None:
+        """A write: every shared answer is dropped, here and in the other
+        workers (through the marker)."""
+        with self._lock:
+            self._local_gen += 1
+            self._entries.clear()
+        if self.marker is not None:
+            try:
+                self.marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                tmp = self.marker.with_name(f".{self.marker.name}.{secrets.token_hex(4)}")
+                tmp.write_bytes(secrets.token_bytes(8))
+                os.replace(tmp, self.marker)  # a new inode: every reader sees the change
+            except OSError:
+                pass

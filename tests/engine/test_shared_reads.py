@@ -1,0 +1,144 @@
+"""Shared reads through the app: a counting fake engine shows that viewers
+polling together make one Engine call, that a read after the bound makes a
+new one and that an action drops the shared answers; against the real
+engine under gunicorn (two workers), the poll after a stop from the page
+shows it stopped, never the older shared answer; an unchanged list poll is a
+204 with nothing rendered."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from app import create_app
+from app.gateway import Engine, parse_host
+from conftest import LABEL, SESSION, csrf_post, make_settings
+from faultkit import FakeEngine, remove_tree, short_tmp
+
+CID = "a" * 64
+LISTED = json.dumps([{"Id": CID, "Names": ["/shared"], "Image": "img", "State": "running",
+                      "Status": "Up 2 hours", "Created": 1_700_000_000, "Ports": [],
+                      "Labels": {}}])
+INSPECTED = json.dumps({"Id": CID, "Name": "/shared", "State": {"Status": "running",
+                                                                "Running": True},
+                        "Config": {"Tty": False}, "HostConfig": {}})
+
+
+@pytest.fixture
+def counting():
+    d = short_tmp()
+    gate = threading.Event()
+    fake = FakeEngine(d / "count.sock", {
+        "/v1.41/containers/json": (200, LISTED, "application/json"),
+        f"/v1.41/containers/{CID}/json": (200, INSPECTED, "application/json"),
+        f"/v1.41/containers/{CID}/stop": (204, "", "application/json"),
+    }, gate=gate)
+    yield fake, gate
+    gate.set()
+    fake.close()
+    remove_tree(d)
+
+
+def app_on(fake, share_for: float):
+    eng = Engine(parse_host(f"unix://{fake.path}", {}), share_for=share_for)
+    return create_app(make_settings(share_for=share_for), engine=eng)
+
+
+def list_calls(fake) -> int:
+    return sum(1 for s in fake.seen if s.startswith("GET /v1.41/containers/json"))
+
+
+def test_viewers_polling_together_make_one_engine_call(counting):
+    fake, gate = counting
+    app = app_on(fake, share_for=5.0)
+
+    def poll(_):
+        return app.test_client().get("/containers/rows").status_code
+
+    with ThreadPoolExecutor(10) as pool:
+        futures = [pool.submit(poll, i) for i in range(10)]
+        deadline = time.monotonic() + 10
+        while list_calls(fake) < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)  # a condition: the first call reached the engine
+        eng = app.extensions["periscope.engines"].default.engine
+        while eng.shared.joins < 9 and time.monotonic() < deadline:
+            time.sleep(0.01)  # ...and the nine others wait on it
+        gate.set()
+        assert [f.result() for f in futures] == [200] * 10
+    assert list_calls(fake) == 1
+
+
+def test_a_read_after_the_bound_and_after_an_action_asks_again(counting):
+    fake, gate = counting
+    gate.set()
+    app = app_on(fake, share_for=0.3)
+    eng = app.extensions["periscope.engines"].default.engine
+    now = [1000.0]
+    eng.shared._clock = lambda: now[0]  # the bound's clock, moved by hand
+    c = app.test_client()
+    c.get("/containers/rows")
+    now[0] += 0.2
+    c.get("/containers/rows")
+    assert list_calls(fake) == 1  # the second within the bound: shared
+    now[0] += 0.2  # 0.4 s after the first call began: past the bound
+    c.get("/containers/rows")
+    assert list_calls(fake) == 2
+    # an action drops what it changes: the next read goes to the engine
+    assert csrf_post(c, f"/containers/{CID}/stop", {"ctx": "detail"}).status_code == 303
+    c.get("/containers/rows")
+    assert list_calls(fake) == 3
+    assert eng.shared.calls >= 3
+
+
+def test_the_calls_panel_says_a_read_was_shared(counting):
+    fake, gate = counting
+    gate.set()
+    app = app_on(fake, share_for=5.0)
+    c = app.test_client()
+    c.get("/containers")
+    page = c.get("/containers").get_data(as_text=True)
+    panel = page.split('id="engine-calls"', 1)[1]
+    assert "shared</span>" in panel and "/containers/json" in panel
+
+
+def test_after_a_stop_from_the_page_the_next_poll_shows_it_stopped(start_server, run_container,
+                                                                    docker):
+    srv = start_server({"PERISCOPE_SHARE_FOR": "1.5", "PERISCOPE_WORKERS": "2"})
+    cid = run_container()
+    s = requests.Session()
+    url = f"{srv.url}/containers/rows?label={LABEL}={SESSION}"
+    page = s.get(f"{srv.url}/containers?label={LABEL}={SESSION}", timeout=10).text
+    assert f'data-id="{cid}"' in page
+    # many polls, on new connections, so that both workers hold a shared
+    # answer that says "running"
+    for _ in range(12):
+        r = requests.get(url, headers={"Connection": "close"}, timeout=10)
+        assert f'data-id="{cid}"' in r.text
+    tok = re.search(r'"X-CSRF-Token": "([^"]+)"', page).group(1)
+    r = s.post(f"{srv.url}/containers/{cid}/stop", data={"csrf_token": tok, "t": "0",
+                                                          "ctx": "detail"},
+               headers={"Origin": srv.url}, allow_redirects=False, timeout=30)
+    assert r.status_code == 303
+    assert docker.inspect(cid)["State"]["Running"] is False
+    # whichever worker answers (a new connection each time: either worker may
+    # take it), the next polls no longer list it as running
+    for _ in range(12):
+        r = requests.get(url, headers={"Connection": "close"}, timeout=10)
+        assert f'data-id="{cid}"' not in r.text
+
+
+def test_an_unchanged_list_poll_is_204_and_a_changed_one_is_not(client, run_container, docker):
+    cid = run_container()
+    html = client.get(f"/containers?label={LABEL}={SESSION}").get_data(as_text=True)
+    poll = re.search(r'id="rows"[^>]*hx-get="([^"]+)"', html, re.S).group(1).replace("&amp;", "&")
+    assert client.get(poll).status_code == 204
+    docker("pause", cid)
+    r = client.get(poll)
+    assert r.status_code == 200 and "paused" in r.get_data(as_text=True)
+    docker("unpause", cid)

@@ -1,0 +1,96 @@
+"""Shared reads: one call for reads in flight together, reuse within the
+freshness bound, nothing older; a write drops them, in other workers too."""
+
+import threading
+
+import pytest
+
+from app.gateway.sharing import SharedReads
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_reuse_within_the_bound_and_never_older():
+    clock = Clock()
+    s = SharedReads(1.0, clock=clock)
+    calls = []
+    fetch = lambda: calls.append(1) or len(calls)  # noqa: E731
+    assert s.get("k", fetch) == (1, None)
+    clock.now += 0.5
+    assert s.get("k", fetch) == (1, 0.5)
+    clock.now += 0.6  # 1.1 s after the call began: too old
+    assert s.get("k", fetch) == (2, None)
+    assert s.get("other", fetch) == (3, None)  # another read is its own
+    assert (s.calls, s.hits) == (3, 1)
+
+
+def test_reads_in_flight_together_make_one_call():
+    s = SharedReads(5.0)
+    gate, started = threading.Event(), threading.Event()
+    calls = []
+
+    def fetch():
+        calls.append(1)
+        started.set()
+        gate.wait(5)
+        return "answer"
+
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(s.get("k", fetch)[0]))
+               for _ in range(10)]
+    threads[0].start()
+    started.wait(5)
+    for t in threads[1:]:
+        t.start()
+    while s.joins < 9:  # a condition: every other read waits on the one in flight
+        threading.Event().wait(0.005)
+    gate.set()
+    for t in threads:
+        t.join()
+    assert calls == [1] and out == ["answer"] * 10
+
+
+def test_errors_are_not_kept():
+    s = SharedReads(5.0)
+    state = {"fail": True}
+
+    def fetch():
+        if state["fail"]:
+            raise RuntimeError("engine down")
+        return "ok"
+
+    with pytest.raises(RuntimeError):
+        s.get("k", fetch)
+    state["fail"] = False
+    assert s.get("k", fetch) == ("ok", None)
+
+
+def test_a_write_drops_shared_answers_in_every_worker(tmp_path):
+    marker = tmp_path / "writes" / "default"
+    worker_a, worker_b = SharedReads(60.0, marker), SharedReads(60.0, marker)
+    n = {"a": 0, "b": 0}
+
+    def fetch(w):
+        n[w] += 1
+        return n[w]
+
+    assert worker_a.get("k", lambda: fetch("a"))[0] == 1
+    assert worker_b.get("k", lambda: fetch("b"))[0] == 1
+    assert worker_b.get("k", lambda: fetch("b"))[0] == 1  # shared
+    worker_a.invalidate()  # a write in worker A...
+    assert worker_b.get("k", lambda: fetch("b"))[0] == 2  # ...is seen by worker B
+    assert worker_a.get("k", lambda: fetch("a"))[0] == 2
+
+
+def test_off_when_the_bound_is_zero():
+    s = SharedReads(0.0)
+    calls = []
+    for _ in range(3):
+        s.get("k", lambda: calls.append(1))
+    assert len(calls) == 3
