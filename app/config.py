@@ -41,7 +41,7 @@ class Settings:
     engines: str | None = None  # PERISCOPE_ENGINES
     engines_file: str | None = None  # PERISCOPE_ENGINES_FILE
     engine_budget: float = 2.0  # seconds each engine gets on a combined page
-    share_for: float = 1.0  # seconds an identical Engine read may be shared (0: never)
+    share_for: float = 1.5  # seconds an identical Engine read may be shared (0: never)
     docker_tls_verify: str | None = None
     docker_cert_path: str | None = None
     connect_timeout: float = 3.0
@@ -70,12 +70,13 @@ class Settings:
         s.engines = env.get("PERISCOPE_ENGINES") or None
         s.engines_file = env.get("PERISCOPE_ENGINES_FILE") or None
         s.engine_budget = _float(env, "PERISCOPE_ENGINE_BUDGET", 2.0)
-        s.share_for = _float(env, "PERISCOPE_SHARE_FOR", 1.0, zero=True)
         s.docker_tls_verify = env.get("DOCKER_TLS_VERIFY") or None
         s.docker_cert_path = env.get("DOCKER_CERT_PATH") or None
         s.connect_timeout = _float(env, "PERISCOPE_CONNECT_TIMEOUT", 3.0)
         s.read_timeout = _float(env, "PERISCOPE_READ_TIMEOUT", 30.0)
         s.poll_interval = _float(env, "PERISCOPE_POLL_INTERVAL", 2.0)
+        # below the poll interval, so a viewer's next poll sees a newer answer
+        s.share_for = _float(env, "PERISCOPE_SHARE_FOR", 0.75 * s.poll_interval, zero=True)
         if env.get("PERISCOPE_SECRET_KEY"):
             s.secret_key = env["PERISCOPE_SECRET_KEY"]
         s.read_only = _bool(env, "PERISCOPE_READ_ONLY")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from . import params
 from .gateway import Engine
-from .logreader import Cursor, ReadResult, read_lines
+from .logreader import Cursor, LineReader, ReadResult, read_lines
 from .logsearch import Search
 from .params import InputError
 
@@ -152,6 +152,18 @@ def follow_read(eng: Engine, ref: str, o: Opts, cursor: Cursor) -> Read:
     engine reads a tail backwards from the end of the log, so a poll costs
     what it returns; a burst bigger than that widens it (x8), never to no
     tail at all, which makes the engine decode the whole log from its start."""
+    if eng.shared.fresh_for > 0 and not o.until_engine:
+        # every viewer of this container reads one shared window of its log
+        stream, cover, container = eng.logs_window(ref, stdout=o.stdout, stderr=o.stderr)
+        if cursor.ns >= cover:
+            if stream.tty:
+                o.streams = "both"
+            search = o.search()
+            reader = LineReader(tty=stream.tty, skip=cursor.seen, search=search)
+            after = cursor.ns
+            reader.read(e for e in stream.entries() if e[2] is None or e[2] >= after)
+            result = reader.close(stream.notices)
+            return Read(container, stream.tty, result, result.cursor(cursor), search)
     tail: int | None = cursor.seen + POLL_TAIL
     search = o.search()
     stream = eng.logs(ref, stdout=o.stdout, stderr=o.stderr, timestamps=True, tail=tail,

@@ -9,6 +9,7 @@ import contextvars
 import hashlib
 import json
 import re
+import struct
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,8 @@ from . import calls
 from .exceptions import (AmbiguousReference, BadRequest, EngineError, EngineTimeout,
                          EngineUnreachable, InvalidReference, NotFound, from_status)
 from .hosts import Host, parse_host
-from .logstream import LogStream
+from .frames import FrameParser
+from .logstream import LogStream, frame_entries, ns_to_engine
 from .sharing import SharedReads
 from .transports import SSHAdapter, UnixAdapter
 
@@ -141,7 +143,9 @@ class Engine:
         self.name = name
         # Identical reads close together share one call (sharing.py); a write
         # through this engine drops the shared answers, in every worker.
-        self.shared = SharedReads(share_for, write_marker)
+        self.shared = SharedReads(share_for, write_marker,
+                                  folder=write_marker.parent.parent / "shared" / name
+                                  if write_marker is not None else None)
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_api = max_api
@@ -340,13 +344,27 @@ class Engine:
         return value, hashlib.blake2b(body, digest_size=8).hexdigest()
 
     def _shared_json(self, key: tuple, path: str, params: dict | None = None,
-                     timeout: float | None = None) -> tuple[Any, str]:
+                     timeout: float | None = None, across: bool = False) -> tuple[Any, str]:
         """A GET shared with identical ones made close together (sharing.py):
-        (the answer, its tag). A shared answer is recorded in the calls panel
-        with its age and no time of its own."""
+        (the answer, its tag). `across`: shared between the workers too. A
+        shared answer is recorded in the calls panel with its age."""
         t0 = time.perf_counter()
-        (value, tag), age = self.shared.get(
-            key, lambda: self._json_tagged("GET", path, params=params, timeout=timeout))
+
+        def body() -> bytes:
+            resp = self._send("GET", path, params=params, timeout=timeout)
+            return resp.content
+
+        def decode(data: bytes) -> tuple[Any, str]:
+            if not data:
+                return None, ""
+            try:
+                return _loads(data), hashlib.blake2b(data, digest_size=8).hexdigest()
+            except ValueError:
+                raise EngineError(f"the engine sent something that is not JSON: {data[:500]!r}",
+                                  method="GET", path=path) from None
+
+        (value, tag), age = self.shared.get(key, lambda: decode(body()),
+                                            raw=(body, decode) if across else None)
         if age is not None:
             query = ("?" + urlencode({k: v for k, v in params.items() if v is not None})
                      if params else "")
@@ -389,7 +407,8 @@ class Engine:
         if filters:
             params["filters"] = json.dumps(filters, separators=(",", ":"))
         key = ("containers", tuple(sorted(params.items())))
-        return self._shared_json(key, "/containers/json", params=params, timeout=timeout)
+        return self._shared_json(key, "/containers/json", params=params, timeout=timeout,
+                                 across=True)
 
     def inspect_container(self, ref: str) -> dict:
         """Inspect by full ID, unique ID prefix or name, as the docker CLI does.
@@ -476,6 +495,48 @@ class Engine:
             except Exception:  # noqa: BLE001 - then it is simply closed
                 pass
         resp.close()
+
+    # A follow poll's read, shared by every viewer of one container: the last
+    # FOLLOW_WINDOW seconds of its log, at most FOLLOW_TAIL entries.
+    FOLLOW_WINDOW = 10.0
+    FOLLOW_TAIL = 5000
+    _WINDOW_HEAD = struct.Struct(">?q")  # tty, the ns from which every entry is in it
+
+    def logs_window(self, ref: str, *, stdout: bool = True, stderr: bool = True,
+                    container: dict | None = None) -> tuple[LogStream, int, dict]:
+        """(a LogStream of the window, the time in ns from which it holds every
+        entry, the container's inspect). Shared (sharing.py) between the
+        viewers and the workers within the freshness bound: however many
+        follow one container, the engine is asked once per bound."""
+        c = container or self.inspect_container(ref)
+        cid = c["Id"]
+        tty = bool((c.get("Config") or {}).get("Tty"))
+        if tty:
+            stdout = stderr = True
+
+        def read() -> bytes:
+            since_ns = time.time_ns() - int(self.FOLLOW_WINDOW * 1e9)
+            stream = self.logs(cid, stdout=stdout, stderr=stderr, timestamps=True,
+                               tail=self.FOLLOW_TAIL, since=ns_to_engine(since_ns), container=c)
+            body = b"".join(stream.body())
+            cover = since_ns
+            if not tty:  # a full tail may have cut the window: it covers from its oldest entry on
+                frames = frame_entries(FrameParser().feed(body), True, {})
+                if len(frames) >= self.FOLLOW_TAIL:
+                    cover = min(e[2] for e in frames if e[2] is not None) + 1
+            return self._WINDOW_HEAD.pack(tty, cover) + body
+
+        def decode(data: bytes):
+            return data
+
+        data, _age = self.shared.get(("follow", cid, stdout, stderr), lambda: read(),
+                                     raw=(read, decode))
+        is_tty, cover = self._WINDOW_HEAD.unpack_from(data)
+        body = data[self._WINDOW_HEAD.size:]
+        stream = LogStream(iter([body]), chunked=False, tty=is_tty, timestamps=True,
+                           stdout=stdout, stderr=stderr, container=c,
+                           source=(c.get("Name") or "").lstrip("/"))
+        return stream, cover, c
 
     def _logs_call(self, ref, stdout, stderr, timestamps, tail, since, until, timeout):
         params = {"stdout": int(stdout), "stderr": int(stderr), "timestamps": int(timestamps),

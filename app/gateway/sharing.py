@@ -10,12 +10,22 @@ answer was made calls again (one stat() per read).
 
 Shared answers are the same objects for every reader: callers must not change
 them (copy first).
+
+Across workers: a read given `raw` (the answer's bytes, with how to decode
+them) is also shared between the gunicorn workers through files in the state
+folder: the worker that reads first holds a lock on the key while it asks the
+engine; another worker asking meanwhile waits on the lock and then reads the
+file, as long as it is fresh. So a freshness period costs the engine one call
+for the whole Periscope, not one per worker.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import secrets
+import struct
 import threading
 import time
 from collections import OrderedDict
@@ -38,9 +48,11 @@ class _Entry:
 class SharedReads:
     MAX = 512
 
-    def __init__(self, fresh_for: float, marker: Path | None = None, clock=time.monotonic):
+    def __init__(self, fresh_for: float, marker: Path | None = None, clock=time.monotonic,
+                 folder: Path | None = None):
         self.fresh_for = fresh_for
         self.marker = marker
+        self.folder = folder  # where answers are shared between workers (None: not)
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
@@ -58,10 +70,13 @@ class SharedReads:
         except OSError:
             return self._local_gen, None
 
-    def get(self, key: Hashable, fetch: Callable[[], Any]) -> tuple[Any, float | None]:
+    def get(self, key: Hashable, fetch: Callable[[], Any],
+            raw: tuple[Callable[[], bytes], Callable[[bytes], Any]] | None = None
+            ) -> tuple[Any, float | None]:
         """(value, age): age None when this call went to the engine, else how
         old (seconds) the shared answer is. fetch()'s errors are not shared
-        beyond the reads that waited on it, and never kept."""
+        beyond the reads that waited on it, and never kept. `raw`: (read the
+        answer's bytes, decode them into the value), to share across workers."""
         if self.fresh_for <= 0:
             self.calls += 1
             return fetch(), None
@@ -88,14 +103,21 @@ class SharedReads:
                 while len(self._entries) > self.MAX:
                     self._entries.popitem(last=False)
                 leader = True
-                self.calls += 1
+                if raw is None or self.folder is None:
+                    self.calls += 1  # across workers, _across counts what it asks
         if not leader:
             e.event.wait()
             if e.error is not None:
                 raise e.error
             return e.value, self._clock() - e.started
         try:
-            e.value = fetch()
+            if raw is not None and self.folder is not None:
+                e.value, started = self._across(key, gen, raw)
+                if started is not None:  # another worker's answer
+                    e.started = started
+                    return e.value, self._clock() - started
+            else:
+                e.value = fetch()
         except BaseException as exc:
             e.error = exc
             with self._lock:
@@ -106,6 +128,51 @@ class SharedReads:
             e.done = True
             e.event.set()
         return e.value, None
+
+    # -- across workers -----------------------------------------------------------
+    _HEAD = struct.Struct(">d16s")  # when the call began (monotonic), generation
+
+    def _across(self, key, gen, raw) -> tuple[Any, float | None]:
+        """(value, started): started None when this worker asked the engine."""
+        read, decode = raw
+        name = hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest()
+        path = self.folder / name
+        mark = hashlib.blake2b(repr(gen[1:] if isinstance(gen, tuple) else gen).encode(),
+                               digest_size=16).digest()
+        hit = self._read_file(path, mark)
+        if hit is not None:
+            return decode(hit[1]), hit[0]
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(self.folder / (name + ".lock"), "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # a worker asking meanwhile waits here
+            try:
+                hit = self._read_file(path, mark)
+                if hit is not None:
+                    return decode(hit[1]), hit[0]
+                started = self._clock()
+                body = read()
+                tmp = path.with_name(f".{name}.{secrets.token_hex(4)}")
+                with open(tmp, "wb") as fh:
+                    fh.write(self._HEAD.pack(started, mark) + body)
+                os.replace(tmp, path)
+                self.calls += 1
+                return decode(body), None
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _read_file(self, path: Path, mark: bytes) -> tuple[float, bytes] | None:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            return None
+        if len(data) < self._HEAD.size:
+            return None
+        started, m = self._HEAD.unpack_from(data)
+        if m != mark or self._clock() - started > self.fresh_for:
+            return None
+        self.hits += 1
+        return started, data[self._HEAD.size:]
 
     def invalidate(self) -> None:
         """A write: every shared answer is dropped, here and in the other

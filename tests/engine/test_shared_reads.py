@@ -142,3 +142,43 @@ def test_an_unchanged_list_poll_is_204_and_a_changed_one_is_not(client, run_cont
     r = client.get(poll)
     assert r.status_code == 200 and "paused" in r.get_data(as_text=True)
     docker("unpause", cid)
+
+
+def test_viewers_following_one_log_share_its_window_and_miss_nothing(run_container, docker):
+    """Three viewers follow one log through the shared window: each sees every
+    line once, in order; and the engine is asked far fewer times than polled."""
+    cid = run_container("i=0; while true; do i=$((i+1)); echo \"seq $i\"; "
+                        "[ $((i % 4)) = 0 ] && echo \"err $i\" >&2; usleep 20000; done")
+    app = create_app(make_settings(share_for=0.4))
+    eng = app.extensions["periscope.engines"].default.engine
+    viewers = []
+    for _ in range(3):
+        c = app.test_client()
+        page = c.get(f"/containers/{cid}/logs?follow=1&tail=5").get_data(as_text=True)
+        viewers.append({"c": c, "poll": _follow_url(page), "lines": _log_texts(page)})
+    calls_before = eng.shared.calls
+    polls = 0
+    deadline = time.monotonic() + 60
+    while min(len(v["lines"]) for v in viewers) < 120 and time.monotonic() < deadline:
+        for v in viewers:
+            part = v["c"].get(v["poll"]).get_data(as_text=True)
+            polls += 1
+            v["lines"] += _log_texts(part)
+            v["poll"] = _follow_url(part)
+    for v in viewers:
+        seq = [int(t.split()[1]) for t in v["lines"] if t.startswith("seq ")]
+        assert seq == list(range(seq[0], seq[0] + len(seq))), "a line lost or doubled"
+        errs = [int(t.split()[1]) for t in v["lines"] if t.startswith("err ")]
+        assert errs == sorted(set(errs)) and all(n % 4 == 0 for n in errs)
+        assert len(v["lines"]) == len(set(v["lines"]))
+    assert eng.shared.calls - calls_before < polls  # the window was shared between them
+
+
+def _follow_url(text: str) -> str:
+    import html as htmlmod
+    return htmlmod.unescape(re.search(r'id="log-follow"[^>]*hx-get="([^"]+)"', text, re.S).group(1))
+
+
+def _log_texts(text: str) -> list[str]:
+    import html as htmlmod
+    return [htmlmod.unescape(t) for t in re.findall(r'<span class="ltx">([^<]*)</span>', text)]

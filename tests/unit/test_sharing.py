@@ -94,3 +94,24 @@ def test_off_when_the_bound_is_zero():
     for _ in range(3):
         s.get("k", lambda: calls.append(1))
     assert len(calls) == 3
+
+
+def test_across_workers_one_call_per_freshness_period(tmp_path):
+    marker = tmp_path / "writes" / "e"
+    a = SharedReads(60.0, marker, folder=tmp_path / "shared" / "e")
+    b = SharedReads(60.0, marker, folder=tmp_path / "shared" / "e")
+    asked = []
+
+    def read():
+        asked.append(1)
+        return b'{"n": %d}' % len(asked)
+
+    decode = lambda data: data.decode()  # noqa: E731
+    got_a = a.get("k", lambda: decode(read()), raw=(read, decode))
+    got_b = b.get("k", lambda: decode(read()), raw=(read, decode))
+    assert got_a == ('{"n": 1}', None)
+    assert got_b[0] == '{"n": 1}' and got_b[1] is not None  # the other worker's answer
+    assert len(asked) == 1
+    b.invalidate()  # a write in worker B
+    assert a.get("k", lambda: decode(read()), raw=(read, decode)) == ('{"n": 2}', None)
+    assert len(asked) == 2
