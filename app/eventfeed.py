@@ -39,6 +39,7 @@ MAX_ROWS = 1000             # rows kept in the page
 OVERLAP_NS = 5 * 10**9      # each poll re-reads this much before the last window's end
 LAG_NS = 100 * 10**6        # a window ends this long before now
 MAX_SEEN = 300              # keys carried in the cursor (the engine holds 256 at most)
+SHARED_WINDOW_NS = 30 * 10**9  # polls are answered from the last 30 s, shared by every viewer
 _ACTION_RE = re.compile(r"^[a-z_]+(:.{0,100})?$")
 _LABEL_RE = re.compile(r"^[^=\s]{1,200}(=.{0,300})?$")
 _NS_RE = re.compile(r"^[0-9]{1,20}$")
@@ -210,11 +211,22 @@ def _read(registry: Registry, entries: list[EngineEntry], f: dict,
     one that fails or is late is a Trouble, the others are shown."""
     def ask(entry: EngineEntry, timeout: float | None = None):
         since, until = spans[entry.name]
-        evs = fetch(entry.engine, f, since, until, timeout)
-        for e in evs:
-            e["_engine"] = entry.name
+        eng = entry.engine
+        window = None
+        if eng.shared.fresh_for > 0 and now_ns() - since < SHARED_WINDOW_NS - OVERLAP_NS:
+            # a poll: every viewer's is answered from one shared window of events
+            evs, w_since, w_until = eng.events_window(
+                seconds=SHARED_WINDOW_NS / 1e9, lag_ns=LAG_NS, filters=engine_filters(f))
+            # it must hold the whole span, and end no earlier than the viewer's
+            # last read did (or events shown then would come back unmarked)
+            if w_since <= since and w_until >= since + OVERLAP_NS:
+                window = w_until
+                evs = [e for e in evs if since <= int(e.get("timeNano") or 0) <= w_until]
+        if window is None:
+            evs = fetch(eng, f, since, until, timeout)
+        evs = [dict(e, _engine=entry.name) for e in evs]  # never change a shared answer
         fresh = [e for e in evs if event_key(e) not in carried]
-        return evs, fresh, _existing_containers(entry.engine, fresh, timeout)
+        return evs, fresh, _existing_containers(eng, fresh, timeout), window or until
 
     if budget is None:
         return {entries[0].name: ask(entries[0])}, []
@@ -234,7 +246,7 @@ def _read(registry: Registry, entries: list[EngineEntry], f: dict,
 
 def _rows(got: dict, several: bool) -> list[dict]:
     shown = []
-    for _evs, fresh, existing in got.values():
+    for _evs, fresh, existing, _until in got.values():
         shown += [(e, existing) for e in fresh]
     shown.sort(key=lambda p: -int(p[0].get("timeNano") or 0))  # stable: engine order kept
     rows = []
@@ -253,7 +265,7 @@ def _cursor(got: dict, spans: dict, entries, now: int) -> dict:
     seen: list[str] = []
     for e in entries:
         if e.name in got:
-            until = spans[e.name][1]
+            until = got[e.name][3]  # where this read really ended
             after[e.name] = until
             boundary = until - OVERLAP_NS
             for ev in sorted(got[e.name][0], key=lambda ev: -int(ev.get("timeNano") or 0)):

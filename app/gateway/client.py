@@ -641,6 +641,41 @@ class Engine:
                     raise EngineError(f"malformed event from the engine: {line[:200]!r}") from None
         return out
 
+    _EVENTS_HEAD = struct.Struct(">qq")  # the window's since and until, in ns
+
+    def events_window(self, *, seconds: float, lag_ns: int,
+                      filters: dict[str, list[str]] | None = None
+                      ) -> tuple[list[dict], int, int]:
+        """(events, since_ns, until_ns): the last `seconds` of events up to
+        `lag_ns` before now, shared (sharing.py) between the viewers and the
+        workers within the freshness bound: however many watch the events
+        page, the engine is asked once per bound. The events are shared:
+        copy before changing one."""
+        def read() -> bytes:
+            until = time.time_ns() - lag_ns
+            since = until - int(seconds * 1e9)
+            params: dict[str, Any] = {"since": ns_to_engine(since), "until": ns_to_engine(until)}
+            if filters:
+                params["filters"] = json.dumps(filters, separators=(",", ":"))
+            body = self._send("GET", "/events", params=params, timeout=None).content
+            return self._EVENTS_HEAD.pack(since, until) + body
+
+        def decode(data: bytes):
+            since, until = self._EVENTS_HEAD.unpack_from(data)
+            out = []
+            for line in data[self._EVENTS_HEAD.size:].splitlines():
+                if line.strip():
+                    try:
+                        out.append(_loads(line))
+                    except ValueError:
+                        raise EngineError(f"malformed event from the engine: {line[:200]!r}") \
+                            from None
+            return out, since, until
+
+        key = ("events-window", json.dumps(filters, sort_keys=True) if filters else None, seconds)
+        value, _age = self.shared.get(key, lambda: decode(read()), raw=(read, decode))
+        return value
+
     def pull(self, image: str, tag: str | None = None) -> Iterator[dict]:
         """POST /images/create, yielding each progress message as it arrives."""
         params = {"fromImage": image, "tag": tag}

@@ -182,3 +182,37 @@ def _follow_url(text: str) -> str:
 def _log_texts(text: str) -> list[str]:
     import html as htmlmod
     return [htmlmod.unescape(t) for t in re.findall(r'<span class="ltx">([^<]*)</span>', text)]
+
+
+def test_events_viewers_share_one_window_and_see_each_event_once(run_container, docker):
+    tag = f"shev-{SESSION}"
+    app = create_app(make_settings(share_for=0.5))
+    eng = app.extensions["periscope.engines"].default.engine
+    viewers = []
+    for _ in range(3):
+        c = app.test_client()
+        page = c.get(f"/events?label=shev={tag}").get_data(as_text=True)
+        viewers.append({"c": c, "poll": _events_url(page), "keys": []})
+    cids = [run_container("true", labels={"shev": tag}) for _ in range(3)]
+    calls_before, polls = eng.shared.calls, 0
+    deadline = time.monotonic() + 30
+    want = {(cid, a) for cid in cids for a in ("create", "start", "die")}
+    while time.monotonic() < deadline:
+        for v in viewers:
+            part = v["c"].get(v["poll"]).get_data(as_text=True)
+            polls += 1
+            v["keys"] += re.findall(r'data-key="([0-9a-f]+)"[^>]*data-action="([a-z_]+)"'
+                                    r'[^>]*data-actor="([0-9a-f]+)"', part)
+            v["poll"] = _events_url(part)
+        if all(want <= {(a, b) for _k, b, a in v["keys"]} for v in viewers):
+            break
+    for v in viewers:
+        assert want <= {(actor, action) for _k, action, actor in v["keys"]}
+        keys = [k for k, _a, _b in v["keys"]]
+        assert len(keys) == len(set(keys)), "an event shown twice"
+    assert eng.shared.calls - calls_before < polls
+
+
+def _events_url(text: str) -> str:
+    import html as htmlmod
+    return htmlmod.unescape(re.search(r'id="events-poll"[^>]*hx-get="([^"]+)"', text, re.S).group(1))
