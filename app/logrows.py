@@ -26,11 +26,10 @@ def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str) -> Mar
     out = []
     append = out.append
     dl = str(escape(download_url))
-    heads = {}
-    for label, title in (("out", "standard output"), ("err", "standard error"),
-                         ("tty", "TTY: stdout and stderr merged")):
-        heads[label] = (f'<div class="ll {label}">',
-                        f'<span class="lst" title="{title}">{label}</span><span class="ltx">')
+    # the stream's label is the CSS's (.ll > i::before): a byte-light row, and
+    # copying lines off the page does not copy "out" and "err" with them
+    heads = {label: (f'<div class="ll {label}">', '<i></i><span class="ltx">')
+             for label in ("out", "err", "tty")}
     plain = CONTROL_RE.search
     special = _SPECIAL.search
     for ln in lines:

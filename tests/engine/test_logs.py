@@ -25,7 +25,7 @@ def wait_exit(docker, cid):
 
 
 LINE_RE = re.compile(r'<div class="ll (out|err|tty)">(?:<time title="([^"]+)">[^<]*</time>)?'
-                     r'<span class="lst"[^>]*>[^<]*</span><span class="ltx">(.*?)</span></div>')
+                     r'<i></i><span class="ltx">(.*?)</span></div>')
 
 
 def page_lines(text: str) -> list[tuple[str, str, str]]:
