@@ -42,6 +42,8 @@ class Settings:
     engines_file: str | None = None  # PERISCOPE_ENGINES_FILE
     engine_budget: float = 2.0  # seconds each engine gets on a combined page
     share_for: float = 1.5  # seconds an identical Engine read may be shared (0: never)
+    host_root: str | None = None  # a read-only mount of the engine host's / (policy)
+    bind_roots: tuple = ()  # host folders binds may use where paths cannot be resolved
     docker_tls_verify: str | None = None
     docker_cert_path: str | None = None
     connect_timeout: float = 3.0
@@ -88,6 +90,12 @@ class Settings:
         s.password_file = env.get("PERISCOPE_PASSWORD_FILE") or None
         s.trusted_proxy = _bool(env, "PERISCOPE_TRUSTED_PROXY")
         s.state_dir = env.get("PERISCOPE_STATE_DIR") or None
+        s.host_root = env.get("PERISCOPE_HOST_ROOT") or None
+        roots = [r.strip() for r in (env.get("PERISCOPE_BIND_ROOTS") or "").split(",") if r.strip()]
+        bad = [r for r in roots if not r.startswith("/") or r == "/"]
+        if bad:
+            raise ValueError(f"PERISCOPE_BIND_ROOTS: {bad[0]!r} is not an absolute folder below /")
+        s.bind_roots = tuple(roots)
         s.bind = (env.get("PERISCOPE_BIND") or "").replace(",", " ").split() or s.bind
         s.allow_unauthenticated_remote = _bool(env, "PERISCOPE_ALLOW_UNAUTHENTICATED_REMOTE")
         s.workers = _int(env, "PERISCOPE_WORKERS", 2)

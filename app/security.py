@@ -16,8 +16,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
+import json
+import os
 import secrets
 import threading
 import time
@@ -60,15 +64,21 @@ def _host_allowed(host_header: str, allowed: list[str]) -> bool:
 
 
 def _same_origin() -> bool:
-    origin = request.headers.get("Origin")
-    if origin and origin != "null":
-        src = origin
-    else:
-        src = request.headers.get("Referer")
-    if not src:
+    """The Origin (else the Referer) names this very site. Any header that is
+    not a plain URL (given twice, non-ASCII, "http://[") is not."""
+    origins = request.headers.getlist("Origin")
+    if len(origins) > 1 or len(request.headers.getlist("Referer")) > 1:
         return False
-    parts = urlsplit(src)
-    return parts.netloc.lower() == (request.host or "").lower()
+    origin = origins[0] if origins else None
+    src = origin if origin and origin != "null" else request.headers.get("Referer")
+    if not src or len(src) > 4096 or not src.isascii() or any(ord(c) < 33 for c in src):
+        return False
+    try:
+        parts = urlsplit(src)
+        netloc = parts.netloc.lower()
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and netloc == (request.host or "").lower()
 
 
 def check_csrf() -> None:
@@ -142,20 +152,68 @@ def load_password(password: str | None, password_file: str | None) -> Password |
 class Throttle:
     """Failed logins per client address: after FREE failures each new try must
     wait 1, 2, 4 ... up to MAX_DELAY seconds. At most MAX_CLIENTS addresses are
-    remembered (the oldest forgotten first), each for FORGET_AFTER seconds."""
+    remembered (the oldest forgotten first), each for FORGET_AFTER seconds.
+
+    With `path` (a file in the state folder the gunicorn workers share) every
+    worker counts in the same place, under a lock, so two workers do not give a
+    guesser twice the tries; it survives a restart, and a wait read back is
+    never longer than MAX_DELAY from now (a clock set back locks nobody out)."""
 
     FREE = 3
     MAX_DELAY = 60.0
     MAX_CLIENTS = 4096
     FORGET_AFTER = 900.0
 
-    def __init__(self, clock=time.monotonic):
+    def __init__(self, clock=time.time, path: Path | None = None):
         self._clock = clock
         self._lock = threading.Lock()
+        self._path = path
         self._seen: OrderedDict[str, tuple[int, float]] = OrderedDict()  # ip -> (failures, until)
 
     def __len__(self) -> int:
-        return len(self._seen)
+        with self._shared():
+            return len(self._seen)
+
+    @contextlib.contextmanager
+    def _shared(self, write: bool = False):
+        """The counts, read from the shared file (and written back)."""
+        with self._lock:
+            if self._path is None:
+                yield
+                return
+            self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with open(self._path.with_suffix(".lock"), "a+b") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    self._load()
+                    yield
+                    if write:
+                        self._save()
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _load(self) -> None:
+        self._seen = OrderedDict()
+        try:
+            data = json.loads(self._path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return  # none yet, or unreadable: start afresh
+        now = self._clock()
+        if not isinstance(data, list):
+            return
+        for item in data[-self.MAX_CLIENTS:]:
+            try:
+                ip, n, until = str(item[0]), int(item[1]), float(item[2])
+            except (TypeError, ValueError, IndexError):
+                continue
+            self._seen[ip] = (n, min(until, now + self.MAX_DELAY))
+
+    def _save(self) -> None:
+        tmp = self._path.with_name(f".{self._path.name}.{secrets.token_hex(4)}")
+        tmp.write_text(json.dumps([[ip, n, u] for ip, (n, u) in self._seen.items()]),
+                       encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self._path)
 
     def _entry(self, ip: str, now: float) -> tuple[int, float] | None:
         entry = self._seen.get(ip)
@@ -166,14 +224,14 @@ class Throttle:
 
     def wait_left(self, ip: str) -> float:
         """Seconds before this address may try again (0: now)."""
-        with self._lock:
+        with self._shared():
             now = self._clock()
             entry = self._entry(ip, now)
             return max(0.0, entry[1] - now) if entry else 0.0
 
     def failed(self, ip: str) -> float:
         """Count a failure; returns the wait now imposed on the next try."""
-        with self._lock:
+        with self._shared(write=True):
             now = self._clock()
             entry = self._entry(ip, now)
             n = (entry[0] if entry else 0) + 1
@@ -185,7 +243,7 @@ class Throttle:
             return delay
 
     def succeeded(self, ip: str) -> None:
-        with self._lock:
+        with self._shared(write=True):
             self._seen.pop(ip, None)
 
 
@@ -282,7 +340,8 @@ class _SessionInterface(SecureCookieSessionInterface):
 def init_app(app: Flask) -> None:
     st = app.extensions["periscope.settings"]
     app.extensions["periscope.password"] = load_password(st.password, st.password_file)
-    app.extensions["periscope.throttle"] = Throttle()
+    app.extensions["periscope.throttle"] = Throttle(
+        path=Path(st.state_dir) / "logins.json" if st.state_dir else None)
     app.session_interface = _SessionInterface()
     if st.trusted_proxy:
         # One proxy in front: trust its X-Forwarded-For (client address, for the
@@ -313,6 +372,10 @@ def init_app(app: Flask) -> None:
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("Referrer-Policy", "same-origin")
         h.setdefault("X-Frame-Options", "DENY")
+        # the auditor is gone from today's browsers; old ones block rather than "repair"
+        h.setdefault("X-XSS-Protection", "1; mode=block")
+        if request.is_secure:  # behind HTTPS (a trusted proxy says so): stay there
+            h.setdefault("Strict-Transport-Security", "max-age=31536000")
         if "HX-Request" in request.headers or request.endpoint in ("containers.index",):
             h.add("Vary", "HX-Request")
         return resp

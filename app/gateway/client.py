@@ -435,6 +435,12 @@ class Engine:
             return BadRequest(f"the engine found several containers for {ref!r}")
         return AmbiguousReference(ref, candidates)
 
+    def inspect_volume(self, name: str) -> dict:
+        """GET /volumes/{name}."""
+        if not isinstance(name, str) or not name or len(name) > 255 or "/" in name:
+            raise InvalidReference(str(name)[:64], "not a volume name")
+        return self._json("GET", f"/volumes/{quote(name, safe='')}")
+
     def container_path(self, ref: str) -> str:
         return f"/containers/{quote(check_ref(ref), safe='')}"
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from .. import manifest as mf
-from .. import params, policy, selfdetect
+from .. import hostview, params, policy, selfdetect
 from ..errors import explain
 from ..gateway import exceptions as ge
 from ..security import changes_state
-from ..web import EngineBlueprint, engine, engine_entry
+from ..web import EngineBlueprint, engine, engine_entry, settings
 
 bp = EngineBlueprint("create", __name__)
 
@@ -28,6 +28,14 @@ def _preview(form: dict) -> dict | None:
     except ge.EngineError:
         api = eng.max_api
     return mf.preview(form["manifest"], form["name"], form["start"], host=eng.host, api=api)
+
+
+def _policy(entry) -> dict:
+    """What the host-access policy judges with, for this engine."""
+    st = settings()
+    return {"engine_socket": entry.host.socket_path,
+            "host": hostview.view(entry, host_root=st.host_root, bind_roots=st.bind_roots),
+            "lookups": hostview.lookups(entry)}
 
 
 def form_from(source) -> dict:
@@ -88,9 +96,12 @@ def create():
     if problems:
         return render_form(form, 400, problems=problems)
     eng = engine()
-    found = policy.violations(m, eng.host.socket_path)
-    if found and not engine_entry().allow_host_access:
-        return render_form(form, 403, violations=found)
+    entry = engine_entry()
+    guard = None if entry.allow_host_access else _policy(entry)
+    if guard is not None:
+        found = policy.judge(m, **guard)
+        if found:
+            return render_form(form, 403, violations=found, host_view=guard["host"])
 
     try:
         created = eng.create_container(mf.compact(m), name=form["name"] or None)
@@ -102,6 +113,19 @@ def create():
     label = form["name"].lstrip("/") or cid[:12]
     for w in warnings[:5]:
         flash(f"The engine warned: {w[:500]}", "warn")
+    if guard is not None:
+        # judged again right before it can start, on what the engine recorded:
+        # a link planted since the first judgement is caught if it is there now
+        try:
+            recorded = eng.inspect_container(cid).get("HostConfig") or {}
+        except ge.EngineError:
+            recorded = None
+        found = policy.judge_paths(recorded, **guard) if recorded is not None else [
+            policy.Violation("HostConfig", "the created container could not be read back to "
+                                           "judge it again")]
+        if found:
+            eng.remove(cid, force=True, volumes=True)
+            return render_form(form, 403, violations=found, host_view=guard["host"])
     if not form["start"]:
         flash(f"Created {label}; not started.", "ok")
         return redirect(url_for("containers.detail", ref=cid), 303)

@@ -226,3 +226,25 @@ def test_reveal_allowed_in_read_only_mode_and_checks_the_ref(run_container):
     for ref in ("a%00b", "x" * 300, "..", "-rf"):
         r = csrf_post(c, f"/containers/{ref}/env/reveal")
         assert r.status_code in (400, 404), ref
+
+
+def test_the_login_slowdown_is_shared_by_the_gunicorn_workers(start_server):
+    """Wrong passwords from one address, each on a new connection (so either of
+    the two workers may take it): the slowdown starts after FREE failures in
+    all, not FREE per worker."""
+    from app.security import Throttle
+
+    srv = start_server({"PERISCOPE_PASSWORD": "right one", "PERISCOPE_WORKERS": "2"})
+    codes = []
+    for i in range(Throttle.FREE + 3):
+        s = requests.Session()
+        page = s.get(srv.url + "/login", headers={"Connection": "close"}, timeout=10)
+        tok = token_from(page.text)
+        r = s.post(srv.url + "/login", data={"password": f"wrong {i}", "csrf_token": tok},
+                   headers={"Origin": srv.url, "Connection": "close"}, allow_redirects=False,
+                   timeout=10)
+        codes.append(r.status_code)
+    # 401 for the free tries and the one after them (which starts a 1 s wait),
+    # then 429 at once: the count was kept across the workers, wherever it landed
+    assert codes[:Throttle.FREE + 1] == [401] * (Throttle.FREE + 1), codes
+    assert codes[Throttle.FREE + 1] == 429, codes

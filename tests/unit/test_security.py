@@ -331,3 +331,24 @@ def test_refusals_tell_an_outsider_nothing_about_the_engine():
     assert r.status_code == 401 and 'type="password"' in body and "session has ended" in body
     assert "nonexistent" not in body and "Log out" not in body
     assert "Log out" not in c.get("/login").get_data(as_text=True)
+
+
+def test_the_slowdown_is_shared_through_its_file_and_capped_after_a_restart(tmp_path):
+    now = [1000.0]
+    path = tmp_path / "state" / "logins.json"
+    worker_a = Throttle(clock=lambda: now[0], path=path)
+    worker_b = Throttle(clock=lambda: now[0], path=path)
+    for _ in range(Throttle.FREE):
+        worker_a.failed("198.51.100.1")
+    assert worker_b.failed("198.51.100.1") == 1.0  # the fourth, counted in the other worker
+    assert worker_a.wait_left("198.51.100.1") == 1.0
+    for _ in range(20):
+        worker_b.failed("198.51.100.1")
+    # a restart with the clock set back a day: the wait is never longer than the cap
+    now[0] -= 86400
+    again = Throttle(clock=lambda: now[0], path=path)
+    assert 0 < again.wait_left("198.51.100.1") <= Throttle.MAX_DELAY
+    again.succeeded("198.51.100.1")
+    assert worker_a.wait_left("198.51.100.1") == 0.0
+    path.write_text("not json")  # a broken file starts afresh, never a crash
+    assert worker_b.wait_left("198.51.100.1") == 0.0 and worker_b.failed("x") == 0.0

@@ -1,0 +1,186 @@
+"""The host-access policy against the real engine, through the real create
+form, tried as an attacker would: VolumesFrom of a container that holds the
+Engine socket, binds through symbolic links (planted beforehand, and planted
+by a first allowed container made through the form itself), a local volume
+whose device is a link, an unknown field added to a recorded manifest; and
+random manifests, each accepted one checked by what the engine made of it."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import LABEL, SESSION, csrf_post, unique_name
+
+
+@pytest.fixture
+def plant():
+    d = Path(tempfile.mkdtemp(prefix="pplant-", dir="/tmp"))
+    os.chmod(d, 0o777)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def labelled(docker) -> set[str]:
+    return set(docker("ps", "-aq", "--no-trunc", "--filter", f"label={LABEL}={SESSION}").split())
+
+
+def create(client, m: dict, name: str = "", start: bool = False):
+    m = dict(m)
+    m.setdefault("Labels", {})[LABEL] = SESSION
+    return csrf_post(client, "/containers", {"manifest": json.dumps(m), "name": name,
+                                             "start": "1" if start else ""})
+
+
+def refused(r, *words) -> bool:
+    text = r.get_data(as_text=True)
+    return r.status_code == 403 and 'id="violations"' in text and all(w in text for w in words)
+
+
+def test_volumes_from_a_container_holding_the_socket_is_refused(client, docker, docker_host,
+                                                                 run_container, test_image):
+    sock = docker_host.removeprefix("unix://")
+    holder = run_container(args=["-v", f"{sock}:/var/run/docker.sock"])
+    chain = run_container(args=["--volumes-from", holder])
+    before = labelled(docker)
+    for via in (holder, chain, docker.inspect(holder)["Name"].lstrip("/") + ":ro"):
+        r = create(client, {"Image": test_image, "HostConfig": {"VolumesFrom": [via]}})
+        assert refused(r, "HostConfig.VolumesFrom[0]"), r.get_data(as_text=True)[:2000]
+    assert labelled(docker) == before
+
+
+def test_binds_through_planted_links_are_refused(client, docker, docker_host, plant, test_image):
+    os.symlink("/", plant / "root")
+    os.symlink(docker_host.removeprefix("unix://"), plant / "sock")
+    os.symlink("/etc", plant / "etc")
+    (plant / "vol").mkdir()
+    os.symlink("/", plant / "vol" / "up")
+    docker("volume", "create", "--label", f"{LABEL}={SESSION}", "--opt", "type=none",
+           "--opt", "o=bind", "--opt", f"device={plant}/vol/up", f"pvol-{SESSION}")
+    before = labelled(docker)
+    try:
+        for hc in ({"Binds": [f"{plant}/root:/host"]},
+                   {"Binds": [f"{plant}/sock:/var/run/docker.sock"]},
+                   {"Binds": [f"{plant}/etc/shadow:/s:ro"]},
+                   {"Mounts": [{"Type": "bind", "Source": f"{plant}/root", "Target": "/h"}]},
+                   {"Mounts": [{"Type": "volume", "Target": "/h", "VolumeOptions": {
+                       "DriverConfig": {"Name": "local", "Options": {
+                           "type": "none", "o": "bind", "device": f"{plant}/root"}}}}]},
+                   {"Binds": [f"pvol-{SESSION}:/h"]}):
+            r = create(client, {"Image": test_image, "HostConfig": hc})
+            assert refused(r, "leads to"), (hc, r.get_data(as_text=True)[:3000])
+        assert labelled(docker) == before
+    finally:
+        docker("volume", "rm", "-f", f"pvol-{SESSION}", check=False)
+
+
+def test_the_two_step_plant_through_the_form_is_refused(client, docker, plant, test_image):
+    # first, an allowed container with an ordinary writable bind plants the link...
+    first = unique_name("planter")
+    r = create(client, {"Image": test_image, "Cmd": ["ln", "-s", "/", "/p/root"],
+                        "HostConfig": {"Binds": [f"{plant}:/p"]}}, name=first, start=True)
+    assert r.status_code == 303, r.get_data(as_text=True)[:2000]
+    docker("wait", first)
+    assert os.path.islink(plant / "root")
+    # ...then a second binds through it: refused, nothing made
+    before = labelled(docker)
+    r = create(client, {"Image": test_image, "HostConfig": {"Binds": [f"{plant}/root:/host"]}})
+    assert refused(r, "HostConfig.Binds[0]", "leads to /")
+    assert labelled(docker) == before
+
+
+def test_an_unknown_field_added_to_a_recorded_manifest_is_refused(client, docker, test_image):
+    # what `docker run --memory 64m --restart always -p 127.0.0.1:9:80` sends, recorded
+    recorded = {"Image": test_image, "Cmd": ["true"], "HostConfig": {
+        "Memory": 67108864, "RestartPolicy": {"Name": "always"},
+        "PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "9"}]},
+        "LogConfig": {"Type": "json-file", "Config": {}}, "NetworkMode": "default"}}
+    before = labelled(docker)
+    recorded["HostConfig"]["EngineFieldFromTheFuture"] = {"anything": True}
+    r = create(client, recorded)
+    assert refused(r, "HostConfig.EngineFieldFromTheFuture", "new engine field")
+    assert labelled(docker) == before
+    del recorded["HostConfig"]["EngineFieldFromTheFuture"]
+    assert create(client, recorded).status_code == 303  # the recorded one alone is fine
+
+
+FIELD_CHOICES = {
+    "Privileged": [True, False], "CapAdd": [["SYS_ADMIN"], ["NET_ADMIN"], []],
+    "PidMode": ["host", "", "private"], "IpcMode": ["host", "private", "shareable"],
+    "UTSMode": ["host", ""], "NetworkMode": ["host", "none", "default"],
+    "Devices": [[{"PathOnHost": "/dev/null", "PathInContainer": "/dev/x",
+                  "CgroupPermissions": "rwm"}], []],
+    "SecurityOpt": [["seccomp=unconfined"], ["apparmor=unconfined"], ["no-new-privileges"], []],
+    "Binds": [["/:/h"], ["/etc:/e:ro"], ["{plant}/root:/h"], ["{plant}/ok:/ok"], ["data:/d"]],
+    "Memory": [0, 64 << 20], "CgroupParent": ["", "/"],
+    "MaskedPaths": [None, []], "UsernsMode": ["host", ""],
+    "Mounts": [[{"Type": "bind", "Source": "/", "Target": "/h"}],
+               [{"Type": "bind", "Source": "{plant}/root", "Target": "/h"}],
+               [{"Type": "tmpfs", "Target": "/t"}]],
+}
+
+
+def _owns_the_host(c: dict, sock: str) -> list[str]:
+    """What, in the engine's own record of a created container, owns the host."""
+    hc = c.get("HostConfig") or {}
+    why = []
+    if hc.get("Privileged"):
+        why.append("privileged")
+    if hc.get("CapAdd"):
+        why.append("capabilities")
+    if hc.get("Devices"):
+        why.append("devices")
+    for k in ("PidMode", "IpcMode", "UTSMode", "NetworkMode", "UsernsMode"):
+        if (hc.get(k) or "").lower() == "host":
+            why.append(k)
+    for o in hc.get("SecurityOpt") or []:
+        if "unconfined" in o:
+            why.append(o)
+    if hc.get("CgroupParent"):
+        why.append("cgroup parent")
+    if hc.get("MaskedPaths") == []:
+        why.append("unmasked paths")
+    for m in c.get("Mounts") or []:
+        if m.get("Type") == "bind":
+            real = os.path.realpath(m.get("Source") or "")
+            if real == "/" or real.startswith(("/etc", "/proc", "/sys")) or real == sock:
+                why.append(f"bind {real}")
+    return why
+
+
+def test_random_manifests_accepted_never_own_the_host(client, docker, docker_host, plant,
+                                                       test_image):
+    os.symlink("/", plant / "root")
+    (plant / "ok").mkdir()
+    sock = docker_host.removeprefix("unix://")
+    rng = random.Random(16)
+    accepted = refused_n = 0
+    for i in range(60):
+        hc = {}
+        for key in rng.sample(sorted(FIELD_CHOICES), rng.randint(1, 4)):
+            value = json.loads(json.dumps(rng.choice(FIELD_CHOICES[key])).replace("{plant}",
+                                                                                  str(plant)))
+            spelled = rng.choice([key, key.lower(), key.upper(), key[0].lower() + key[1:]])
+            hc[spelled] = value
+        m = {"Image": test_image, "Cmd": ["true"], rng.choice(["HostConfig", "hostconfig"]): hc}
+        r = create(client, m)
+        if r.status_code == 403:
+            refused_n += 1
+            continue
+        assert r.status_code in (303, 400, 404, 409, 500, 502), (m, r.status_code)
+        if r.status_code != 303:
+            continue  # the engine itself refused the combination
+        accepted += 1
+        cid = r.headers["Location"].rstrip("/").split("/")[-1].split("#")[0]
+        c = docker.inspect(cid)
+        try:
+            assert _owns_the_host(c, sock) == [], (m, _owns_the_host(c, sock))
+        finally:
+            docker("rm", "-f", cid, check=False)
+    assert accepted >= 5 and refused_n >= 20, (accepted, refused_n)
