@@ -9,12 +9,13 @@ from __future__ import annotations
 __version__ = "0.2.0"
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask
+if TYPE_CHECKING:  # imported in create_app: `python3 -m app.healthcheck` stays light
+    from flask import Flask
 
-from .config import Settings
-from .engines import EngineEntry, Registry
-from .gateway import Engine
+    from .config import Settings
+    from .gateway import Engine
 
 
 def _root() -> Path:
@@ -27,7 +28,12 @@ def _root() -> Path:
     return here.parent
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
+def create_app(settings: "Settings | None" = None, engine: "Engine | None" = None) -> "Flask":
+    from flask import Flask
+
+    from .config import Settings
+    from .engines import EngineEntry, Registry
+
     settings = settings or Settings.from_env()
     root = _root()
     app = Flask(__name__, template_folder=str(root / "templates"),
