@@ -27,6 +27,7 @@ LINE_CAP = 16 * 1024  # bytes of one line kept for the page (the download has th
 # line the engine wrote a moment late (its stdout and stderr copiers race)
 # with an earlier timestamp is still found; the count skips what was shown.
 CURSOR_SLACK_NS = 5_000_000
+WINDOW_MARGIN_NS = 100_000_000  # see ReadResult.cursor
 
 
 @dataclass(slots=True)
@@ -69,12 +70,16 @@ class ReadResult:
 
         `window`: what was read is the tail of a longer log, so entries older
         than it were not seen: the cutoff then stays above the oldest entry
-        read, or the next poll would count unseen entries as seen."""
+        read, by WINDOW_MARGIN_NS (the engine files stdout's and stderr's
+        entries as they come, so an entry just before the window in the file
+        may be stamped a little after the window's oldest: it must fall below
+        the cutoff, or the next poll would skip it as seen and show a seen
+        one again), and never above the newest + 1 (nothing later is lost)."""
         if self.max_ns is None:
             return old
         cutoff = self.max_ns - self.slack_ns
         if window and self.min_ns is not None:
-            cutoff = max(cutoff, self.min_ns + 1)
+            cutoff = max(cutoff, min(self.min_ns + WINDOW_MARGIN_NS, self.max_ns + 1))
         if old is not None:
             cutoff = max(cutoff, old.ns)
         return Cursor(cutoff, sum(1 for n in self.recent_ns if n >= cutoff))

@@ -85,9 +85,9 @@ def test_whoami_inside_the_deployed_image(page, docker, docker_host, deploy_imag
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                requests.get(url + "/healthz", timeout=2)
+                requests.get(url + "/healthz", timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or slow to answer
                 time.sleep(0.2)
         page.goto(url + "/whoami")
         page.wait_for_selector("#own-container")

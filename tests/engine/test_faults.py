@@ -205,6 +205,10 @@ def test_engine_500_on_start_is_a_502_on_the_form(tmpdir_short):
     fake = FakeEngine(tmpdir_short / "fake.sock", {
         "/v1.41/containers/create": (201, '{"Id": "%s", "Warnings": []}' % cid,
                                      "application/json"),
+        # read back before the start (the policy judges it again): as the engine records it
+        f"/v1.41/containers/{cid}/json": (200, '{"Id": "%s", "Name": "/x", "HostConfig": {},'
+                                               ' "State": {"Status": "created"}}' % cid,
+                                          "application/json"),
         "/v1.41/containers/": (500, '{"message":"boom: runtime exploded"}', "application/json"),
     })
     try:

@@ -82,8 +82,8 @@ def test_list_inspect_logs_and_an_action_through_ssh(server, sshd, docker, run_c
     # a dozen more requests: the ssh connections were kept, not made per request
     for _ in range(12):
         assert s.get(f"{base}/containers/rows?all=1", timeout=30).status_code == 200
-    made = accepted(sshd) - before
-    assert 1 <= made <= 4, made
+    made = accepted(sshd) - before  # the server's own start may have made the first ones
+    assert accepted(sshd) >= 1 and made <= 4, (made, accepted(sshd))
 
 
 @pytest.mark.parametrize("name, words", [

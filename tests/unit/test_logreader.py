@@ -99,10 +99,28 @@ def test_cursor_of_a_tail_window_never_counts_unseen_older_entries():
     loose = window.cursor()  # as if the window were the whole log: wrong here
     assert sum(1 for e in log if ts_ns(e[8:38]) >= loose.ns) != loose.seen
     cur = window.cursor(window=True)
-    assert cur == Cursor(ts_ns(ts_at(106)) + 1, 3)
+    # all four within the margin: the cutoff is just past the newest, none counted
+    assert cur == Cursor(ts_ns(ts_at(109)) + 1, 0)
     log.append(entry(STDOUT, ts_at(200), b"new\n"))
     again = [e for e in log if ts_ns(e[8:38]) >= cur.ns]
     assert [ln.text for ln in read(b"".join(again), skip=cur.seen).lines] == ["new"]
+
+
+def test_a_window_cursor_survives_entries_filed_out_of_time_order():
+    """stdout and stderr are filed as they come: an entry just before the tail
+    window in the file can be stamped after the window's oldest. The next poll
+    must neither skip it as seen nor show a seen entry again."""
+    ms = 1_000_000
+    ns = [0, 10, 27, 25, 28, 29, 30]  # in file order: the one stamped 27 is filed before 25
+    log = [entry(STDERR if i % 2 else STDOUT, ts_at(n * ms), b"l%d\n" % i)
+           for i, n in enumerate(ns)]
+    window = read(b"".join(log[3:]), slack_ns=5 * ms)  # a tail of 4: from the "25" on
+    cur = window.cursor(window=True)
+    log.append(entry(STDOUT, ts_at(300 * ms), b"new\n"))
+    again = [e for e in log if ts_ns(e[8:38]) >= cur.ns]
+    shown = [ln.text for ln in window.lines] + [
+        ln.text for ln in read(b"".join(again), skip=cur.seen).lines]
+    assert len(shown) == len(set(shown)) and shown[-1] == "new"
 
 
 def test_reader_reports_a_bad_header_and_a_truncated_frame():
