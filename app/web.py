@@ -17,10 +17,11 @@ from .gateway import Engine, calls
 
 ENGINE_PREFIX = "/engines/<engine>"
 # Pages that show every engine when the URL names none (several configured).
-COMBINED_PAGES = {"containers.index", "events.index", "whoami.index", "engines.index"}
+COMBINED_PAGES = {"containers.index", "events.index", "whoami.index", "engines.index",
+                  "services.index", "services.stacks"}
 # Pages without an item in their URL: the switcher keeps them on another engine.
-SWITCHABLE = COMBINED_PAGES | {"create.new", "engines.detail"}
-SWITCH_KEEPS = {"all", "q", "state", "label", "type", "action", "window"}
+SWITCHABLE = COMBINED_PAGES | {"create.new", "engines.detail", "nodes.index"}
+SWITCH_KEEPS = {"all", "q", "state", "label", "type", "action", "window", "stack"}
 
 
 class EngineBlueprint(Blueprint):
@@ -60,7 +61,8 @@ def is_htmx() -> bool:
 # Polled partials never replace the Engine calls panel: it shows the calls of
 # the page, or of the last thing the user did (an action, a filter, a reveal).
 POLL_ENDPOINTS = {"containers.rows", "logs.poll", "events.poll", "images.pull_progress",
-                  "system.wait", "create.preview_partial", "static"}
+                  "system.wait", "create.preview_partial", "static", "services.rows",
+                  "services.tasks", "services.logs_poll"}
 _CARRY_MAX_CALLS = 12
 _CARRY_MAX_BODY = 1500
 
