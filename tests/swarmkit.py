@@ -141,7 +141,7 @@ def scaled_nodes(n: int) -> list[dict]:
 def scaled_tasks(service: dict, n: int, nodes: list[dict]) -> list[dict]:
     """`n` tasks of one replicated service spread over `nodes`, made from a
     recorded task."""
-    base = next(t for t in load("tasks") if t.get("Slot"))
+    base = next(t for t in load("tasks") if t.get("Slot") and t["Status"]["State"] == "running")
     out = []
     for i in range(n):
         t = copy.deepcopy(base)
