@@ -115,8 +115,14 @@ def node_rows(nodes: list[dict], own_id: str = "") -> list[dict]:
 
 
 def node_names(nodes: list[dict]) -> dict[str, str]:
-    return {n.get("ID", ""): ((n.get("Description") or {}).get("Hostname") or "")
-            for n in nodes or []}
+    """Node ID -> the name to show: its hostname, or hostname/ID prefix where
+    two nodes share a hostname (several engines on one machine)."""
+    names = {n.get("ID", ""): ((n.get("Description") or {}).get("Hostname") or "")
+             for n in nodes or []}
+    counts: dict[str, int] = {}
+    for h in names.values():
+        counts[h] = counts.get(h, 0) + 1
+    return {i: (f"{h}/{i[:8]}" if counts[h] > 1 else h) for i, h in names.items()}
 
 
 _names_cache: dict[str, tuple[float, dict]] = {}
