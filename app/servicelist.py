@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
+
+from markupsafe import Markup
 
 from . import swarm
 from .display import time_texts
@@ -238,3 +241,31 @@ def fetch_combined(registry: Registry, f: dict, prefixes: dict[str, str],
                 rows.append(row)
     rows.sort(key=lambda r: (r["stack"], r["name"], r["engine"]))
     return rows, notes
+
+
+class RowCache:
+    """The rendered HTML of service rows, by everything that goes into one (a
+    live list polls 200 rows every few seconds; only a changed row is
+    rendered again). The template escapes every value, so the HTML is marked
+    safe as a whole, never a service's own text."""
+
+    MAX = 20_000
+    KEYS = ("id", "name", "mode", "running", "desired", "completed", "image", "image_full",
+            "updated_rel", "updated_iso", "updated_exact", "update_state", "update_message",
+            "stack", "href", "engine")
+    LISTS = ("ports", "also")
+
+    def __init__(self, keys: tuple | None = None, lists: tuple | None = None):
+        self._html: dict[tuple, Markup] = {}
+        self.keys = self.KEYS if keys is None else keys
+        self.lists = self.LISTS if lists is None else lists
+
+    def render(self, row: dict, context: tuple, make: Callable[[], str]) -> Markup:
+        key = (tuple(row.get(k) for k in self.keys),
+               tuple(tuple(row.get(k) or ()) for k in self.lists), context)
+        html = self._html.get(key)
+        if html is None:
+            if len(self._html) >= self.MAX:
+                self._html.clear()
+            html = self._html[key] = Markup(make())
+        return html

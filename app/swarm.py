@@ -189,6 +189,24 @@ def task_rows(tasks: list[dict], service_name: str, names: dict[str, str],
     return rows
 
 
+TASK_ROW_KEYS = ("id", "name", "node", "node_id", "slot", "state", "desired", "message", "error",
+                 "exit_code", "container_id", "local", "when_rel", "when_iso", "when_exact",
+                 "history")
+HISTORY_SHOWN = 100  # past tasks shown at most, the newest (current ones are all shown)
+
+
+def bounded(rows: list[dict], history: int = HISTORY_SHOWN) -> tuple[list[dict], int]:
+    """The rows to show: every current task, and the `history` newest past
+    ones (a swarm keeps 5 per slot by default: 1,000 replicas, 5,000 tasks);
+    and how many past ones were left out."""
+    past = [r["when"] for r in rows if r["history"]]
+    if len(past) <= history:
+        return rows, 0
+    floor = sorted(past, reverse=True)[history - 1]
+    kept = [r for r in rows if not r["history"] or r["when"] >= floor]
+    return kept, len(rows) - len(kept)
+
+
 def task_labels(tasks: list[dict], service_name: str, names: dict[str, str]) -> dict:
     """Task ID -> (label, title) for a service's log lines: web.1@node."""
     out = {}

@@ -206,3 +206,24 @@ def init_app(app: Flask) -> None:
                                actions=actions))
 
     app.jinja_env.globals["row_html"] = row_html
+    from .servicelist import RowCache as ServiceRowCache
+
+    service_rows = ServiceRowCache()
+
+    def service_row_html(r: dict, several: bool = False):
+        """One service list row, rendered once while its data stays the same."""
+        return service_rows.render(r, (several, g.get("engine_name")),
+                                   lambda: app.jinja_env.get_template(
+                                       "services/_row.html").render(r=r, several=several))
+
+    app.jinja_env.globals["service_row_html"] = service_row_html
+    from .swarm import TASK_ROW_KEYS
+
+    task_rows = ServiceRowCache(TASK_ROW_KEYS, ())
+
+    def task_row_html(t: dict):
+        """One row of a service's tasks, rendered once while it stays the same."""
+        return task_rows.render(t, (g.get("engine_name"),), lambda: app.jinja_env.get_template(
+            "services/_task_row.html").render(t=t))
+
+    app.jinja_env.globals["task_row_html"] = task_row_html

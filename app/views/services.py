@@ -76,8 +76,9 @@ def _detail(ref: str) -> dict:
     own = swarm.swarm_state(eng.info()).node_id
     name = (s.get("Spec") or {}).get("Name") or s["ID"][:12]
     running, desired = swarm.running_count(tasks)
+    rows, hidden = swarm.bounded(swarm.task_rows(tasks, name, names, own))
     return {"s": s, "sid": s["ID"], "name": name, "spec": ss.sections(s),
-            "tasks": swarm.task_rows(tasks, name, names, own), "running": running,
+            "tasks": rows, "hidden_tasks": hidden, "running": running,
             "desired": desired, "raw": ss.masked(s), "row": sl.present(s)}
 
 

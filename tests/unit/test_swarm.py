@@ -62,3 +62,20 @@ def test_running_count_and_stacks():
     assert [(g["name"], len(g["services"]), g["running"], g["desired"]) for g in st] == [
         ("a", 2, 4, 5), ("b", 1, 0, 0)]
     assert st[1]["engine"] == "e2"
+
+
+def test_repeated_hostnames_are_told_apart():
+    names = swarm.node_names(load("nodes"))  # both recorded nodes are called "vm"
+    assert len(set(names.values())) == 2
+    assert all(v.startswith("vm/") and v[3:] == k[:8] for k, v in names.items())
+    one = swarm.node_names(load("nodes")[:1])
+    assert list(one.values()) == ["vm"]
+
+
+def test_bounded_keeps_every_current_task_and_the_newest_past_ones():
+    rows = [{"history": False, "when": f"2026-01-01T00:00:{i:02d}Z"} for i in range(5)]
+    rows += [{"history": True, "when": f"2026-01-01T00:01:{i:02d}Z"} for i in range(30)]
+    kept, hidden = swarm.bounded(rows, history=10)
+    assert hidden == 20 and sum(not r["history"] for r in kept) == 5
+    assert sorted(r["when"] for r in kept if r["history"])[0] == "2026-01-01T00:01:20Z"
+    assert swarm.bounded(rows, history=30) == (rows, 0)
