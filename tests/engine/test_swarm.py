@@ -408,3 +408,31 @@ def test_events_page_shows_service_and_node_events(swarm):
     n = c.get("/events?type=node").get_data(as_text=True)
     assert 'data-type="node" data-action="update"' in n
     cli(swarm.host, "service", "rm", name)
+
+
+def test_periscope_does_not_scale_away_or_redeploy_its_own_task(swarm):
+    from app import selfdetect
+
+    name = _name("self")
+    swarm.service(name, "--replicas", "1", "--constraint", "node.role==manager")
+    swarm.converged(name, "1/1")
+    task = json.loads(cli(swarm.host, "inspect", cli(swarm.host, "service", "ps", "-q", "--filter",
+                                                      "desired-state=running", name).split()[0]))[0]
+    own = task["Status"]["ContainerStatus"]["ContainerID"]
+    app = _app(swarm.host)
+    eng = app.extensions["periscope.engines"].default.engine
+    # as if Periscope ran in that task's container (what whoami would find)
+    selfdetect.remember(eng, selfdetect.Detection({"Id": own}, "test", [], "", True))
+    try:
+        c = app.test_client()
+        down = csrf_post(c, f"/services/{name}/scale", {"replicas": "0"})
+        assert down.status_code == 403 and "it will not stop its own" in down.get_data(as_text=True)
+        assert csrf_post(c, f"/services/{name}/update").status_code == 403
+        up = csrf_post(c, f"/services/{name}/scale", {"replicas": "2"})
+        assert up.status_code == 303
+        spec = json.loads(cli(swarm.host, "service", "inspect", name))[0]["Spec"]
+        assert spec["Mode"]["Replicated"]["Replicas"] == 2 and not spec["TaskTemplate"].get(
+            "ForceUpdate")
+    finally:
+        selfdetect.remember(eng, selfdetect.Detection(None, None, [], "", False))
+        cli(swarm.host, "service", "rm", name)
