@@ -99,39 +99,35 @@ def port_texts(service: dict) -> list[str]:
     return out
 
 
-def present(s: dict, href_prefix: str = "/services/", counts: dict | None = None) -> dict:
+_STATIC: dict[tuple, dict] = {}
+
+
+def _static(s: dict, href_prefix: str) -> dict:
+    """What a row shows that only changes with the service's version: kept
+    per (ID, version), so a live list of 200 services does not build them
+    again every poll."""
+    sid = s.get("ID", "")
+    key = (sid, (s.get("Version") or {}).get("Index"), s.get("UpdatedAt"), href_prefix,
+           json_key(s.get("UpdateStatus")), json_key((s.get("Endpoint") or {}).get("Ports")))
+    row = _STATIC.get(key)
+    if row is not None:
+        return row
+    key = (sid, key[1], key[2], key[3], key[4], key[5])
     spec = s.get("Spec") or {}
     mode, wanted = mode_of(spec)
-    status = s.get("ServiceStatus")
-    if status is not None:
-        running, desired = status.get("RunningTasks", 0), status.get("DesiredTasks", 0)
-        completed = status.get("CompletedTasks", 0)
-    elif counts is not None:
-        running, desired = counts.get(s.get("ID"), (0, 0))
-        completed = None
-        if mode == "replicated":
-            desired = wanted or 0
-    else:
-        running = desired = completed = None
     cs = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
     shown, full = image_text(cs.get("Image") or "")
     up = s.get("UpdateStatus") or {}
-    rel, iso, exact = time_texts(s.get("UpdatedAt"))
-    sid = s.get("ID", "")
     labels = spec.get("Labels") or {}
-    return {
+    row = {
         "id": sid,
         "short_id": sid[:12],
         "name": spec.get("Name") or sid[:12],
         "mode": mode,
         "replicas": wanted,
-        "running": running,
-        "desired": desired,
-        "completed": completed,
         "image": shown,
         "image_full": full,
         "ports": port_texts(s),
-        "updated_rel": rel, "updated_iso": iso, "updated_exact": exact,
         "updated": s.get("UpdatedAt") or "",
         "update_state": up.get("State") or "",
         "update_message": up.get("Message") or "",
@@ -139,7 +135,36 @@ def present(s: dict, href_prefix: str = "/services/", counts: dict | None = None
         "labels": labels,
         "href": href_prefix + sid,
         "scalable": mode == "replicated",
+        "_key": key,
     }
+    if len(_STATIC) > 20_000:
+        _STATIC.clear()
+    _STATIC[key] = row
+    return row
+
+
+def json_key(v) -> str | None:
+    return None if not v else repr(v)
+
+
+def present(s: dict, href_prefix: str = "/services/", counts: dict | None = None) -> dict:
+    row = dict(_static(s, href_prefix))
+    status = s.get("ServiceStatus")
+    if status is not None:
+        running, desired = status.get("RunningTasks", 0), status.get("DesiredTasks", 0)
+        completed = status.get("CompletedTasks", 0)
+    elif counts is not None:
+        running, desired = counts.get(row["id"], (0, 0))
+        completed = None
+        if row["mode"] == "replicated":
+            desired = row["replicas"] or 0
+    else:
+        running = desired = completed = None
+    row["running"], row["desired"], row["completed"] = running, desired, completed
+    row["updated_rel"], row["updated_iso"], row["updated_exact"] = time_texts(s.get("UpdatedAt"))
+    # what the row cache keys on: the version's texts, the counts, the time text
+    row["_key"] = (row["_key"], running, desired, completed, row["updated_rel"])
+    return row
 
 
 def _matches(row: dict, q: str) -> bool:
@@ -261,8 +286,12 @@ class RowCache:
         self.lists = self.LISTS if lists is None else lists
 
     def render(self, row: dict, context: tuple, make: Callable[[], str]) -> Markup:
-        key = (tuple(row.get(k) for k in self.keys),
-               tuple(tuple(row.get(k) or ()) for k in self.lists), context)
+        fixed = row.get("_key")  # a row that carries its own key (servicelist.present)
+        if fixed is not None:
+            key = (fixed, row.get("engine"), tuple(row.get("also") or ()), context)
+        else:
+            key = (tuple(row.get(k) for k in self.keys),
+                   tuple(tuple(row.get(k) or ()) for k in self.lists), context)
         html = self._html.get(key)
         if html is None:
             if len(self._html) >= self.MAX:
