@@ -87,6 +87,17 @@ def detail(ref: str):
     return render_template("services/detail.html", **_detail(ref))
 
 
+@bp.post("/services/<ref>/env/reveal")
+def reveal_env(ref: str):
+    """Secret-looking env values shown on request (a POST with CSRF, never a
+    linkable GET), as on a container's page."""
+    s = engine().inspect_service(ref)
+    spec = ss.sections(s)
+    if is_htmx():
+        return render_template("services/_env.html", spec=spec, sid=s["ID"], reveal_env=True)
+    return render_template("services/detail.html", **_detail(ref), reveal_env=True)
+
+
 @bp.get("/services/<ref>/tasks")
 def tasks(ref: str):
     """The tasks table's poll. A service gone, or an engine that left the
@@ -199,8 +210,15 @@ def logs_poll(ref: str):
         abort(400, description="the follow cursor is missing or malformed; reload the page.")
     shown = request.args.get("shown", "")
     shown = int(shown) if shown.isascii() and shown.isdigit() and len(shown) < 10 else 0
-    s, tasks = _service_and_tasks(ref)
-    read = logview.service_follow_read(engine(), ref, o, cursor, service=s)
+    try:
+        s, tasks = _service_and_tasks(ref)
+        read = logview.service_follow_read(engine(), ref, o, cursor, service=s)
+    except (ge.NotFound, ge.NotSwarmManager) as exc:
+        # the service is gone, or the engine left its swarm: said in place,
+        # and the poll goes on (slower) with the same cursor
+        return render_template("services/_logs_gone.html", message=exc.message,
+                               delay_ms=int(settings().poll_interval * 5000),
+                               stop=url_for("services.logs", ref=ref, **o.query(follow=None)))
     ctx = _log_context(read, o, tasks)
     delay = settings().poll_interval * (1 if ctx["state"]["running"] else 5)
     return render_template("logs/_poll.html", **ctx, delay_ms=int(delay * 1000),

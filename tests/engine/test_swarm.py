@@ -106,6 +106,9 @@ def test_service_page_spec_tasks_and_links(swarm, svc):
     assert r.status_code == 200
     assert "hunter2" not in body  # a secret-looking env value is masked, raw JSON too
     assert "API_TOKEN" in body and "visible" in body
+    shown = csrf_post(c, f"/services/{name}/env/reveal", headers={"HX-Request": "true"})
+    assert shown.status_code == 200 and "hunter2" in shown.get_data(as_text=True)
+    assert c.post(f"/services/{name}/env/reveal").status_code == 403  # no token: refused
     ps = [json.loads(x) for x in cli(swarm.host, "service", "ps", name, "--no-trunc",
                                      "--filter", "desired-state=running",
                                      "--format", "{{json .}}").splitlines()]
@@ -333,6 +336,8 @@ def test_read_only_refuses_scale_and_hides_the_form(swarm, svc):
     assert csrf_post(c, f"/services/{svc['web']}/scale", {"replicas": "5"}).status_code == 403
     assert csrf_post(c, f"/services/{svc['web']}/update").status_code == 403
     assert 'name="replicas"' not in c.get(f"/services/{svc['web']}").get_data(as_text=True)
+    # revealing a secret-looking value changes nothing: allowed read-only too
+    assert "hunter2" in csrf_post(c, f"/services/{svc['web']}/env/reveal").get_data(as_text=True)
     spec = json.loads(cli(swarm.host, "service", "inspect", svc["web"]))[0]["Spec"]
     assert spec["Mode"]["Replicated"]["Replicas"] == 2
 
@@ -378,7 +383,13 @@ def test_an_engine_leaving_its_swarm_while_a_page_is_open_recovers(second_engine
         c = _app(host).test_client()
         assert name in c.get("/services").get_data(as_text=True)
         assert c.get(f"/services/{name}/tasks").status_code == 200
+        page = c.get(f"/services/{name}/logs?follow=1").get_data(as_text=True)
+        poll = html.unescape(re.search(r'id="log-follow"[^>]*hx-get="([^"]+)"', page,
+                                       re.S).group(1))
         cli(host, "swarm", "leave", "--force")
+        lp = c.get(poll)
+        lb = lp.get_data(as_text=True)
+        assert lp.status_code == 200 and "cannot be read now" in lb and 'id="log-follow"' in lb
         # the open page's polls answer in place and go on
         t = c.get(f"/services/{name}/tasks")
         tb = t.get_data(as_text=True)
