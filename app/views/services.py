@@ -118,23 +118,23 @@ def _change(ref: str, change, done: str, harms_self=None):
         up = ss.update(entry.engine, ref, change, allow_host_access=entry.allow_host_access,
                        harms_self=harms_self)
     except InputError as exc:
-        return _back(ref, str(exc), "bad", 400)
+        return _back(ref, str(exc), "bad")
     except ss.PolicyRefusal as exc:
         text = "; ".join(str(v) for v in exc.violations[:5])
         return _back(ref, f"Not sent: {exc.service}'s spec asks for host access, which this "
                           f"engine does not allow (PERISCOPE_ALLOW_HOST_ACCESS): {text}.",
-                     "bad", 403)
+                     "bad")
     except ss.SelfHarm as exc:
         abort(403, description=str(exc))
     except ge.OutOfSequence:
         return _back(ref, "Someone else updated this service at the same moment, twice in a "
                           "row: nothing was changed. The page shows it as it is now; try again.",
-                     "warn", 409)
+                     "warn")
     except ge.NotFound:
         raise
     except ge.APIError as exc:
         x = explain(exc)
-        return _back(ref, f"The engine refused: {x.message}", "bad", x.status)
+        return _back(ref, f"The engine refused: {x.message}", "bad")
     name = (up.service.get("Spec") or {}).get("Name") or ref
     for w in up.warnings[:5]:
         flash(f"The engine warned: {w[:500]}", "warn")
@@ -142,7 +142,8 @@ def _change(ref: str, change, done: str, harms_self=None):
     return _back(up.service["ID"], done.format(n=name) + note, "ok")
 
 
-def _back(ref: str, message: str, level: str, status: int = 200):
+def _back(ref: str, message: str, level: str):
+    """The service page again, with the message (PRG: a reload sends nothing)."""
     flash(message, level)
     target = url_for("services.detail", ref=ref)
     if is_htmx():
@@ -155,7 +156,7 @@ def scale(ref: str):
     try:
         n = ss.parse_replicas(request.form.get("replicas"))
     except InputError as exc:
-        return _back(ref, str(exc), "bad", 400)
+        return _back(ref, str(exc), "bad")
     return _change(ref, ss.set_replicas(n), f"Scaling {{n}} to {n}.", ss.scales_down(n))
 
 

@@ -415,7 +415,7 @@ def test_events_page_shows_service_and_node_events(swarm):
     c = _app(swarm.host).test_client()
     s = c.get("/events?type=service").get_data(as_text=True)
     assert re.search(r'data-type="service" data-action="create"', s) and name in s
-    assert f'href="/services/' in s  # a service event links to its page
+    assert 'href="/services/' in s  # a service event links to its page
     n = c.get("/events?type=node").get_data(as_text=True)
     assert 'data-type="node" data-action="update"' in n
     cli(swarm.host, "service", "rm", name)

@@ -162,7 +162,7 @@ def test_line_cap_keeps_the_head_and_counts_the_rest():
 
 # -- a service's log: several tasks in one stream (details=1) -------------------------------
 from app.gateway.logstream import detail_attrs, with_details  # noqa: E402
-from app.logreader import SourcedLineReader, read_lines  # noqa: E402
+from app.logreader import read_lines  # noqa: E402
 
 
 def task_entry(stream_, i: int, task: str, text: bytes) -> bytes:
