@@ -163,9 +163,10 @@ def test_global_service_runs_on_both_nodes_and_nodes_page(swarm, svc):
 
 def _log_lines(body: str) -> list[tuple[str, str, str]]:
     """(task label, stream, text) of each log row."""
-    return [(html.unescape(m.group(1)), m.group(2), html.unescape(m.group(3))) for m in
+    return [(html.unescape(m.group(1)), m.group(2),
+             html.unescape(re.sub(r"<[^>]+>", "", m.group(3)))) for m in
             re.finditer(r'<span class="lsrc" title="[^"]*">([^<]*)</span><span class="lst" '
-                        r'title="[^"]*">(\w+)</span><span class="ltx">([^<]*)</span>', body)]
+                        r'title="[^"]*">(\w+)</span><span class="ltx">(.*?)</span></div>', body)]
 
 
 def _poll_url(body: str) -> str | None:
@@ -217,6 +218,10 @@ def test_service_logs_hold_each_tasks_output_exactly_once(swarm, svc):
     assert set(labels) == {"1", "2"}
     for slot, ls in labels.items():
         assert len(ls) == 1 and next(iter(ls)).startswith(f"{name}.{slot}@"), ls
+    # search: only the matching lines, still tagged
+    found = _log_lines(c.get(f"/services/{name}/logs?tail=all&q=slot+2").get_data(as_text=True))
+    assert found and all(t.endswith("slot 2") and lb.startswith(f"{name}.2@")
+                         for lb, _, t in found)
     # the download: every task's bytes, as `docker service logs --raw` prints them
     dl = c.get(f"/services/{name}/logs/download?stderr=0")
     assert dl.status_code == 200 and "attachment" in dl.headers["Content-Disposition"]
@@ -447,3 +452,21 @@ def test_periscope_does_not_scale_away_or_redeploy_its_own_task(swarm):
     finally:
         selfdetect.remember(eng, selfdetect.Detection(None, None, [], "", False))
         cli(swarm.host, "service", "rm", name)
+
+
+def test_a_tty_services_log_is_read_raw_and_still_tagged(swarm):
+    name = _name("tty")
+    swarm.service(name, "--tty", "--replicas", "1",
+                  cmd=["sh", "-c", "echo 'tty line one'; echo 'tty line two' >&2; sleep 3600"])
+    swarm.converged(name, "1/1")
+    c = _app(swarm.host).test_client()
+
+    def lines():
+        body = c.get(f"/services/{name}/logs?tail=all").get_data(as_text=True)
+        got = [(lb, t) for lb, _, t in _log_lines(body)]
+        return got if len(got) >= 2 else None
+
+    got = wait_for(lines, 30, "both lines of the TTY service")
+    assert [t for _, t in got] == ["tty line one", "tty line two"]
+    assert all(lb.startswith(f"{name}.1@") for lb, _ in got)
+    cli(swarm.host, "service", "rm", name)
