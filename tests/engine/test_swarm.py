@@ -258,12 +258,17 @@ def test_scale_to_three_from_the_page(swarm):
 
 def test_force_update_replaces_every_task(swarm):
     name = _name("force")
-    swarm.service(name, "--replicas", "1")
+    swarm.service(name, "--replicas", "1", "--env", "DB_PASSWORD=s3cr3t-value")
     swarm.converged(name, "1/1")
     before = set(cli(swarm.host, "service", "ps", "-q", name).split())
     c = _app(swarm.host).test_client()
     r = csrf_post(c, f"/services/{name}/update")
     assert r.status_code == 303
+    # the spec sent shows in the Engine calls panel after the redirect, its
+    # secret-looking env value masked (it went through the session cookie too)
+    after = c.get(r.headers["Location"]).get_data(as_text=True)
+    assert "/update?version=" in after and "DB_PASSWORD=" in after
+    assert "s3cr3t-value" not in after
     spec = json.loads(cli(swarm.host, "service", "inspect", name))[0]["Spec"]
     assert spec["TaskTemplate"]["ForceUpdate"] == 1
     wait_for(lambda: set(cli(swarm.host, "service", "ps", "-q", "--filter",
