@@ -61,9 +61,9 @@ def create_app(settings: "Settings | None" = None, engine: "Engine | None" = Non
     security.init_app(app)
     errors.init_app(app)
 
-    from .views import (actions, auth, containers, create, engines, events, images, logs, system,
-                        whoami)
+    from .views import (actions, auth, containers, create, engines, events, images, logs, nodes,
+                        services, system, whoami)
     for view in (containers, logs, create, actions, images, events, whoami, engines, system,
-                 auth):
+                 auth, services, nodes):
         app.register_blueprint(view.bp)
     return app

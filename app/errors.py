@@ -60,6 +60,10 @@ def explain(e: ge.EngineError, *, image: str | None = None) -> Explained:
         what = f"The image {image}" if image else "The image"
         return Explained(404, "no-image", f"{what} is not on this engine", e.message,
                          {"image": image})
+    if isinstance(e, ge.NotSwarmManager):
+        return Explained(409, "not-manager", "This engine is not a swarm manager", e.message)
+    if isinstance(e, ge.OutOfSequence):
+        return Explained(409, "conflict", "Someone else updated it first", e.message)
     if isinstance(e, ge.NotFound):
         return Explained(404, "not-found", "Not found", e.message)
     if isinstance(e, ge.NameInUse):

@@ -39,6 +39,7 @@ class LogLine:
     newline: bool = True
     spans: list | None = None
     ns: int | None = None
+    src: str | None = None  # the task a service's line came from (details=1), else None
 
     @property
     def label(self) -> str:
@@ -58,6 +59,16 @@ class ReadResult:
     recent_ns: list = field(default_factory=list)  # entry times near max_ns
     unsearched: int = 0  # lines not searched, the search's time budget spent
     slack_ns: int = CURSOR_SLACK_NS
+    # a log of several sources in one stream (a service's tasks): each
+    # source's entry times near max_ns, and its labels (task, node IDs)
+    sources: dict | None = None
+    source_attrs: dict = field(default_factory=dict)
+    source_entries: dict = field(default_factory=dict)  # entries received per source
+
+    @property
+    def most_per_source(self) -> int:
+        """The most entries one source sent (a per-task tail is full when this reaches it)."""
+        return max(self.source_entries.values(), default=self.entries)
 
     @property
     def dropped(self) -> int:
@@ -82,21 +93,43 @@ class ReadResult:
             cutoff = max(cutoff, min(self.min_ns + WINDOW_MARGIN_NS, self.max_ns + 1))
         if old is not None:
             cutoff = max(cutoff, old.ns)
+        if self.sources is not None:
+            per = tuple(sorted((src, k) for src, times in self.sources.items()
+                               if (k := sum(1 for n in times if n >= cutoff))))
+            return Cursor(cutoff, sum(k for _, k in per), per)
         return Cursor(cutoff, sum(1 for n in self.recent_ns if n >= cutoff))
+
+
+_PER_RE = re.compile(r"([a-z0-9]{1,64}):(\d{1,9})")
 
 
 @dataclass(frozen=True)
 class Cursor:
     ns: int  # entries at or after this time...
     seen: int  # ...that were already received (the engine's `since` is inclusive)
+    # a log of several sources (a service's tasks): the entries seen per
+    # source, (task ID, count). Each task's entries come in its own order, but
+    # tasks interleave as the nodes answer, so one count for all cannot skip
+    # exactly the entries already shown.
+    per: tuple = ()
 
     def encode(self) -> str:
+        if self.per:
+            return f"{self.ns}-" + ".".join(f"{src}:{k}" for src, k in self.per)
         return f"{self.ns}-{self.seen}"
 
     @classmethod
     def decode(cls, text: str | None) -> "Cursor | None":
-        m = re.fullmatch(r"(\d{1,20})-(\d{1,9})", (text or "").strip())
-        return cls(int(m.group(1)), int(m.group(2))) if m else None
+        text = (text or "").strip()
+        m = re.fullmatch(r"(\d{1,20})-(\d{1,9})", text)
+        if m:
+            return cls(int(m.group(1)), int(m.group(2)))
+        m = re.fullmatch(r"(\d{1,20})-((?:[a-z0-9]{1,64}:\d{1,9}\.){0,499}[a-z0-9]{1,64}:\d{1,9})",
+                         text)
+        if not m:
+            return None
+        per = tuple((src, int(k)) for src, k in _PER_RE.findall(m.group(2)))
+        return cls(int(m.group(1)), sum(k for _, k in per), per)
 
     @property
     def since(self) -> str:
@@ -168,11 +201,12 @@ class LineReader:
         return self
 
     def _assemble(self, stream: int, ts: bytes, ns: int | None, data: bytes,
-                  dropped: int) -> None:
+                  dropped: int, src: str | None = None) -> None:
         """Lines out of one entry, per stream, across entries. The bytes the
         gateway dropped from an oversized entry sat just before its final
         newline (or at its end): they count against the entry's last line."""
         pending = self._pending
+        key = stream if src is None else (src, stream)
         cap = LINE_CAP
         start = 0
         n = len(data)
@@ -181,13 +215,13 @@ class LineReader:
             nl = data.find(b"\n", start)
             piece = data[start:] if nl < 0 else data[start:nl]
             extra = dropped if nl < 0 or nl == last else 0
-            pend = pending.get(stream)
+            pend = pending.get(key)
             if pend is None:
                 if nl >= 0 and len(piece) <= cap and not extra:
-                    self._line(stream, ts, ns, piece)
+                    self._line(stream, ts, ns, piece, src=src)
                     start = nl + 1
                     continue
-                pend = pending[stream] = [[], 0, 0, ts, ns]
+                pend = pending[key] = [[], 0, 0, ts, ns]
             room = max(0, cap - pend[1])
             if room >= len(piece):
                 pend[0].append(piece)
@@ -200,12 +234,12 @@ class LineReader:
             pend[2] += extra
             if nl < 0:
                 break
-            del pending[stream]
-            self._line(stream, pend[3], pend[4], b"".join(pend[0]), pend[2])
+            del pending[key]
+            self._line(stream, pend[3], pend[4], b"".join(pend[0]), pend[2], src=src)
             start = nl + 1
 
     def _line(self, stream: int, ts: bytes, ns: int | None, data: bytes, dropped: int = 0,
-              newline: bool = True) -> None:
+              newline: bool = True, src: str | None = None) -> None:
         r = self.r
         r.total += 1
         if self.tty and data.endswith(b"\r"):
@@ -223,20 +257,83 @@ class LineReader:
                 return
         r.matched += 1
         r.lines.append(LogLine(stream, ts.decode("ascii", "replace"), text, dropped, newline,
-                               spans, ns))
+                               spans, ns, src))
 
     def close(self, notices: Iterable[Notice] = ()) -> ReadResult:
         """The end of the entries: each stream's unfinished last line (no
         newline) is a line too."""
-        for stream, p in sorted(self._pending.items()):
-            self._line(stream, p[3], p[4], b"".join(p[0]), p[2], newline=False)
+        for key, p in sorted(self._pending.items(), key=lambda kv: str(kv[0])):
+            src, stream = key if isinstance(key, tuple) else (None, key)
+            self._line(stream, p[3], p[4], b"".join(p[0]), p[2], newline=False, src=src)
         self._pending.clear()
         self.r.notices.extend(notices)
         return self.r
 
 
+TASK_ID = "com.docker.swarm.task.id"
+
+
+class SourcedLineReader(LineReader):
+    """The entries of a stream that carries several sources, each entry with
+    its labels (a service's log with details=1: 6-item entries, see
+    app/gateway/logstream.py): lines are assembled per task, `skip` is a
+    count per task (Cursor.per), and each line knows its task (LogLine.src).
+
+    The manager passes on each task's entries in that task's order, but the
+    tasks interleave as their nodes answer: the page's lines are put in time
+    order at the end of each read (stable, so a task's order is kept)."""
+
+    def __init__(self, *, skip_per: tuple | dict = (), **kw):
+        kw.pop("skip", None)
+        super().__init__(**kw)
+        self.skip_per = dict(skip_per)
+        self.r.sources = {}
+        self.counts = self.r.source_entries
+
+    def read(self, entries) -> "SourcedLineReader":
+        r = self.r
+        counts, skip_per, sources, attrs_of = self.counts, self.skip_per, r.sources, r.source_attrs
+        slack = self.slack
+        for stream, ts, ns, data, dropped, attrs in entries:
+            src = attrs.get(TASK_ID, "")
+            if src not in attrs_of:
+                attrs_of[src] = attrs
+            r.entries += 1
+            n = counts[src] = counts.get(src, 0) + 1
+            if ns is not None:
+                if r.max_ns is None or ns > r.max_ns:
+                    r.max_ns = ns
+                if r.min_ns is None or ns < r.min_ns:
+                    r.min_ns = ns
+                times = sources.get(src)
+                if times is None:
+                    times = sources[src] = []
+                times.append(ns)
+                if len(times) > 4096:
+                    floor = r.max_ns - slack
+                    times[:] = [x for x in times if x >= floor]
+            if n <= skip_per.get(src, 0):
+                r.skipped_entries += 1
+                continue
+            self._assemble(stream, ts, ns, data, dropped, src)
+        return self
+
+    def close(self, notices=()) -> ReadResult:
+        r = super().close(notices)
+        if len(r.lines) > 1:
+            ordered = sorted(r.lines, key=lambda ln: ln.ns if ln.ns is not None else 0)
+            r.lines.clear()
+            r.lines.extend(ordered)
+        return r
+
+
 def read_lines(stream, **kw) -> ReadResult:
-    """All of one LogStream through a LineReader."""
+    """All of one LogStream through a LineReader (a SourcedLineReader when its
+    entries carry their source's labels)."""
+    if getattr(stream, "details", False):
+        reader = SourcedLineReader(tty=stream.tty, **kw)
+        reader.read_batches(stream.batches())
+        return reader.close(stream.notices)
     reader = LineReader(tty=stream.tty, **kw)
     reader.read_batches(stream.batches())
     return reader.close(stream.notices)

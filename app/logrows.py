@@ -20,9 +20,11 @@ from .ansi import CONTROL_RE, ansi_segments, render_line
 _SPECIAL = re.compile(r"[&<>\"'\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
-def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str) -> Markup:
+def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str,
+                sources: dict | None = None) -> Markup:
     """The rows of `lines` (LogLines), escaped; `download_url` is offered for
-    a line cut short."""
+    a line cut short. `sources`: a service's log: each line's task as
+    (label, title) by task ID (LogLine.src), shown before the message."""
     out = []
     append = out.append
     dl = str(escape(download_url))
@@ -32,8 +34,16 @@ def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str) -> Mar
              for label in ("out", "err", "tty")}
     plain = CONTROL_RE.search
     special = _SPECIAL.search
+    tags: dict = {}
     for ln in lines:
         start, mid = heads["tty" if tty else ln.label]
+        if sources is not None:
+            tag = tags.get(ln.src)
+            if tag is None:
+                label, title = sources.get(ln.src) or ((ln.src or "?")[:12], "a task")
+                tag = tags[ln.src] = (f'<span class="lsrc" title="{html_escape(title)}">'
+                                      f'{html_escape(label)}</span>')
+            mid = tag + mid
         text = ln.text
         if ln.spans is None and special(text) is None:
             body = text  # the common line: nothing to escape, no colour, no match to mark

@@ -222,3 +222,69 @@ def file_name(container: dict, d: Download, now: dt.datetime | None = None) -> s
     stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
     return f"{name}{which}-{stamp}.log"
 
+
+
+# -- a service's log -------------------------------------------------------------------------
+# GET /services/{id}/logs through the same LogStream and LineReader (with
+# details=1 every entry names its task: app/logreader.SourcedLineReader).
+# The engine applies `tail` per task and has no `until` for services.
+
+@dataclass
+class ServiceRead:
+    """One read of a service's log for the page or a poll."""
+
+    service: dict
+    tty: bool
+    result: ReadResult
+    cursor: Cursor
+    search: Search | None
+
+    @property
+    def sid(self) -> str:
+        return self.service["ID"]
+
+    @property
+    def name(self) -> str:
+        return (self.service.get("Spec") or {}).get("Name") or self.sid[:12]
+
+
+def service_first_read(eng: Engine, ref: str, o: Opts, service: dict | None = None) -> ServiceRead:
+    search = o.search()
+    stream = eng.service_logs(ref, stdout=o.stdout, stderr=o.stderr, timestamps=True,
+                              tail=o.tail, since=o.since_engine, details=True, service=service)
+    if stream.tty:
+        o.streams = "both"
+    result = read_lines(stream, search=search)
+    start_ns = _engine_ns(o.since_engine) if o.since_engine else 0
+    window = o.tail != "all" and result.most_per_source >= int(o.tail)
+    cursor = result.cursor(window=window) or Cursor(start_ns, 0)
+    return ServiceRead(stream.service, stream.tty, result, cursor, search)
+
+
+def service_follow_read(eng: Engine, ref: str, o: Opts, cursor: Cursor,
+                        service: dict | None = None) -> ServiceRead:
+    """A follow poll of a service's log: each task's entries after the cursor
+    (its count per task skips what was shown). The tail is per task; it
+    widens as a container's does."""
+    per = dict(cursor.per)
+    tail: int | None = max(per.values(), default=cursor.seen) + POLL_TAIL
+    search = o.search()
+    stream = eng.service_logs(ref, stdout=o.stdout, stderr=o.stderr, timestamps=True, tail=tail,
+                              since=cursor.since, details=True, service=service)
+    service = stream.service
+    if stream.tty:
+        o.streams = "both"
+    result = read_lines(stream, search=search, skip_per=per)
+    while tail is not None and result.most_per_source >= tail:
+        tail = tail * 8 if tail < 1_000_000 else None
+        search = o.search()
+        stream = eng.service_logs(service["ID"], stdout=o.stdout, stderr=o.stderr,
+                                  timestamps=True, tail=tail, since=cursor.since, details=True,
+                                  service=service)
+        result = read_lines(stream, search=search, skip_per=per)
+    return ServiceRead(service, stream.tty, result, result.cursor(cursor), search)
+
+
+def service_file_name(service: dict, d: Download, now: dt.datetime | None = None) -> str:
+    name = (service.get("Spec") or {}).get("Name") or ""
+    return file_name({"Id": service.get("ID", ""), "Name": name}, d, now)

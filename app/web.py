@@ -9,7 +9,7 @@ from urllib.parse import unquote
 from flask import (Blueprint, Flask, abort, current_app, g, render_template, request, session,
                    url_for)
 
-from . import display, masking
+from . import display, masking, swarm
 from .config import Settings
 from .containerlist import RowCache
 from .engines import EngineEntry, Registry, UnknownEngine
@@ -17,10 +17,11 @@ from .gateway import Engine, calls
 
 ENGINE_PREFIX = "/engines/<engine>"
 # Pages that show every engine when the URL names none (several configured).
-COMBINED_PAGES = {"containers.index", "events.index", "whoami.index", "engines.index"}
+COMBINED_PAGES = {"containers.index", "events.index", "whoami.index", "engines.index",
+                  "services.index", "services.stacks"}
 # Pages without an item in their URL: the switcher keeps them on another engine.
-SWITCHABLE = COMBINED_PAGES | {"create.new", "engines.detail"}
-SWITCH_KEEPS = {"all", "q", "state", "label", "type", "action", "window"}
+SWITCHABLE = COMBINED_PAGES | {"create.new", "engines.detail", "nodes.index"}
+SWITCH_KEEPS = {"all", "q", "state", "label", "type", "action", "window", "stack"}
 
 
 class EngineBlueprint(Blueprint):
@@ -60,7 +61,8 @@ def is_htmx() -> bool:
 # Polled partials never replace the Engine calls panel: it shows the calls of
 # the page, or of the last thing the user did (an action, a filter, a reveal).
 POLL_ENDPOINTS = {"containers.rows", "logs.poll", "events.poll", "images.pull_progress",
-                  "system.wait", "create.preview_partial", "static"}
+                  "system.wait", "create.preview_partial", "static", "services.rows",
+                  "services.tasks", "services.logs_poll"}
 _CARRY_MAX_CALLS = 12
 _CARRY_MAX_BODY = 1500
 
@@ -150,7 +152,8 @@ def init_app(app: Flask) -> None:
         reltime=display.reltime, exact=display.exact, iso=display.iso, bytes=display.size,
         pretty_json=display.pretty_json, unquote_path=unquote,
         seconds=lambda v: f"{float(v):g} s",
-        env_pairs=masking.env_pairs, masked_inspect=masking.mask_inspect)
+        env_pairs=masking.env_pairs, masked_inspect=masking.mask_inspect,
+        swarm_state=swarm.swarm_state)
     app.jinja_env.globals["engine_calls"] = lambda: g.get("engine_calls")
 
     def call_curl(c) -> str:
@@ -204,3 +207,24 @@ def init_app(app: Flask) -> None:
                                actions=actions))
 
     app.jinja_env.globals["row_html"] = row_html
+    from .servicelist import RowCache as ServiceRowCache
+
+    service_rows = ServiceRowCache()
+
+    def service_row_html(r: dict, several: bool = False):
+        """One service list row, rendered once while its data stays the same."""
+        return service_rows.render(r, (several, g.get("engine_name")),
+                                   lambda: app.jinja_env.get_template(
+                                       "services/_row.html").render(r=r, several=several))
+
+    app.jinja_env.globals["service_row_html"] = service_row_html
+    from .swarm import TASK_ROW_KEYS
+
+    task_rows = ServiceRowCache(TASK_ROW_KEYS, ())
+
+    def task_row_html(t: dict):
+        """One row of a service's tasks, rendered once while it stays the same."""
+        return task_rows.render(t, (g.get("engine_name"),), lambda: app.jinja_env.get_template(
+            "services/_task_row.html").render(t=t))
+
+    app.jinja_env.globals["task_row_html"] = task_row_html

@@ -66,7 +66,7 @@ def pytest_configure(config):
 # never by its folder: a test of a fake engine runs without a real one.
 ENGINE_FIXTURES = {"docker", "docker_host", "run_container", "test_image", "live_server",
                    "start_server", "deploy_image", "app", "client", "registry",
-                   "eng", "tls_engine", "second_engine"}
+                   "eng", "tls_engine", "second_engine", "swarm"}
 BROWSER_FIXTURES = {"browser", "page"}
 
 
@@ -205,6 +205,22 @@ def second_engine(docker, test_image):
         yield eng
     finally:
         eng.stop()
+
+
+@pytest.fixture(scope="session")
+def swarm(docker, test_image):
+    """A two-node swarm of its own (tests/swarmkit.py): a manager and a worker,
+    private dockerds holding the test image; stopped at the end of the run."""
+    from private_engine import require_dockerd
+    from swarmkit import Swarm
+
+    require_dockerd()
+    sw = Swarm(test_image, docker.env.get("DOCKER_HOST") or "unix:///var/run/docker.sock",
+               f"{LABEL}={SESSION}").start()
+    try:
+        yield sw
+    finally:
+        sw.stop()
 
 
 @pytest.fixture(scope="session")

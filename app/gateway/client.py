@@ -218,9 +218,11 @@ class Engine:
     # -- the one place requests are made ------------------------------------
     def _send(self, method: str, path: str, *, params: dict | None = None, body: Any = None,
               stream: bool = False, timeout: float | tuple | None = None, versioned: bool = True,
-              headers: dict | None = None, ok: tuple[int, ...] = ()) -> requests.Response:
+              headers: dict | None = None, ok: tuple[int, ...] = (),
+              shown_body: str | None = None) -> requests.Response:
         """Send one request; return the response on 2xx (or a status in `ok`),
-        raise a typed error otherwise. Records the call."""
+        raise a typed error otherwise. Records the call (with `shown_body` in
+        place of the body, when the body holds what the panel must not show)."""
         query = ""
         if params:
             clean = {k: v for k, v in params.items() if v is not None}
@@ -232,12 +234,13 @@ class Engine:
         else:
             full_path = path + query
         data = None
-        body_text = None
+        body_text = recorded = None
         hdrs = dict(headers or {})
         if body is not None:
             body_text = body if isinstance(body, str) else json.dumps(body)
             data = body_text.encode("utf-8")
             hdrs.setdefault("Content-Type", "application/json")
+        recorded = shown_body if shown_body is not None else body_text
         if timeout is None:
             timeout = (self.connect_timeout, self.read_timeout)
         elif not isinstance(timeout, tuple):
@@ -252,13 +255,13 @@ class Engine:
                                          headers=hdrs, stream=stream, timeout=timeout,
                                          verify=self._session.verify)
         except requests.exceptions.ReadTimeout as exc:
-            self._record(method, full_path, None, t0, body_text, "timed out")
+            self._record(method, full_path, None, t0, recorded, "timed out")
             raise EngineTimeout(
                 f"the engine at {self.host.raw} accepted the connection but did not answer "
                 f"within {timeout[1]:g} s", host=self.host.raw, seconds=timeout[1],
                 method=method, path=full_path) from exc
         except requests.exceptions.ConnectTimeout as exc:
-            self._record(method, full_path, None, t0, body_text, "connect timed out")
+            self._record(method, full_path, None, t0, recorded, "connect timed out")
             self.forget_version()
             raise EngineUnreachable(
                 f"cannot connect to the engine at {self.host.raw}: no answer within "
@@ -271,16 +274,16 @@ class Engine:
                 reason = self._ssh_reason(exc)
             else:
                 reason = _os_error_text(exc)
-            self._record(method, full_path, None, t0, body_text, reason)
+            self._record(method, full_path, None, t0, recorded, reason)
             self.forget_version()
             raise EngineUnreachable(f"cannot connect to the engine at {self.host.raw}: {reason}",
                                     host=self.host.raw, os_error=reason, method=method,
                                     path=full_path) from exc
         except requests.exceptions.RequestException as exc:
-            self._record(method, full_path, None, t0, body_text, str(exc))
+            self._record(method, full_path, None, t0, recorded, str(exc))
             raise EngineError(f"request to the engine failed: {exc}", method=method,
                               path=full_path) from exc
-        self._record(method, full_path, resp.status_code, t0, body_text)
+        self._record(method, full_path, resp.status_code, t0, recorded)
         if method not in ("GET", "HEAD"):
             self.shared.invalidate()
         if 200 <= resp.status_code < 300 or resp.status_code in ok:
@@ -619,6 +622,80 @@ class Engine:
 
     def wait(self, ref: str, timeout: float = 60) -> dict:
         return self._json("POST", self.container_path(ref) + "/wait", timeout=timeout)
+
+    # -- swarm: services, tasks, nodes ---------------------------------------------
+    # A worker, or an engine in no swarm, answers these with a 503 that is
+    # raised as NotSwarmManager (see exceptions.from_status).
+    def services(self, *, filters: dict[str, list[str]] | None = None,
+                 status: bool = True, timeout: float | None = None) -> list[dict]:
+        """GET /services; with `status` (API 1.41 and later) each carries its
+        ServiceStatus (running, desired and completed tasks), counted by the
+        engine. Below 1.41 the engine has no such counts: callers count tasks."""
+        params: dict[str, Any] = {}
+        if status and self.has_service_status:
+            params["status"] = "true"
+        if filters:
+            params["filters"] = json.dumps(filters, separators=(",", ":"))
+        return self._json("GET", "/services", params=params or None, timeout=timeout)
+
+    @property
+    def has_service_status(self) -> bool:
+        return version_tuple(self.api_version) >= (1, 41)
+
+    def service_path(self, ref: str) -> str:
+        return f"/services/{quote(check_ref(ref), safe='')}"
+
+    def inspect_service(self, ref: str, timeout: float | None = None) -> dict:
+        """By ID, unique ID prefix or name, as `docker service inspect` does."""
+        return self._json("GET", self.service_path(ref), timeout=timeout)
+
+    def update_service(self, service_id: str, version: int, spec: dict, *,
+                       shown: dict | None = None, timeout: float | None = None) -> dict:
+        """POST /services/{id}/update?version=N with the whole spec. A version
+        that is no longer the service's raises OutOfSequence. `shown`: the
+        spec as the Engine calls panel may show it (secret env values masked)."""
+        return self._json("POST", self.service_path(service_id) + "/update",
+                          params={"version": int(version)}, body=spec,
+                          shown_body=None if shown is None else json.dumps(shown),
+                          timeout=timeout) or {}
+
+    def tasks(self, *, filters: dict[str, list[str]] | None = None,
+              timeout: float | None = None) -> list[dict]:
+        params = {"filters": json.dumps(filters, separators=(",", ":"))} if filters else None
+        return self._json("GET", "/tasks", params=params, timeout=timeout)
+
+    def nodes(self, *, filters: dict[str, list[str]] | None = None,
+              timeout: float | None = None) -> list[dict]:
+        params = {"filters": json.dumps(filters, separators=(",", ":"))} if filters else None
+        return self._json("GET", "/nodes", params=params, timeout=timeout)
+
+    def service_logs(self, ref: str, *, stdout: bool = True, stderr: bool = True,
+                     timestamps: bool = False, tail: str | int | None = None,
+                     since: str | int | float | None = None, details: bool = True,
+                     service: dict | None = None, timeout: float | None = None) -> LogStream:
+        """A service's log (every task's, as the manager gathers them) as a
+        LogStream: multiplexed like a container's, raw when the service's
+        ContainerSpec asks for a TTY. `details`: each entry carries its task's
+        and node's IDs (a sixth item of the entries). The engine applies
+        `tail` per task and has no `until` for services. Without `service`
+        (its inspect), it is asked first: the TTY decides how to read."""
+        if service is None:
+            service = self.inspect_service(ref)
+        sid = service.get("ID") or ref
+        spec = (service.get("Spec") or {}).get("TaskTemplate") or {}
+        tty = bool((spec.get("ContainerSpec") or {}).get("TTY"))
+        if tty:
+            stdout = stderr = True
+        params = {"stdout": int(stdout), "stderr": int(stderr), "timestamps": int(timestamps),
+                  "details": int(details),
+                  "tail": None if tail in (None, "all") else str(tail), "since": since}
+        resp = self._send("GET", self.service_path(sid) + "/logs", params=params, stream=True,
+                          timeout=timeout)
+        chunked, wire = self._wire(resp)
+        name = (service.get("Spec") or {}).get("Name") or sid[:12]
+        return LogStream(wire, chunked=chunked, tty=tty, timestamps=timestamps, stdout=stdout,
+                         stderr=stderr, service=service, source=f"service {name}",
+                         details=details, close=lambda clean=False: self._end(resp, clean))
 
     # -- events and images ---------------------------------------------------
     def events(self, *, since: str | int | float, until: str | int | float,

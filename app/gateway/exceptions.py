@@ -102,6 +102,22 @@ class InvalidReference(BadRequest):
         self.ref = ref
 
 
+class NotSwarmManager(EngineError):
+    """The engine is not a swarm manager: a worker, or not in a swarm at all
+    (503 from /services, /tasks, /nodes). `worker`: it is in a swarm."""
+
+    status = 503
+
+    def __init__(self, message: str, **kw):
+        super().__init__(message, **kw)
+        self.worker = "worker nodes" in message.lower()
+
+
+class OutOfSequence(Conflict):
+    """A service update sent with a version that is no longer the service's
+    (someone else updated it in between)."""
+
+
 _BY_STATUS = {400: BadRequest, 404: NotFound, 409: Conflict}
 # Engine answers that mean "it is already so" or "not in this state".
 _STATE_RE = re.compile(r"is already paused|is not paused|is not running|already in progress|"
@@ -116,6 +132,11 @@ def from_status(status: int, message: str, **kw) -> EngineError:
     if status == 409 and "already in use" in message.lower():
         m = _HOLDER_RE.search(message)
         return NameInUse(message, holder=m.group(1) if m else None, status=status, **kw)
+    low = message.lower()
+    if status == 503 and "not a swarm manager" in low:
+        return NotSwarmManager(message, status=status, **kw)
+    if "update out of sequence" in low:
+        return OutOfSequence(message, status=status, **kw)
     if status != 404 and _STATE_RE.search(message):
         return StateConflict(message, status=status, **kw)
     cls = _BY_STATUS.get(status)

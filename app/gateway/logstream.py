@@ -1,6 +1,6 @@
 """A log stream from the Engine, read at the byte level: the gateway's one log
-reader. Container logs come through it now; a service's logs and a merged view
-of several containers use the same object (each source is one LogStream).
+reader. Container logs and a service's logs come through it (a merged view of
+several containers uses the same object: each source is one LogStream).
 
 `Engine.logs()` opens one and decides how to read it: a container with a TTY
 sends raw bytes, any other a multiplexed stream of frames (frames.py), and
@@ -14,6 +14,12 @@ either may come HTTP-chunked. Callers never see that; they take
   kept (memory stays bounded whatever the stream announces);
 - `payload()`: the chosen streams' bytes, exactly as `docker logs` prints
   them, in writes of about 256 KB, with flat memory.
+
+A service's log asked with `details=1` (`Engine.service_logs`) carries, after
+each entry's timestamp, the task's labels (`com.docker.swarm.task.id=...,
+com.docker.swarm.node.id=...`, URL-encoded, comma-separated) and a space: a
+`details` stream splits them off here, and its entries have a sixth item, the
+labels as a dict (`detail_attrs`, decoded once per distinct text).
 
 Faults in the stream (a truncated frame, an impossible header, the engine's
 own error frames, a broken chunked body) are kept in `notices`; read faults of
@@ -88,6 +94,41 @@ def split_ts(payload: bytes) -> tuple[bytes, int | None, bytes]:
 def ns_to_engine(ns: int) -> str:
     """The engine's `since`/`until` form: seconds.nanoseconds (inclusive, to the ns)."""
     return f"{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}"
+
+
+_ATTRS_CACHE: dict[bytes, dict] = {}
+
+
+def detail_attrs(raw: bytes) -> dict:
+    """`k=v,k=v` (each part URL-encoded, as the engine writes details=1) -> a dict."""
+    got = _ATTRS_CACHE.get(raw)
+    if got is None:
+        from urllib.parse import unquote_plus
+
+        got = {}
+        for part in raw.split(b","):
+            k, sep, v = part.partition(b"=")
+            if sep:
+                got[unquote_plus(k.decode("utf-8", "replace"))] = unquote_plus(
+                    v.decode("utf-8", "replace"))
+        if len(_ATTRS_CACHE) > 4096:
+            _ATTRS_CACHE.clear()
+        _ATTRS_CACHE[raw] = got
+    return got
+
+
+def with_details(entries: list[tuple]) -> list[tuple]:
+    """Entries of a details=1 stream: the labels before the first space of
+    each entry's data split off, as a sixth item (a dict)."""
+    out = []
+    append = out.append
+    for code, ts, ns, data, dropped in entries:
+        sp = data.find(b" ")
+        if sp < 0:  # not the engine's details form: all message
+            append((code, ts, ns, data, dropped, {}))
+        else:
+            append((code, ts, ns, data[sp + 1:], dropped, detail_attrs(data[:sp])))
+    return out
 
 
 # -- entries of a multiplexed stream ---------------------------------------------------
@@ -243,13 +284,16 @@ class LogStream:
 
     def __init__(self, wire: Iterator[bytes], *, chunked: bool, tty: bool, timestamps: bool,
                  stdout: bool = True, stderr: bool = True, container: dict | None = None,
-                 source: str = "", close: Callable[[], None] | None = None):
+                 source: str = "", close: Callable[[], None] | None = None,
+                 details: bool = False, service: dict | None = None):
         self._wire = wire
         self.chunked = chunked
         self.tty = tty
         self.timestamps = timestamps
         self.stdout, self.stderr = stdout, stderr
         self.container = container  # the container's inspect, when the gateway made one
+        self.service = service  # a service's inspect, for a service's log
+        self.details = details  # entries carry the task's labels (a sixth item)
         self.source = source  # what the stream is of, for messages
         self.notices: list[Notice] = []
         self.bytes = 0  # body bytes read
@@ -292,6 +336,13 @@ class LogStream:
     def batches(self) -> Iterator[list[tuple]]:
         """Every entry, in the engine's order (see the module's docstring), in
         lists as they come off the connection."""
+        if self.details:
+            for batch in self._batches():
+                yield with_details(batch)
+            return
+        yield from self._batches()
+
+    def _batches(self) -> Iterator[list[tuple]]:
         if self.tty:
             split = TtySplitter(self.timestamps)
             for data in self.body():

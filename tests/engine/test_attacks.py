@@ -15,7 +15,7 @@ from app.views.actions import ACTIONS
 from conftest import LABEL, SESSION, csrf_post, make_settings
 from faultkit import FakeEngine, remove_tree, short_tmp
 
-EXEMPT_READ_ONLY = {"auth.login", "auth.logout", "containers.reveal_env"}
+EXEMPT_READ_ONLY = {"auth.login", "auth.logout", "containers.reveal_env", "services.reveal_env"}
 
 
 def post_urls(app, cid: str) -> list[tuple[str, str]]:

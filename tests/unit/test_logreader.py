@@ -176,3 +176,72 @@ def test_line_cap_keeps_the_head_and_counts_the_rest():
     assert short.text == "short" and short.dropped == 0
     assert len(whole.text) == LINE_CAP and whole.dropped == 25
     assert cut.text == "cut by the gateway" and cut.dropped == 4000
+
+
+# -- a service's log: several tasks in one stream (details=1) -------------------------------
+from app.gateway.logstream import detail_attrs, with_details  # noqa: E402
+from app.logreader import read_lines  # noqa: E402
+
+
+def task_entry(stream_, i: int, task: str, text: bytes) -> bytes:
+    attrs = f"com.docker.swarm.node.id=n{task},com.docker.swarm.service.id=svc," \
+            f"com.docker.swarm.task.id={task}"
+    return mux(stream_, f"{ts_at(i)} {attrs} ".encode() + text)
+
+
+def sourced(data: bytes, **kw):
+    return read_lines(stream(data, details=True), **kw)
+
+
+def test_details_split_off_the_task_labels():
+    assert detail_attrs(b"a=1,b=x%2Cy,c=%E2%9C%93+ok") == {"a": "1", "b": "x,y", "c": "\u2713 ok"}
+    got = with_details([(1, b"t", 5, b"k=v hello world\n", 0), (1, b"t", 6, b" bare\n", 0),
+                        (1, b"t", 7, b"nospace\n", 0)])
+    assert got[0][3:] == (b"hello world\n", 0, {"k": "v"})
+    assert got[1][3:] == (b"bare\n", 0, {})
+    assert got[2][3:] == (b"nospace\n", 0, {})
+
+
+def test_sourced_reader_tags_lines_orders_them_and_counts_per_task():
+    # the nodes answer one after the other: task b's lines come after a's
+    data = (task_entry(STDOUT, 1, "aaa", b"a1\n") + task_entry(STDOUT, 3, "aaa", b"a3\n")
+            + task_entry(STDOUT, 2, "bbb", b"b2\n") + task_entry(STDERR, 4, "bbb", b"b4\n"))
+    r = sourced(data)
+    assert [(ln.src, ln.text, ln.label) for ln in r.lines] == [
+        ("aaa", "a1", "out"), ("bbb", "b2", "out"), ("aaa", "a3", "out"), ("bbb", "b4", "err")]
+    assert r.source_entries == {"aaa": 2, "bbb": 2} and r.most_per_source == 2
+    assert r.source_attrs["bbb"]["com.docker.swarm.node.id"] == "nbbb"
+
+
+def test_per_task_cursor_skips_exactly_what_was_shown_whatever_the_interleaving():
+    # first read: both tasks wrote at the same nanosecond at the end
+    first = (task_entry(STDOUT, 10, "aaa", b"a10\n") + task_entry(STDOUT, 10, "bbb", b"b10\n")
+             + task_entry(STDOUT, 10, "aaa", b"a10bis\n"))
+    r1 = sourced(first)
+    cur = r1.cursor()
+    assert dict(cur.per) == {"aaa": 2, "bbb": 1}
+    back = Cursor.decode(cur.encode())
+    assert back == cur and back.seen == 3
+    # the poll (since the cutoff) answers in another order, with new lines of each task
+    second = (task_entry(STDOUT, 10, "bbb", b"b10\n") + task_entry(STDOUT, 11, "bbb", b"b11\n")
+              + task_entry(STDOUT, 10, "aaa", b"a10\n") + task_entry(STDOUT, 10, "aaa", b"a10bis\n")
+              + task_entry(STDOUT, 12, "aaa", b"a12\n"))
+    r2 = sourced(second, skip_per=back.per)
+    assert [ln.text for ln in r2.lines] == ["b11", "a12"]
+    # one shared count would have skipped b10, b11, a10 and shown a10bis again
+    plain_lines = [e for e in stream(second, details=True).entries()][back.seen:]
+    assert [e[3] for e in plain_lines][0] == b"a10bis\n"
+
+
+def test_sourced_long_line_is_assembled_per_task():
+    data = (task_entry(STDOUT, 1, "aaa", b"a-start ") + task_entry(STDOUT, 2, "bbb", b"b whole\n")
+            + task_entry(STDOUT, 1, "aaa", b"a-end\n"))
+    r = sourced(data)
+    assert sorted((ln.src, ln.text) for ln in r.lines) == [("aaa", "a-start a-end"),
+                                                            ("bbb", "b whole")]
+
+
+def test_cursor_with_tasks_refuses_junk():
+    for junk in ("1-aaa", "1-AAA:1", "1-a:1.", "1-a:1..b:2", "x-a:1"):
+        assert Cursor.decode(junk) is None
+    assert Cursor.decode("5-a:1.b:2") == Cursor(5, 3, (("a", 1), ("b", 2)))
