@@ -53,8 +53,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     errors.init_app(app)
 
     from .views import (actions, auth, containers, create, engines, events, images, logs, system,
-                        whoami)
+                        terminal, whoami)
     for view in (containers, logs, create, actions, images, events, whoami, engines, system,
-                 auth):
+                 auth, terminal):
         app.register_blueprint(view.bp)
     return app

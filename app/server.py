@@ -41,6 +41,10 @@ try:
 except ValueError as _exc:
     _stop(str(_exc))
 
+# Terminals hold a gunicorn thread each: never so many that pages would wait.
+if _settings.terminal_refusal():
+    _stop(_settings.terminal_refusal())
+
 # The engines: a DOCKER_HOST (or an engines list) that cannot be used stops here.
 from .gateway import HostConfigError  # noqa: E402
 
@@ -65,6 +69,12 @@ except PasswordConfigError as _exc:
 def on_exit(server):  # gunicorn hook: the master removes the folder it made
     if _made_state_dir:
         shutil.rmtree(_made_state_dir, ignore_errors=True)
+
+
+def worker_exit(server, worker):  # gunicorn hook, in the worker: no shell left behind
+    from .terminal import end_all
+
+    end_all("Periscope is restarting or stopping.")
 
 
 bind = _settings.bind
