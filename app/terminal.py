@@ -57,9 +57,12 @@ HANGUP_WAIT = 6.0  # seconds to wait for the stream to end after the hangup
 STALL = 2.0  # input sent, no output for this long: look at the container once
 
 # SIGHUP, then TERM, then KILL to every process whose environment holds the
-# marker (the shell and what it started), a second apart; POSIX sh, grep, kill.
-HANGUP_SCRIPT = """m="$1"
-pids() { for d in /proc/[0-9]*; do grep -qsF "$m" "$d/environ" && echo "${d#/proc/}"; done; }
+# marker (the shell and what it started), a second apart: POSIX sh, tr, grep
+# and kill, as in any image that has a shell (environ is NUL-separated, which
+# busybox's grep would read as one line ending at the first variable).
+HANGUP_SCRIPT = """exec 2>/dev/null; m="$1"
+pids() { for d in /proc/[0-9]*; do
+  tr '\\0' '\\n' < "$d/environ" 2>/dev/null | grep -qxF "$m" && echo "${d#/proc/}"; done; }
 for s in HUP TERM KILL; do
   l=$(pids); [ -z "$l" ] && exit 0
   kill -s "$s" $l 2>/dev/null; sleep 1
@@ -205,25 +208,34 @@ class Slots:
         if self.total <= 0:
             raise Refused("Terminals are off (PERISCOPE_TERMINALS=0).")
         with self._lock:
+            if self.folder is None:
+                self._check(self._local, client)
+                fd = None
+            else:
+                fd = self._take_file(client)
             if len(self._local) >= self.per_process:
+                if fd is not None:
+                    self._free_file(fd)
                 raise Refused(f"This Periscope worker has {len(self._local)} terminals open, "
                               "as many as it may while keeping threads for pages. Start again "
                               "when one has closed.")
-            if self.folder is None:
-                self._check(self._local, client)
-                self._local.append(client)
-                return Slot(lambda: self._forget(client))
-            fd = self._take_file(client)
             self._local.append(client)
 
         def release():
             try:
-                os.ftruncate(fd, 0)
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                if fd is not None:
+                    self._free_file(fd)
             finally:
-                os.close(fd)
                 self._forget(client)
         return Slot(release)
+
+    @staticmethod
+    def _free_file(fd: int) -> None:
+        try:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     def _forget(self, client: str) -> None:
         with self._lock:
@@ -429,12 +441,23 @@ class Terminal:
             if info is None or not info.get("Running") or self.clock() > deadline:
                 break
             time.sleep(0.05)  # the exit is recorded a moment after the stream ends
-        try:
-            container = self.engine.inspect_container(self.container_id)
-        except ge.NotFound:
-            container = None
-        except ge.EngineError as exc:
-            return Outcome("error", f"The engine could not be asked what happened: {exc.message}")
+        # Killed by a signal (137 is KILL): when the container's main process
+        # ends, the kernel kills the rest of it, a moment before the engine
+        # records the container as stopped. Give that moment.
+        code = (info or {}).get("ExitCode")
+        settle = self.clock() + (EXIT_GRACE if code is None or code >= 128 else 0)
+        while True:
+            try:
+                container = self.engine.inspect_container(self.container_id)
+            except ge.NotFound:
+                container = None
+            except ge.EngineError as exc:
+                return Outcome("error", "The engine could not be asked what happened: "
+                               f"{exc.message}")
+            running = container and (container.get("State") or {}).get("Running")
+            if not running or self.clock() > settle:
+                break
+            time.sleep(0.1)
         return judge(self.command, info, container)
 
     def stop(self, reason: str, text: str) -> None:
