@@ -57,15 +57,20 @@ HANGUP_WAIT = 6.0  # seconds to wait for the stream to end after the hangup
 STALL = 2.0  # input sent, no output for this long: look at the container once
 
 # SIGHUP, then TERM, then KILL to every process whose environment holds the
-# marker (the shell and what it started), a second apart: POSIX sh, tr, grep
-# and kill, as in any image that has a shell (environ is NUL-separated, which
-# busybox's grep would read as one line ending at the first variable).
+# marker (the shell and what it started), a second apart: POSIX sh, grep and
+# kill, as in any image that has a shell. environ is NUL-separated: grep -z
+# (GNU and busybox) reads it in one go; without -z, tr makes it lines.
 HANGUP_SCRIPT = """exec 2>/dev/null; m="$1"
-pids() { for d in /proc/[0-9]*; do
-  tr '\\0' '\\n' < "$d/environ" 2>/dev/null | grep -qxF "$m" && echo "${d#/proc/}"; done; }
+if printf 'x\\0' | grep -qzxF x; then
+  pids() { for f in $(grep -lszxF "$m" /proc/[0-9]*/environ); do
+    f=${f#/proc/}; echo "${f%/environ}"; done; }
+else
+  pids() { for d in /proc/[0-9]*; do
+    tr '\\0' '\\n' < "$d/environ" | grep -qxF "$m" && echo "${d#/proc/}"; done; }
+fi
 for s in HUP TERM KILL; do
   l=$(pids); [ -z "$l" ] && exit 0
-  kill -s "$s" $l 2>/dev/null; sleep 1
+  kill -s "$s" $l; sleep 1
 done"""
 
 
