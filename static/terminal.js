@@ -128,6 +128,17 @@
       endButton.disabled = true;
       var state = msg.reason === "exit" ? (msg.code === 0 ? "ok" : "exited") : msg.reason;
       say(state, msg.text + (msg.again ? " Start again when you like." : ""), msg.code);
+      if (!msg.again && (msg.reason === "stopped" || msg.reason === "removed")) {
+        // nothing to start again in: say what the container is now, and where to go
+        var badge = document.getElementById("term-state");
+        var word = msg.reason === "stopped" ? "exited" : "removed";
+        badge.textContent = word;
+        badge.className = "state s-exited";
+        document.getElementById("term-start").disabled = true;
+        document.getElementById("term-gone").hidden = msg.reason === "removed";
+        term.write("\r\n\x1b[2m[" + msg.reason + "]\x1b[0m\r\n");
+        return;
+      }
       term.write("\r\n\x1b[2m[" + (msg.reason === "exit" ? "exit code " + msg.code : msg.reason) + "]\x1b[0m\r\n");
       document.getElementById("term-start").focus();
     }

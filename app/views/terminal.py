@@ -19,7 +19,7 @@ from simple_websocket import ConnectionClosed
 
 from .. import terminal
 from ..errors import explain
-from ..security import READ_ONLY_MESSAGE, WS_PROTOCOL, changes_state
+from ..security import WS_PROTOCOL, changes_state
 from ..web import EngineBlueprint, engine, engine_entry, settings
 
 bp = EngineBlueprint("terminal", __name__)
@@ -47,8 +47,9 @@ def slots() -> terminal.Slots:
 def why_off() -> str | None:
     """Why no terminal can be opened from this page, or None."""
     if engine_entry().read_only:
-        return "Terminals are off: " + READ_ONLY_MESSAGE[0].lower() + READ_ONLY_MESSAGE[1:] + \
-            " A terminal can change anything in the container."
+        return ("Terminals are off: Periscope runs read-only here (PERISCOPE_READ_ONLY=1, or "
+                "read_only for this engine in the engines file), and a command run in a "
+                "terminal can change anything in the container.")
     if slots().total <= 0:
         return ("Terminals are off (PERISCOPE_TERMINALS=0, or PERISCOPE_THREADS too low to "
                 "spare a thread for one).")
