@@ -71,10 +71,27 @@ def on_exit(server):  # gunicorn hook: the master removes the folder it made
         shutil.rmtree(_made_state_dir, ignore_errors=True)
 
 
+RESTARTING = "Periscope is restarting or stopping: start again in a moment."
+
+
+def post_worker_init(worker):  # gunicorn hook: a worker told to stop ends its terminals first
+    import signal
+
+    from .terminal import stopping
+
+    graceful = worker.handle_exit
+
+    def handle_exit(sig, frame):
+        stopping(RESTARTING)
+        graceful(sig, frame)
+
+    signal.signal(signal.SIGTERM, handle_exit)
+
+
 def worker_exit(server, worker):  # gunicorn hook, in the worker: no shell left behind
     from .terminal import end_all
 
-    end_all("Periscope is restarting or stopping.")
+    end_all(RESTARTING)
 
 
 bind = _settings.bind

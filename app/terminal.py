@@ -292,8 +292,17 @@ LIVE: set["Terminal"] = set()
 _LIVE_LOCK = threading.Lock()
 
 
+_stopping: list[str] = []  # set once the worker is told to stop
+
+
+def stopping(why: str) -> None:
+    """The worker is stopping: every relay ends its terminal (and its
+    processes) within half a second. Safe to call from a signal handler."""
+    _stopping.append(why)
+
+
 def end_all(why: str) -> None:
-    """End every terminal of this process (the worker is stopping)."""
+    """End every terminal of this process and wait for them (the worker exits)."""
     with _LIVE_LOCK:
         live = list(LIVE)
     for t in live:
@@ -503,6 +512,9 @@ class Terminal:
                 self._gone = True
                 return
             now = self.clock()
+            if _stopping:
+                self.stop("shutdown", _stopping[0])
+                return
             if msg is None:
                 if now - self._last_in > self.idle:
                     self.stop("idle", f"Closed after {self.idle:g} s without a keystroke "

@@ -11,6 +11,7 @@ everything after is app/terminal.py. This view only relays.
 from __future__ import annotations
 
 import socket as so
+import threading
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template, request, url_for
@@ -26,12 +27,22 @@ bp = EngineBlueprint("terminal", __name__)
 sock = Sock()
 
 
+class _DaemonThread(threading.Thread):
+    """simple-websocket's reader thread, as a daemon: one whose browser is
+    gone must not hold a stopping worker up."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["daemon"] = True
+        super().__init__(*args, **kwargs)
+
+
 @bp.record_once
 def _init(state) -> None:
     app = state.app
     st = app.extensions["periscope.settings"]
     app.config.setdefault("SOCK_SERVER_OPTIONS", {
         "subprotocols": [WS_PROTOCOL],
+        "thread_class": _DaemonThread,
         "ping_interval": 25,  # a browser that vanished is noticed within a minute
         "max_message_size": 1 << 16,  # a paste of 64 KiB at most per frame
     })
@@ -103,11 +114,17 @@ def _words(exc) -> str:
 def socket(ws, ref: str):
     if getattr(ws.sock, "family", None) in (so.AF_INET, so.AF_INET6):
         ws.sock.setsockopt(so.IPPROTO_TCP, so.TCP_NODELAY, 1)  # a keystroke's echo is small
-    reason = why_off()
     channel = _Channel(ws)
-    if reason:
-        terminal.refuse(channel, reason, again=False)
-        return
-    terminal.serve(engine(), ref, request.args, channel, slots=slots(),
-                   client=request.remote_addr or "?", idle=settings().terminal_idle,
-                   words=_words)
+    try:
+        reason = why_off()
+        if reason:
+            terminal.refuse(channel, reason, again=False)
+            return
+        terminal.serve(engine(), ref, request.args, channel, slots=slots(),
+                       client=request.remote_addr or "?", idle=settings().terminal_idle,
+                       words=_words)
+    finally:
+        try:  # the close frame is on its way; this wakes simple-websocket's reader now
+            ws.sock.shutdown(so.SHUT_RDWR)
+        except OSError:
+            pass

@@ -15,6 +15,7 @@ import concurrent.futures as cf
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -244,6 +245,30 @@ def test_idle_terminals_are_closed_and_ended(start_server, run_container, docker
     assert end["reason"] == "idle" and "without a keystroke" in end["text"]
     left = wait_gone(docker, cid, "sleep 5555")
     assert not any("sleep 5555" in p for p in left), left
+
+
+def test_a_stopping_periscope_ends_its_terminals(run_container, docker):
+    srv = LiveServer()
+    try:
+        cid = shell(run_container)
+        t = page_of(srv, cid).connect()
+        t.started()
+        t.send(b"sleep 9876\r")
+        deadline = time.monotonic() + 10
+        while not any("sleep 9876" in x for x in processes(docker, cid)):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        os.killpg(srv.proc.pid, signal.SIGTERM)  # as a restart or `docker stop` does
+        end = t.end()
+        assert end["reason"] == "shutdown" and "restarting or stopping" in end["text"]
+        left = wait_gone(docker, cid, "sleep 9876")
+        assert not any("sleep 9876" in x for x in left), left
+        assert srv.proc.wait(30) == 0
+    finally:
+        if srv.proc.poll() is None:
+            srv.stop()
+        else:
+            srv.log.close()
 
 
 def test_the_cap_holds_across_workers_and_pages_still_answer(start_server, run_container):
