@@ -102,8 +102,9 @@ def is_websocket() -> bool:
 
 def check_websocket() -> None:
     origin = request.headers.get("Origin") or ""
-    if not origin or origin == "null" or urlsplit(origin).netloc.lower() != (
-            request.host or "").lower():
+    netloc = urlsplit(origin).netloc.lower()
+    if (not origin or origin == "null" or netloc != (request.host or "").lower()
+            or not _host_allowed(netloc, settings().allowed_hosts)):
         abort(403, description="Refused: this WebSocket was not opened by a Periscope page "
                                "(its Origin is another site's, or missing).")
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]

@@ -54,6 +54,7 @@ MAX_ARGS = 64
 _USER_RE = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]{0,63}(:[A-Za-z0-9_.][A-Za-z0-9_.-]{0,63})?")
 EXIT_GRACE = 3.0  # seconds to wait for the exec's end to show in GET /exec/{id}/json
 HANGUP_WAIT = 6.0  # seconds to wait for the stream to end after the hangup
+REMOVE_GRACE = 1.0  # seconds a killed container is watched for its removal
 STALL = 2.0  # input sent, no output for this long: look at the container once
 
 # SIGHUP, then TERM, then KILL to every process whose environment holds the
@@ -472,6 +473,19 @@ class Terminal:
             if not running or self.clock() > settle:
                 break
             time.sleep(0.1)
+        # Killed and stopped: `docker rm -f` removes it a moment later. Look
+        # for that moment before saying "stopped" of a container being removed.
+        gone_by = self.clock() + REMOVE_GRACE
+        while (container is not None and not (container.get("State") or {}).get("Running")
+               and (container.get("State") or {}).get("ExitCode") == 137
+               and self.clock() < gone_by):
+            time.sleep(0.1)
+            try:
+                container = self.engine.inspect_container(self.container_id)
+            except ge.NotFound:
+                container = None
+            except ge.EngineError:
+                break
         return judge(self.command, info, container)
 
     def stop(self, reason: str, text: str) -> None:

@@ -87,7 +87,11 @@
       if (ws && ws.readyState === WebSocket.OPEN) { ws.send(data); }
     }
 
-    term.onData(function (d) { send(encoder.encode(d)); });
+    term.onData(function (d) {
+      var bytes = encoder.encode(d);
+      // a paste goes in pieces: Periscope takes frames of 64 KiB at most
+      for (var i = 0; i < bytes.length; i += 16384) { send(bytes.subarray(i, i + 16384)); }
+    });
     term.onBinary(function (d) {
       var b = new Uint8Array(d.length);
       for (var i = 0; i < d.length; i++) { b[i] = d.charCodeAt(i) & 255; }
