@@ -240,7 +240,7 @@ def processes(docker, cid: str) -> list[str]:
     return [line.split(None, 1)[1] for line in out.splitlines()[1:] if len(line.split(None, 1)) > 1]
 
 
-def wait_gone(docker, cid: str, needle: str, timeout: float = 15.0) -> list[str]:
+def wait_gone(docker, cid: str, needle: str, timeout: float = 40.0) -> list[str]:
     """Poll `docker top` until no process holds `needle`; returns the last list."""
     deadline = time.monotonic() + timeout
     while True:
