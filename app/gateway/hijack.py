@@ -11,13 +11,15 @@ opens its own socket, the one way each engine kind is reached:
   whose socket-pair end is a real socket.
 
 It writes the request itself, reads the answer's head, and hands back an
-`ExecStream`: send(bytes), recv() and close(), nothing of HTTP left. With a TTY
+`ExecStream`: send(bytes), recv() and close(), nothing of HTTP left, safe to
+read in one thread while another writes (over TLS too: `TLSExecStream`). With a TTY
 (all the terminal uses) the bytes are the terminal's, unframed. No Flask here.
 """
 
 from __future__ import annotations
 
 import json
+import select
 import socket
 import ssl
 import threading
@@ -137,6 +139,60 @@ class ExecStream:
         self.close()
 
 
+class TLSExecStream(ExecStream):
+    """The same over TLS. An SSLSocket must not be read and written by two
+    threads at once (OpenSSL's SSL objects are not thread-safe; CPython adds
+    no lock): a read in one thread while a keystroke is written from another
+    can corrupt the TLS state. So the reader waits for the socket outside a
+    lock (select, and pending() for bytes already decrypted), then reads
+    without blocking under it; a write holds the same lock. Neither blocks
+    the other for longer than one non-blocking read or one write."""
+
+    def recv(self, size: int = 65536) -> bytes:
+        if self._first:
+            data, self._first = self._first, b""
+            return data
+        sock = self._sock
+        while not self._closed:
+            try:
+                if not sock.pending():
+                    select.select([sock], [], [])
+                with self._lock:
+                    if self._closed:
+                        return b""
+                    sock.settimeout(0.0)
+                    return sock.recv(size)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                continue  # a partial record, or one that was not data (a session ticket)
+            except (OSError, ValueError):
+                return b""
+        return b""
+
+    def send(self, data: bytes) -> None:
+        with self._lock:
+            if self._closed:
+                raise EngineError("the exec's stream is closed")
+            try:
+                self._sock.settimeout(None)
+                self._sock.sendall(data)
+            except (OSError, ValueError) as exc:
+                raise EngineError(f"writing to the exec failed: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:  # never while the reader is inside OpenSSL
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)  # wakes the select
+            except (OSError, ValueError):
+                pass
+            try:
+                self._closer()
+            except OSError:
+                pass
+
+
 def read_head(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
     """The status, headers (lower-case names) and whatever came after the head."""
     buf = b""
@@ -211,7 +267,8 @@ def start(host: Host, path: str, body: dict, *, exec_id: str, timeout: float,
         status, headers, rest = read_head(sock)
         if status in (101, 200):  # 200: engines that stream without the Upgrade dance
             handed_over = True
-            return ExecStream(exec_id, sock, closer, rest)
+            kind = TLSExecStream if isinstance(sock, ssl.SSLSocket) else ExecStream
+            return kind(exec_id, sock, closer, rest)
         raw = _read_body(sock, headers, rest)
     except socket.timeout as exc:
         raise EngineTimeout(f"the engine at {host.raw} did not answer the exec start within "
@@ -230,4 +287,4 @@ def start(host: Host, path: str, body: dict, *, exec_id: str, timeout: float,
     raise from_status(status, text or f"HTTP {status}", method="POST", path=path)
 
 
-__all__ = ["ExecStream", "connect", "start", "tls_context", "read_head"]
+__all__ = ["ExecStream", "TLSExecStream", "connect", "start", "tls_context", "read_head"]
