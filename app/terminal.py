@@ -291,8 +291,6 @@ class Slots:
 # -- the relay ----------------------------------------------------------------------
 LIVE: set["Terminal"] = set()
 _LIVE_LOCK = threading.Lock()
-
-
 _stopping: list[str] = []  # set once the worker is told to stop
 
 
@@ -347,9 +345,12 @@ def judge(command: Command, exec_info: dict | None, container: dict | None) -> O
         return Outcome("exit", "The terminal's stream ended, though the engine still counts the "
                        "command as running.", code=None)
     if code in (126, 127) and not exec_info.get("Pid"):
+        also = "".join((f", or the user {command.user} does not exist there" if command.user
+                        else "", f", or {command.workdir} is not a folder there"
+                        if command.workdir else ""))
         return Outcome("missing", f"{command.argv[0]} could not be started in this container "
-                       f"(exit code {code}): it is not there, or not executable. The engine's "
-                       "words are above.", code=code)
+                       f"(exit code {code}): it is not there, or not executable{also}. The "
+                       "engine's words are above.", code=code)
     return Outcome("exit", f"The command ended with exit code {code}.", code=code)
 
 
