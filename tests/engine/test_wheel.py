@@ -117,7 +117,7 @@ def test_the_installed_wheel_serves_every_page(wheel_venv, run_container, docker
                 assert r.status_code == 303
             codes = get_pages(rules, url, cid, http)
             assert codes.pop("/") == 302 and codes.pop("/login") == 302
-            assert codes.pop("/engines/default/") == 302  # "/" on the default engine
+            assert codes.pop("/engines/default/") == 302  # to that engine's list
             assert {p: c for p, c in codes.items() if c != 200} == {}, argv
             page = http.get(url + f"/containers/{cid}/logs", timeout=10).text
             assert "from-the-wheel" in page
