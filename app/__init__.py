@@ -62,8 +62,8 @@ def create_app(settings: "Settings | None" = None, engine: "Engine | None" = Non
     errors.init_app(app)
 
     from .views import (actions, auth, containers, create, engines, events, images, logs, nodes,
-                        services, system, whoami)
+                        services, system, terminal, whoami)
     for view in (containers, logs, create, actions, images, events, whoami, engines, system,
-                 auth, services, nodes):
+                 auth, services, nodes, terminal):
         app.register_blueprint(view.bp)
     return app

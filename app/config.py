@@ -26,12 +26,12 @@ def _float(env, name, default: float, zero: bool = False) -> float:
     return f
 
 
-def _int(env, name, default: int) -> int:
+def _int(env, name, default: int | None, low: int = 1, high: int = 1024) -> int | None:
     v = (env.get(name) or "").strip()
     if not v:
         return default
-    if not (v.isascii() and v.isdigit()) or not 0 < int(v) <= 1024:
-        raise ValueError(f"{name}={v!r} must be a whole number from 1 to 1024")
+    if not (v.isascii() and v.isdigit()) or not low <= int(v) <= high:
+        raise ValueError(f"{name}={v!r} must be a whole number from {low} to {high}")
     return int(v)
 
 
@@ -63,6 +63,10 @@ class Settings:
     workers: int = 2
     threads: int = 8
     access_log: str | None = None
+    # terminals (app/terminal.py): each open one holds a gunicorn thread
+    terminals: int | None = None  # in all; None: min(4, threads // 2); 0: terminals off
+    terminals_per_client: int = 2
+    terminal_idle: float = 900.0  # seconds without a keystroke before a terminal is closed
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -101,7 +105,29 @@ class Settings:
         s.workers = _int(env, "PERISCOPE_WORKERS", 2)
         s.threads = _int(env, "PERISCOPE_THREADS", 8)
         s.access_log = env.get("PERISCOPE_ACCESS_LOG") or None
+        s.terminals = _int(env, "PERISCOPE_TERMINALS", None, low=0)
+        s.terminals_per_client = _int(env, "PERISCOPE_TERMINALS_PER_CLIENT", 2)
+        s.terminal_idle = _float(env, "PERISCOPE_TERMINAL_IDLE", 900.0)
         return s
+
+    @property
+    def terminal_cap(self) -> int:
+        """Terminals open at once in all (0: off). Each holds one gunicorn
+        thread while open, and at least half of a worker's threads stay for
+        pages, so the default is min(4, threads // 2)."""
+        if self.terminals is None:
+            return min(4, self.threads // 2)
+        return self.terminals
+
+    def terminal_refusal(self) -> str | None:
+        """Why these terminal settings cannot be used (app/server.py stops
+        the start with it), or None."""
+        if self.terminals is not None and self.terminals > self.threads // 2:
+            return (f"PERISCOPE_TERMINALS={self.terminals} would let terminals take more than "
+                    f"half of a worker's {self.threads} threads (PERISCOPE_THREADS): each open "
+                    f"terminal holds one. Use at most {self.threads // 2}, or raise "
+                    "PERISCOPE_THREADS.")
+        return None
 
     def engine_specs(self) -> list:
         """The engines to talk to (app/engines.py), default first;

@@ -8,6 +8,8 @@
 - An optional password (PERISCOPE_PASSWORD, or PERISCOPE_PASSWORD_FILE holding
   a werkzeug hash): every route but the login page, /static and /healthz needs
   a logged-in session; failed attempts slow the client down.
+- WebSocket handshakes (the terminal): Origin must be this Host and the CSRF
+  token must be offered as a subprotocol (see check_websocket).
 - Read-only mode (PERISCOPE_READ_ONLY=1): every state-changing request but
   login, logout and the secret reveal is refused with 403, whatever its route,
   and so are the pages that exist only to make one (`changes_state`). This is
@@ -92,6 +94,36 @@ def check_csrf() -> None:
     if not _same_origin():
         abort(403, description="Refused: the request did not come from a Periscope page "
                                "(cross-origin Origin or Referer).")
+
+
+# --- WebSockets (the terminal) ---------------------------------------------------
+# Browsers apply no same-origin rule to a WebSocket: any page may open one to
+# Periscope (cross-site WebSocket hijacking). So a handshake must come from a
+# Periscope page (Origin is this Host) and carry the session's CSRF token, sent
+# as one of the offered subprotocols (`csrf.<token>`), never in the URL, which
+# access logs keep. The server answers with WS_PROTOCOL only, never the token.
+WS_PROTOCOL = "periscope.terminal"
+WS_TOKEN_PREFIX = "csrf."
+
+
+def is_websocket() -> bool:
+    return request.headers.get("Upgrade", "").strip().lower() == "websocket"
+
+
+def check_websocket() -> None:
+    origin = request.headers.get("Origin") or ""
+    netloc = urlsplit(origin).netloc.lower()
+    if (not origin or origin == "null" or netloc != (request.host or "").lower()
+            or not _host_allowed(netloc, settings().allowed_hosts)):
+        abort(403, description="Refused: this WebSocket was not opened by a Periscope page "
+                               "(its Origin is another site's, or missing).")
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    sent = next((p[len(WS_TOKEN_PREFIX):] for p in offered if p.startswith(WS_TOKEN_PREFIX)), "")
+    expected = session.get("csrf")
+    if WS_PROTOCOL not in offered or not expected or not sent or not hmac.compare_digest(
+            sent.encode("utf-8", "surrogateescape"), str(expected).encode("utf-8", "surrogateescape")):
+        abort(403, description="Refused: this WebSocket did not carry the page's CSRF token. "
+                               "Reload the page and try again.")
 
 
 # --- the optional password -------------------------------------------------------
@@ -362,6 +394,8 @@ def init_app(app: Flask) -> None:
             return _login_required()
         if _writes(app) and engine_entry().read_only:
             abort(403, description=READ_ONLY_MESSAGE)
+        if is_websocket():
+            check_websocket()
         if request.method not in SAFE_METHODS:
             check_csrf()
 

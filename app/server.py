@@ -41,6 +41,10 @@ try:
 except ValueError as _exc:
     _stop(str(_exc))
 
+# Terminals hold a gunicorn thread each: never so many that pages would wait.
+if _settings.terminal_refusal():
+    _stop(_settings.terminal_refusal())
+
 # The engines: a DOCKER_HOST (or an engines list) that cannot be used stops here.
 from .gateway import HostConfigError  # noqa: E402
 
@@ -65,6 +69,29 @@ except PasswordConfigError as _exc:
 def on_exit(server):  # gunicorn hook: the master removes the folder it made
     if _made_state_dir:
         shutil.rmtree(_made_state_dir, ignore_errors=True)
+
+
+RESTARTING = "Periscope is restarting or stopping: start again in a moment."
+
+
+def post_worker_init(worker):  # gunicorn hook: a worker told to stop ends its terminals first
+    import signal
+
+    from .terminal import stopping
+
+    graceful = worker.handle_exit
+
+    def handle_exit(sig, frame):
+        stopping(RESTARTING)
+        graceful(sig, frame)
+
+    signal.signal(signal.SIGTERM, handle_exit)
+
+
+def worker_exit(server, worker):  # gunicorn hook, in the worker: no shell left behind
+    from .terminal import end_all
+
+    end_all(RESTARTING)
 
 
 bind = _settings.bind

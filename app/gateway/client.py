@@ -19,9 +19,10 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from . import calls
+from . import calls, hijack
 from .exceptions import (AmbiguousReference, BadRequest, EngineError, EngineTimeout,
                          EngineUnreachable, InvalidReference, NotFound, from_status)
+from .hijack import ExecStream
 from .hosts import Host, parse_host
 from .frames import FrameParser
 from .logstream import LogStream, frame_entries, ns_to_engine
@@ -696,6 +697,87 @@ class Engine:
         return LogStream(wire, chunked=chunked, tty=tty, timestamps=timestamps, stdout=stdout,
                          stderr=stderr, service=service, source=f"service {name}",
                          details=details, close=lambda clean=False: self._end(resp, clean))
+    # -- exec -------------------------------------------------------------------
+    def exec_create(self, ref: str, cmd: list[str], *, user: str | None = None,
+                    workdir: str | None = None, env: list[str] | None = None,
+                    tty: bool = True, attach: bool = True) -> str:
+        """POST /containers/{id}/exec; returns the exec's ID. `attach`: stdin,
+        stdout and stderr all attached (a terminal); else none (a command
+        started detached)."""
+        body: dict[str, Any] = {"AttachStdin": attach, "AttachStdout": attach,
+                                "AttachStderr": attach, "Tty": tty, "Cmd": list(cmd)}
+        if user:
+            body["User"] = user
+        if env:
+            body["Env"] = list(env)
+        if workdir:
+            if version_tuple(self.api_version) < (1, 35):
+                raise BadRequest(f"this engine speaks API {self.api_version}; a working "
+                                 "directory for exec needs 1.35")
+            body["WorkingDir"] = workdir
+        return self._json("POST", self.container_path(ref) + "/exec", body=body)["Id"]
+
+    def _exec_path(self, exec_id: str) -> str:
+        if not re.fullmatch(r"[0-9a-f]{64}", exec_id or ""):
+            raise InvalidReference(str(exec_id)[:80], "an exec ID is 64 hex digits")
+        return f"/exec/{exec_id}"
+
+    def exec_start(self, exec_id: str, *, tty: bool = True,
+                   console_size: tuple[int, int] | None = None) -> ExecStream:
+        """POST /exec/{id}/start (Detach false) on a connection of its own,
+        hijacked by the engine (101 UPGRADED): the returned ExecStream carries
+        the exec's bytes both ways, raw (with a TTY). `console_size`: (rows,
+        cols), sent with the start where the API takes it (1.42), else by a
+        resize right after it."""
+        api = self.api_version
+        path = f"/v{api}{self._exec_path(exec_id)}/start"
+        body: dict[str, Any] = {"Detach": False, "Tty": tty}
+        if console_size and version_tuple(api) >= (1, 42):
+            body["ConsoleSize"] = [int(console_size[0]), int(console_size[1])]
+        t0 = time.perf_counter()
+        body_text = json.dumps(body)
+        try:
+            stream = hijack.start(self.host, path, body, exec_id=exec_id,
+                                  timeout=self.connect_timeout + self.read_timeout,
+                                  ssh_argv=self._ssh.argv if self._ssh else None,
+                                  ssh_log=self._ssh.log if self._ssh else None)
+        except EngineError as exc:
+            self._record("POST", path, exc.status, t0, body_text, exc.message)
+            raise
+        except (OSError, ValueError) as exc:
+            import ssl
+
+            if isinstance(exc, ssl.SSLError):
+                reason = _tls_reason(exc, self.host)
+            elif self._ssh is not None:
+                reason = self._ssh_reason(exc)
+            else:
+                reason = _os_error_text(exc)
+            self._record("POST", path, None, t0, body_text, reason)
+            raise EngineUnreachable(f"cannot connect to the engine at {self.host.raw}: {reason}",
+                                    host=self.host.raw, os_error=reason, method="POST",
+                                    path=path) from exc
+        self._record("POST", path, 101, t0, body_text)
+        if console_size and "ConsoleSize" not in body:
+            try:  # before 1.42 the size follows the start
+                self.exec_resize(exec_id, *console_size)
+            except EngineError:
+                pass  # a command that ended at once has no TTY left to size
+        return stream
+
+    def exec_start_detached(self, exec_id: str) -> None:
+        """POST /exec/{id}/start with Detach true: the command runs on its own."""
+        self._send("POST", self._exec_path(exec_id) + "/start",
+                   body={"Detach": True, "Tty": False})
+
+    def exec_resize(self, exec_id: str, rows: int, cols: int) -> None:
+        """POST /exec/{id}/resize (the TTY's rows and columns)."""
+        self._send("POST", self._exec_path(exec_id) + "/resize",
+                   params={"h": int(rows), "w": int(cols)})
+
+    def exec_inspect(self, exec_id: str) -> dict:
+        """GET /exec/{id}/json: Running, ExitCode, Pid, the process config."""
+        return self._json("GET", self._exec_path(exec_id) + "/json")
 
     # -- events and images ---------------------------------------------------
     def events(self, *, since: str | int | float, until: str | int | float,
@@ -789,4 +871,5 @@ def from_env(env: dict[str, str] | None = None, **kw) -> Engine:
     return Engine(parse_host(env.get("DOCKER_HOST"), env), **kw)
 
 
-__all__ = ["Engine", "from_env", "check_ref", "MAX_API_VERSION", "MIN_API_VERSION", "NotFound"]
+__all__ = ["Engine", "ExecStream", "from_env", "check_ref", "MAX_API_VERSION", "MIN_API_VERSION",
+           "NotFound"]

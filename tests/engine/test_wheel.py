@@ -76,6 +76,8 @@ def get_pages(app_rules, url: str, cid: str, http) -> dict[str, int]:
     for rule in app_rules:
         if "GET" not in rule.methods or rule.endpoint == "static" or "<job_id>" in rule.rule:
             continue
+        if rule.websocket:  # the terminal's socket: a plain GET is refused (400) by design
+            continue
         path = rule.rule.replace("<ref>", cid).replace("<engine>", "default")
         if "<" in path:
             continue
