@@ -8,12 +8,10 @@ from typing import Callable
 
 from markupsafe import Markup
 
-from dataclasses import dataclass
-
 from . import params
 from .display import time_texts
 from .engines import Registry
-from .fanout import ask_all
+from .fanout import EngineTrouble, ask_all
 from .gateway import Engine
 
 STATES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"]
@@ -53,15 +51,6 @@ def fetch_rows(eng: Engine, f: dict, href_prefix: str) -> list[dict]:
     rows = _rows(raw, f, href_prefix)
     rows.sort(key=lambda r: (-r["created"], r["name"]))
     return rows
-
-
-@dataclass
-class EngineTrouble:
-    """An engine a combined list could not show: it failed, or it is late."""
-
-    name: str
-    kind: str  # "error" | "late"
-    message: str
 
 
 def fetch_combined(registry: Registry, f: dict, prefixes: dict[str, str],

@@ -4,6 +4,7 @@ registered here and nowhere else."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import unquote
 
 from flask import (Blueprint, Flask, abort, current_app, g, render_template, request, session,
@@ -12,15 +13,18 @@ from flask import (Blueprint, Flask, abort, current_app, g, render_template, req
 from . import display, masking
 from .config import Settings
 from .containerlist import RowCache
+from .diskusage import DiskStore
 from .engines import EngineEntry, Registry, UnknownEngine
 from .gateway import Engine, calls
 
 ENGINE_PREFIX = "/engines/<engine>"
 # Pages that show every engine when the URL names none (several configured).
-COMBINED_PAGES = {"containers.index", "events.index", "whoami.index", "engines.index"}
+COMBINED_PAGES = {"containers.index", "events.index", "whoami.index", "engines.index",
+                  "images.index", "volumes.index", "networks.index"}
 # Pages without an item in their URL: the switcher keeps them on another engine.
-SWITCHABLE = COMBINED_PAGES | {"create.new", "engines.detail"}
-SWITCH_KEEPS = {"all", "q", "state", "label", "type", "action", "window"}
+SWITCHABLE = COMBINED_PAGES | {"create.new", "engines.detail", "disk.index"}
+SWITCH_KEEPS = {"all", "q", "state", "label", "type", "action", "window", "reference", "dangling",
+                "used", "driver"}
 
 
 class EngineBlueprint(Blueprint):
@@ -53,6 +57,17 @@ def settings() -> Settings:
     return current_app.extensions["periscope.settings"]
 
 
+def disk_store() -> DiskStore:
+    """The last disk measurement of each engine (app/diskusage.py), in the
+    state folder the workers share."""
+    store = current_app.extensions.get("periscope.disk")
+    if store is None:
+        state = settings().state_dir
+        store = current_app.extensions.setdefault(
+            "periscope.disk", DiskStore(Path(state) / "disk" if state else None))
+    return store
+
+
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
@@ -60,7 +75,8 @@ def is_htmx() -> bool:
 # Polled partials never replace the Engine calls panel: it shows the calls of
 # the page, or of the last thing the user did (an action, a filter, a reveal).
 POLL_ENDPOINTS = {"containers.rows", "logs.poll", "events.poll", "images.pull_progress",
-                  "system.wait", "create.preview_partial", "static"}
+                  "images.rows", "volumes.rows", "networks.rows", "system.wait",
+                  "create.preview_partial", "static"}
 _CARRY_MAX_CALLS = 12
 _CARRY_MAX_BODY = 1500
 
@@ -143,6 +159,8 @@ def init_app(app: Flask) -> None:
             "poll_ms": int(settings().poll_interval * 1000),
             "poll_s": settings().poll_interval,
             "read_only": entry.read_only,
+            # engines whose items a page may offer to change (a combined list's rows)
+            "writable": {e.name for e in registry() if not e.read_only},
         }
 
     app.jinja_env.filters.update(
