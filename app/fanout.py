@@ -119,6 +119,14 @@ def ask_all(registry: Registry, entries: list[EngineEntry], key: tuple,
     return out
 
 
+def refused_filters(exc: ge.EngineError, filters) -> bool:
+    """Did the engine answer a list call with a refusal of its filters? (A
+    pattern it cannot parse is a 400, or a 500 on 20.10.) Then the page says so
+    beside the filters it keeps, rather than as an error page."""
+    return bool(filters) and exc.status is not None and not isinstance(
+        exc, (ge.EngineUnreachable, ge.EngineTimeout))
+
+
 # Calls to one engine that go out side by side (a list and the container list
 # that cross-links it): a pool of their own, so a fanned-out ask that makes
 # two calls never waits on its own pool.

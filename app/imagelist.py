@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from .containeruse import Usage, usage
 from .diskusage import Known
 from .display import time_texts
 from .engines import Registry
-from .fanout import EngineTrouble, gather, together
+from .fanout import EngineTrouble, gather, refused_filters, together
 from .gateway import Engine, exceptions as ge
 
 DANGLING = ("", "true", "false")
@@ -93,13 +92,13 @@ def present(img: dict, users: list[dict], hrefs: Hrefs, known: Known | None = No
     return {
         "id": iid, "short_id": short_id(iid), "tags": tags, "digests": digests,
         "repos": sorted({d.rsplit("@", 1)[0] for d in digests} - {t.rsplit(":", 1)[0]
-                                                                for t in tags}),
+                                                                for t in tags}) if digests else [],
         "dangling": not tags and not digests, "size": size, "shared": shared,
         "unique": size - shared if shared is not None else None, "shared_from": source,
         "created": created, "created_rel": rel, "created_iso": iso, "created_exact": exact,
         "labels": img.get("Labels") or {}, "users": users,
         "live_users": sum(1 for u in users if u["live"]), "href": hrefs.image + iid,
-        "remove_href": hrefs.remove + quote(iid, safe=""),
+        "remove_href": hrefs.remove + iid,  # sha256:<hex>: nothing to quote
     }
 
 
@@ -122,8 +121,8 @@ def fetch_rows(eng: Engine, f: dict, hrefs: Hrefs,
         images, containers = together(
             lambda: eng.images(filters=filters, shared_size=True),
             lambda: eng.containers(all=True))
-    except ge.BadRequest as exc:
-        if not filters:
+    except ge.EngineError as exc:
+        if not refused_filters(exc, filters):
             raise
         return [], exc.message
     rows = _rows(images, usage(containers, hrefs.container), hrefs, known)

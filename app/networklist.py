@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from .containeruse import Usage, usage
 from .display import time_texts
 from .engines import Registry
-from .fanout import EngineTrouble, gather, together
+from .fanout import EngineTrouble, gather, refused_filters, together
 from .gateway import Engine, exceptions as ge
 
 # Networks every engine has, that it will not remove (nor prune).
@@ -97,8 +97,8 @@ def fetch_rows(eng: Engine, f: dict, hrefs: Hrefs) -> tuple[list[dict], str]:
     try:
         nets, containers = together(lambda: eng.networks(filters=filters),
                                     lambda: eng.containers(all=True))
-    except ge.BadRequest as exc:
-        if not filters:
+    except ge.EngineError as exc:
+        if not refused_filters(exc, filters):
             raise
         return [], exc.message
     rows = _rows(nets, usage(containers, hrefs.container), hrefs)

@@ -12,7 +12,7 @@ from .containeruse import Usage, usage
 from .diskusage import Known
 from .display import time_texts
 from .engines import Registry
-from .fanout import EngineTrouble, gather, together
+from .fanout import EngineTrouble, gather, refused_filters, together
 from .gateway import Engine, exceptions as ge
 
 USED = ("", "used", "unused")
@@ -98,8 +98,8 @@ def fetch_rows(eng: Engine, f: dict, hrefs: Hrefs,
     try:
         vols, containers = together(lambda: eng.volumes(filters=filters),
                                     lambda: eng.containers(all=True))
-    except ge.BadRequest as exc:
-        if not filters:
+    except ge.EngineError as exc:
+        if not refused_filters(exc, filters):
             raise
         return [], exc.message
     rows = _rows(vols, usage(containers, hrefs.container), hrefs, known)

@@ -221,3 +221,15 @@ def init_app(app: Flask) -> None:
                                actions=actions))
 
     app.jinja_env.globals["row_html"] = row_html
+    resource_rows = display.HtmlCache()
+
+    def resource_row(template: str, r: dict, several: bool = False, can_change: bool = False):
+        """One row of the images, volumes or networks list (`template` renders
+        it from `r` alone: its links come with it), rendered once while its
+        data stays the same. `several`: the list of every engine; `can_change`:
+        its engine is not read-only (the row offers to remove)."""
+        return resource_rows.render(template, r, (several, can_change), lambda: (
+            app.jinja_env.get_template(template).render(r=r, several=several,
+                                                        can_change=can_change)))
+
+    app.jinja_env.globals["resource_row"] = resource_row
