@@ -62,7 +62,7 @@ def is_predefined(net: dict) -> bool:
     return net.get("Name") in PREDEFINED
 
 
-def present(net: dict, users: list[dict], href_prefix: str) -> dict:
+def present(net: dict, users: list[dict], hrefs: Hrefs) -> dict:
     nid = net.get("Id", "")
     created = net.get("Created") or ""
     rel, iso, exact = time_texts(created)
@@ -79,12 +79,12 @@ def present(net: dict, users: list[dict], href_prefix: str) -> dict:
         "labels": net.get("Labels") or {}, "options": net.get("Options") or {},
         "created": created, "created_rel": rel, "created_iso": iso, "created_exact": exact,
         "users": users, "attached": attached, "predefined": is_predefined(net),
-        "href": href_prefix + nid,
+        "href": hrefs.network + nid,
     }
 
 
 def _rows(nets: list[dict], use: Usage, hrefs: Hrefs) -> list[dict]:
-    return [present(n, use.of_network(n.get("Id", ""), n.get("Name", "")), hrefs.network)
+    return [present(n, use.of_network(n.get("Id", ""), n.get("Name", "")), hrefs)
             for n in nets]
 
 
@@ -134,7 +134,7 @@ def network_page(eng: Engine, ref: str, hrefs: Hrefs) -> dict:
                                lambda: eng.containers(all=True))
     row = present(net, usage(containers, hrefs.container).of_network(net.get("Id", ""),
                                                                       net.get("Name", "")),
-                  hrefs.network)
+                  hrefs)
     endpoints = net.get("Containers") or {}
     attached = [u for u in row["users"] if u["attached"]][:MAX_ALIAS_INSPECTS]
 

@@ -61,7 +61,7 @@ def bind_device(vol: dict) -> str:
     return ""
 
 
-def present(vol: dict, users: list[dict], href_prefix: str, known: Known | None) -> dict:
+def present(vol: dict, users: list[dict], hrefs: Hrefs, known: Known | None) -> dict:
     name = vol.get("Name", "")
     usage_data = vol.get("UsageData") or {}
     size, size_from = usage_data.get("Size", -1), "engine"
@@ -80,12 +80,12 @@ def present(vol: dict, users: list[dict], href_prefix: str, known: Known | None)
         "measured": vol.get("Driver") == "local" and not opts,
         "created": created, "created_rel": rel, "created_iso": iso, "created_exact": exact,
         "users": users, "live_users": sum(1 for u in users if u["live"]),
-        "size": size, "size_from": size_from, "href": href_prefix + name,
+        "size": size, "size_from": size_from, "href": hrefs.volume + name,
     }
 
 
 def _rows(vols: list[dict], use: Usage, hrefs: Hrefs, known: Known | None) -> list[dict]:
-    return [present(v, use.of_volume(v.get("Name", "")), hrefs.volume, known) for v in vols]
+    return [present(v, use.of_volume(v.get("Name", "")), hrefs, known) for v in vols]
 
 
 def _sort(rows: list[dict]) -> None:
@@ -139,7 +139,7 @@ def volume_page(eng: Engine, name: str, hrefs: Hrefs, known: Known | None) -> di
     vol, containers = together(lambda: eng.inspect_volume(name),
                                lambda: eng.containers(all=True))
     row = present(vol, usage(containers, hrefs.container).of_volume(vol.get("Name", "")),
-                  hrefs.volume, known)
+                  hrefs, known)
     return {"vol": vol, "row": row}
 
 
