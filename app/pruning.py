@@ -19,7 +19,10 @@ Flask here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
 
 from .containeruse import usage
 from .diskusage import Known
@@ -27,6 +30,7 @@ from .fanout import together
 from .gateway import Engine
 from .imagelist import is_dangling, short_id, tags_of
 from .networklist import PREDEFINED
+from .statefiles import PrivateFolder
 
 KINDS = {
     "images": "dangling images",
@@ -230,3 +234,41 @@ def run(kind: str, eng: Engine, label: str, planned: list[str] | None = None) ->
 def image_names(images: list[dict]) -> dict[str, str]:
     """ID -> a readable name, for a result that lists IDs."""
     return {i.get("Id", ""): (tags_of(i) or [short_id(i.get("Id", ""))])[0] for i in images}
+
+
+class Results(PrivateFolder):
+    """Prune results kept for an hour, one small file each, so the result is
+    a page of its own (a reload shows it again rather than pruning again) that
+    any worker can answer."""
+
+    prefix = "periscope-pruned-"
+    KEEP_SECONDS = 3600
+    _ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+    def save(self, engine: str, result: Result, label: str) -> str:
+        self._forget_old()
+        rid = secrets.token_urlsafe(12)
+        self._write(f"{rid}.json", {"engine": engine, "label": label, "at": time.time(),
+                                    "result": asdict(result)})
+        return rid
+
+    def get(self, rid: str, engine: str) -> tuple[Result, str, float] | None:
+        if not self._ID_RE.fullmatch(rid or ""):
+            return None
+        data = self._read(f"{rid}.json")
+        if not isinstance(data, dict) or data.get("engine") != engine:
+            return None
+        try:
+            return Result(**data["result"]), str(data.get("label") or ""), float(data["at"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _forget_old(self) -> None:
+        d = self._dir()
+        now = time.time()
+        for p in d.glob("*.json"):
+            try:
+                if now - p.stat().st_mtime > self.KEEP_SECONDS:
+                    p.unlink()
+            except OSError:
+                pass

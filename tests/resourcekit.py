@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from conftest import LABEL, SESSION, unique_name
+from conftest import LABEL, SESSION, screenshot, unique_name
 
 MARK = f"{LABEL}={SESSION}"
 
@@ -165,3 +165,17 @@ def csrf_headers(client) -> dict:
     with client.session_transaction() as sess:
         token = sess.setdefault("csrf", "t-" + uuid.uuid4().hex)
     return {"X-CSRF-Token": token, "Origin": "http://localhost"}
+
+
+def shots(page, name: str) -> None:
+    """Light and dark at 1280 px, and light at 390 px (the page itself never
+    scrolls sideways there)."""
+    screenshot(page, name)
+    page.emulate_media(color_scheme="dark")
+    screenshot(page, f"{name}-dark")
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    screenshot(page, f"{name}-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})

@@ -5,12 +5,14 @@ frees (app/diskusage.py, app/pruning.py)."""
 
 from __future__ import annotations
 
-from flask import abort, render_template, request, url_for
+from pathlib import Path
+
+from flask import abort, current_app, redirect, render_template, request, url_for
 
 from .. import diskusage as du
 from .. import pruning
 from ..security import changes_state
-from ..web import EngineBlueprint, disk_store, engine, engine_entry
+from ..web import EngineBlueprint, disk_store, engine, engine_entry, settings
 
 bp = EngineBlueprint("disk", __name__)
 
@@ -60,4 +62,24 @@ def prune(kind: str):
     if planned is None:
         abort(400, description="Prune from its confirm step, which lists what will go.")
     result = pruning.run(_kind(kind), engine(), label, planned)
-    return render_template("disk/pruned.html", result=result, label=label)
+    rid = results().save(engine_entry().name, result, label)
+    return redirect(url_for("disk.pruned", rid=rid), 303)
+
+
+def results() -> pruning.Results:
+    store = current_app.extensions.get("periscope.pruned")
+    if store is None:
+        state = settings().state_dir
+        store = current_app.extensions.setdefault(
+            "periscope.pruned", pruning.Results(Path(state) / "pruned" if state else None))
+    return store
+
+
+@bp.get("/disk/pruned/<rid>")
+def pruned(rid: str):
+    """What a prune removed and reclaimed, as the engine reported it."""
+    found = results().get(rid, engine_entry().name)
+    if found is None:
+        abort(404, description="No such prune result: results are kept for an hour.")
+    result, label, at = found
+    return render_template("disk/pruned.html", result=result, label=label, at=at)

@@ -90,7 +90,8 @@ def test_prune_stopped_containers_as_the_step_listed(client, docker, run_contain
     planned = sizes(step.split('id="plan-bytes"')[1])[0]
     assert planned >= 7000
     r = csrf_post(client, "/disk/prune/containers",
-                  {"confirmed": "1", "label": label, "planned": sorted(listed)})
+                  {"confirmed": "1", "label": label, "planned": sorted(listed)},
+                  follow_redirects=True)
     assert r.status_code == 200
     left = set(docker("ps", "-aq", "--no-trunc", "--filter", f"label={label}").split())
     assert left == {running}
@@ -98,6 +99,11 @@ def test_prune_stopped_containers_as_the_step_listed(client, docker, run_contain
     assert set(re.findall(r'<li data-key="([0-9a-f]{64})">', result)) == listed
     assert sizes(result.split('id="reclaimed"')[1])[0] == planned  # as the engine reports it
     assert 'id="unexpected"' not in result and 'id="left"' not in result
+    # the result is a page of its own: a reload shows it again, it prunes nothing
+    url = r.request.path
+    assert url.startswith("/disk/pruned/")
+    assert client.get(url).get_data(as_text=True).count('<li data-key="') == len(listed)
+    assert client.get("/disk/pruned/not-a-result-id-at-all").status_code == 404
 
 
 def test_build_cache_prune_needs_a_measurement_first(docker):
@@ -111,7 +117,7 @@ def test_build_cache_prune_needs_a_measurement_first(docker):
     assert len(rows(step, "data-key")) == len(cache)
     if cache:
         pytest.skip("this engine holds build cache: not pruned by a test")
-    r = csrf_post(fresh, "/disk/prune/build-cache", {"confirmed": "1"})
+    r = csrf_post(fresh, "/disk/prune/build-cache", {"confirmed": "1"}, follow_redirects=True)
     assert r.status_code == 200 and 'id="removed-count">0<' in r.get_data(as_text=True)
 
 
@@ -121,7 +127,8 @@ def test_a_result_says_what_changed_since_the_step(client, docker, run_container
     assert set(rows(step, "data-key")) == {a}
     b = run_container(start=False, labels={"late": "1"})  # made after the step
     r = csrf_post(client, "/disk/prune/containers",
-                  {"confirmed": "1", "label": "late=1", "planned": [a]})
+                  {"confirmed": "1", "label": "late=1", "planned": [a]},
+                  follow_redirects=True)
     result = r.get_data(as_text=True)
     assert b in result.split('id="unexpected"')[1]
     assert not docker("ps", "-aq", "--filter", "label=late=1").split()

@@ -249,7 +249,8 @@ def test_prune_dangling_images_as_the_step_listed(client, docker, resources):
         assert kept in step.split('id="kept"')[1]
         planned_bytes = sizes(step.split('id="plan-bytes"')[1])[0]
         r = csrf_post(client, "/disk/prune/images",
-                      {"confirmed": "1", "label": MARK, "planned": sorted(listed)})
+                      {"confirmed": "1", "label": MARK, "planned": sorted(listed)},
+                  follow_redirects=True)
         assert r.status_code == 200
         result = r.get_data(as_text=True)
         left = set(docker("image", "ls", "-q", "--no-trunc", "--filter", "dangling=true",

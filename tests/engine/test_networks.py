@@ -98,7 +98,8 @@ def test_prune_unused_networks_as_the_step_listed(client, docker, resources, run
     listed = set(rows(step, "data-key"))
     assert listed == {names[a], names[b]}
     r = csrf_post(client, "/disk/prune/networks",
-                  {"confirmed": "1", "label": MARK, "planned": sorted(listed)})
+                  {"confirmed": "1", "label": MARK, "planned": sorted(listed)},
+                  follow_redirects=True)
     assert r.status_code == 200
     left = set(docker("network", "ls", "-q", "--no-trunc", "--filter", f"label={MARK}").split())
     assert left == {busy}

@@ -120,7 +120,8 @@ def test_prune_unused_volumes_as_the_step_listed(client, docker, resources, run_
     assert bound in step.split('id="kept"')[1] and used not in listed
     assert sizes(step.split('id="plan-bytes"')[1])[0] == 2000
     r = csrf_post(client, "/disk/prune/volumes",
-                  {"confirmed": "1", "label": MARK, "planned": sorted(listed)})
+                  {"confirmed": "1", "label": MARK, "planned": sorted(listed)},
+                  follow_redirects=True)
     assert r.status_code == 200
     left = set(docker("volume", "ls", "-q", "--filter", f"label={MARK}").split())
     assert left == {used, bound}
