@@ -108,6 +108,8 @@ def test_the_image_page(client, docker, resources):
         assert "app" in page
         cid = docker.inspect(f"made-{SESSION}")["Id"]
         assert f'href="/containers/{cid}"' in page
+        # and back: the container's page links to its image
+        assert f'href="/images/{iid}"' in client.get(f"/containers/{cid}").get_data(as_text=True)
         # the history, as docker history reports it
         hist = [json.loads(x) for x in docker("history", "--no-trunc", "--format", "{{json .}}",
                                               ref).splitlines()]

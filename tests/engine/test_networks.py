@@ -53,6 +53,7 @@ def test_list_and_page_equal_docker_network_inspect(client, docker, resources, r
     assert set(re.findall(r"<code>([^<]+)</code>", attached[cid].split('class="aliases"')[1])) \
         == set(aliases)
     assert "not attached now" in attached[stopped]
+    assert f'href="/networks/{nid}"' in client.get(f"/containers/{cid}").get_data(as_text=True)
     # the gateway the engine gives its containers, when the pool names none
     if not want["IPAM"]["Config"][0].get("Gateway"):
         gw = docker.inspect(cid)["NetworkSettings"]["Networks"][want["Name"]]["Gateway"]

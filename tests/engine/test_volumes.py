@@ -76,6 +76,7 @@ def test_the_volume_page(client, docker, resources, run_container):
     inspect = json.loads(docker("volume", "inspect", name))[0]
     assert html.escape(inspect["Mountpoint"]) in page and "blue" in page
     assert f'href="/containers/{cid}"' in page and "/srv/data" in page and "read-only" in page
+    assert f'href="/volumes/{name}"' in client.get(f"/containers/{cid}").get_data(as_text=True)
     assert client.get(f"/volumes/nothing-{SESSION}").status_code == 404
     assert client.get("/volumes/..").status_code in (400, 404)
 
