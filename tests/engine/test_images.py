@@ -270,3 +270,43 @@ def test_prune_refuses_without_the_confirm_step(client):
     r = csrf_post(client, "/disk/prune/images", {})
     assert r.status_code == 400 and "confirm step" in r.get_data(as_text=True)
     assert client.get("/disk/prune/everything").status_code == 404
+
+
+def test_pull_from_the_images_page_then_see_the_image(live_server, docker, tmp_path_factory):
+    """The images page's pull form is the create form's pull job, without a
+    manifest: its page then leads to the image."""
+    import time
+
+    import requests
+
+    from registrykit import Registry
+
+    reg = Registry(tmp_path_factory.mktemp("registry"))
+    ref = None
+    try:
+        ref = reg.push_fresh(docker, 64 * 1024, repo=f"periscope/images-{SESSION}")
+        base = live_server.url
+        s = requests.Session()
+        page = s.get(base + "/images").text
+        assert 'id="pull-form"' in page
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        r = s.post(base + "/images/pull", data={"csrf_token": token, "image": ref},
+                   headers={"Origin": base}, allow_redirects=False)
+        assert r.status_code == 303
+        end = time.time() + 60
+        while time.time() < end:
+            part = s.get(base + r.headers["Location"] + "/progress").text
+            if 'hx-trigger="load' not in part:
+                break
+            time.sleep(0.1)
+        assert 'data-state="done"' in part
+        link = html.unescape(re.search(r'id="see-image" href="([^"]+)"', part).group(1))
+        image = s.get(base + link)
+        assert image.status_code == 200
+        iid = json.loads(docker("image", "inspect", ref))[0]["Id"]
+        assert iid in image.text
+        assert iid in s.get(base + "/images").text
+    finally:
+        if ref:
+            docker("rmi", "-f", ref, check=False)
+        reg.stop()
