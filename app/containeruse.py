@@ -13,13 +13,23 @@ from dataclasses import dataclass, field
 LIVE_STATES = {"running", "paused", "restarting"}
 
 
-def _user(c: dict, prefix: str) -> dict:
+def _user(c: dict, prefix: str, status: bool) -> dict:
     names = [n.lstrip("/") for n in (c.get("Names") or [])]
     name = next((n for n in names if "/" not in n), names[0] if names else "")
     cid = c.get("Id", "")
-    return {"id": cid, "short_id": cid[:12], "name": name or cid[:12],
-            "state": c.get("State", ""), "status": c.get("Status", ""),
-            "live": c.get("State", "") in LIVE_STATES, "href": prefix + cid}
+    user = {"id": cid, "short_id": cid[:12], "name": name or cid[:12],
+            "state": c.get("State", ""), "live": c.get("State", "") in LIVE_STATES,
+            "href": prefix + cid}
+    if status:
+        user["status"] = c.get("Status", "")
+    return user
+
+
+def key(containers: list[dict]) -> list:
+    """What of a container list goes into Usage: a list's rows stay the same
+    while this does (the Status text, "Up 3 minutes", moves on by itself)."""
+    return [(c.get("Id"), c.get("State"), c.get("ImageID"), c.get("Names"), c.get("Mounts"),
+             c.get("NetworkSettings")) for c in containers]
 
 
 @dataclass
@@ -46,12 +56,13 @@ class Usage:
         return found
 
 
-def usage(containers: list[dict], prefix: str = "/containers/") -> Usage:
+def usage(containers: list[dict], prefix: str = "/containers/", status: bool = False) -> Usage:
     """Index one container list by what each container uses. `prefix`: the
-    start of a container page's URL (the ID follows)."""
+    start of a container page's URL (the ID follows); `status`: keep each
+    one's Status text (an item's page shows it; a list does not)."""
     u = Usage(count=len(containers))
     for c in containers:
-        base = _user(c, prefix)
+        base = _user(c, prefix, status)
         image_id = c.get("ImageID") or ""
         if image_id:
             u.images.setdefault(image_id, []).append(base)

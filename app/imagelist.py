@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .containeruse import Usage, usage
+from .containeruse import key as containers_key, usage
 from .diskusage import Known
 from .display import time_texts
 from .engines import Registry
 from .fanout import EngineTrouble, gather, refused_filters, together
 from .gateway import Engine, exceptions as ge
+from .memo import Memo, answer_key, tick
 
 DANGLING = ("", "true", "false")
 NONE_TAG = "<none>:<none>"
@@ -102,8 +103,26 @@ def present(img: dict, users: list[dict], hrefs: Hrefs, known: Known | None = No
     }
 
 
-def _rows(images: list[dict], use: Usage, hrefs: Hrefs, known: Known | None) -> list[dict]:
-    return [present(i, use.of_image(i.get("Id", "")), hrefs, known) for i in images]
+_MEMO = Memo()
+
+
+def _rows(images: list[dict], containers: list[dict], hrefs: Hrefs,
+          known: Known | None, engine: str | None = None) -> list[dict]:
+    """The rows of one engine's answers (made once while they stay the same)."""
+    def make():
+        use = usage(containers, hrefs.container)
+        rows = [present(i, use.of_image(i.get("Id", "")), hrefs, known) for i in images]
+        for row in rows:
+            if engine:
+                row["engine"] = engine
+        _sort(rows)
+        return rows
+
+    # the engine answers in no set order (Go maps): keyed in one
+    images = sorted(images, key=lambda x: x.get("Id") or "")
+    key = (*answer_key(images, containers_key(containers)), hrefs.image, hrefs.container, hrefs.remove,
+           known.at if known else None, engine, tick())
+    return _MEMO.get(key, make)
 
 
 def _sort(rows: list[dict]) -> None:
@@ -125,9 +144,7 @@ def fetch_rows(eng: Engine, f: dict, hrefs: Hrefs,
         if not refused_filters(exc, filters):
             raise
         return [], exc.message
-    rows = _rows(images, usage(containers, hrefs.container), hrefs, known)
-    _sort(rows)
-    return rows, ""
+    return _rows(images, containers, hrefs, known), ""
 
 
 def fetch_combined(registry: Registry, f: dict, hrefs: dict[str, Hrefs], budget: float,
@@ -146,10 +163,7 @@ def fetch_combined(registry: Registry, f: dict, hrefs: dict[str, Hrefs], budget:
                                                  f["label"]), ask, budget)
     rows: list[dict] = []
     for name, (images, containers) in values:
-        for row in _rows(images, usage(containers, hrefs[name].container), hrefs[name],
-                         known.get(name)):
-            row["engine"] = name
-            rows.append(row)
+        rows += _rows(images, containers, hrefs[name], known.get(name), name)
     _sort(rows)
     return rows, trouble
 
@@ -166,7 +180,7 @@ def image_page(eng: Engine, ref: str, hrefs: Hrefs) -> dict:
     img, history, containers = together(lambda: eng.inspect_image(ref),
                                         lambda: eng.image_history(ref),
                                         lambda: eng.containers(all=True))
-    users = usage(containers, hrefs.container).of_image(img.get("Id", ""))
+    users = usage(containers, hrefs.container, status=True).of_image(img.get("Id", ""))
     return {"img": img, "history": history_rows(history), "users": users,
             "tags": tags_of(img), "digests": digests_of(img), "dangling": is_dangling(img),
             "short_id": short_id(img.get("Id", "")),

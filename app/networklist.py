@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .containeruse import Usage, usage
+from .containeruse import key as containers_key, usage
 from .display import time_texts
 from .engines import Registry
 from .fanout import EngineTrouble, gather, refused_filters, together
 from .gateway import Engine, exceptions as ge
+from .memo import Memo, answer_key, tick
 
 # Networks every engine has, that it will not remove (nor prune).
 PREDEFINED = {"bridge", "host", "none", "default"}
@@ -83,9 +84,26 @@ def present(net: dict, users: list[dict], hrefs: Hrefs) -> dict:
     }
 
 
-def _rows(nets: list[dict], use: Usage, hrefs: Hrefs) -> list[dict]:
-    return [present(n, use.of_network(n.get("Id", ""), n.get("Name", "")), hrefs)
-            for n in nets]
+_MEMO = Memo()
+
+
+def _rows(nets: list[dict], containers: list[dict], hrefs: Hrefs,
+          engine: str | None = None) -> list[dict]:
+    """The rows of one engine's answers (made once while they stay the same)."""
+    def make():
+        use = usage(containers, hrefs.container)
+        rows = [present(n, use.of_network(n.get("Id", ""), n.get("Name", "")), hrefs)
+                for n in nets]
+        for row in rows:
+            if engine:
+                row["engine"] = engine
+        _sort(rows)
+        return rows
+
+    # the engine answers in no set order (Go maps): keyed in one
+    nets = sorted(nets, key=lambda x: x.get("Id") or "")
+    key = (*answer_key(nets, containers_key(containers)), hrefs.network, hrefs.container, engine, tick())
+    return _MEMO.get(key, make)
 
 
 def _sort(rows: list[dict]) -> None:
@@ -101,9 +119,7 @@ def fetch_rows(eng: Engine, f: dict, hrefs: Hrefs) -> tuple[list[dict], str]:
         if not refused_filters(exc, filters):
             raise
         return [], exc.message
-    rows = _rows(nets, usage(containers, hrefs.container), hrefs)
-    _sort(rows)
-    return rows, ""
+    return _rows(nets, containers, hrefs), ""
 
 
 def fetch_combined(registry: Registry, f: dict, hrefs: dict[str, Hrefs],
@@ -120,9 +136,7 @@ def fetch_combined(registry: Registry, f: dict, hrefs: dict[str, Hrefs],
                              ask, budget)
     rows: list[dict] = []
     for name, (nets, containers) in values:
-        for row in _rows(nets, usage(containers, hrefs[name].container), hrefs[name]):
-            row["engine"] = name
-            rows.append(row)
+        rows += _rows(nets, containers, hrefs[name], name)
     _sort(rows)
     return rows, trouble
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .containeruse import Usage, usage
+from .containeruse import key as containers_key, usage
 from .diskusage import Known
 from .display import time_texts
 from .engines import Registry
 from .fanout import EngineTrouble, gather, refused_filters, together
 from .gateway import Engine, exceptions as ge
+from .memo import Memo, answer_key, tick
 
 USED = ("", "used", "unused")
 
@@ -84,8 +85,26 @@ def present(vol: dict, users: list[dict], hrefs: Hrefs, known: Known | None) -> 
     }
 
 
-def _rows(vols: list[dict], use: Usage, hrefs: Hrefs, known: Known | None) -> list[dict]:
-    return [present(v, use.of_volume(v.get("Name", "")), hrefs, known) for v in vols]
+_MEMO = Memo()
+
+
+def _rows(vols: list[dict], containers: list[dict], hrefs: Hrefs, known: Known | None,
+          engine: str | None = None) -> list[dict]:
+    """The rows of one engine's answers (made once while they stay the same)."""
+    def make():
+        use = usage(containers, hrefs.container)
+        rows = [present(v, use.of_volume(v.get("Name", "")), hrefs, known) for v in vols]
+        for row in rows:
+            if engine:
+                row["engine"] = engine
+        _sort(rows)
+        return rows
+
+    # the engine answers in no set order (Go maps): keyed in one
+    vols = sorted(vols, key=lambda x: x.get("Name") or "")
+    key = (*answer_key(vols, containers_key(containers)), hrefs.volume, hrefs.container,
+           known.at if known else None, engine, tick())
+    return _MEMO.get(key, make)
 
 
 def _sort(rows: list[dict]) -> None:
@@ -102,9 +121,7 @@ def fetch_rows(eng: Engine, f: dict, hrefs: Hrefs,
         if not refused_filters(exc, filters):
             raise
         return [], exc.message
-    rows = _rows(vols, usage(containers, hrefs.container), hrefs, known)
-    _sort(rows)
-    return rows, ""
+    return _rows(vols, containers, hrefs, known), ""
 
 
 def fetch_combined(registry: Registry, f: dict, hrefs: dict[str, Hrefs], budget: float,
@@ -121,10 +138,7 @@ def fetch_combined(registry: Registry, f: dict, hrefs: dict[str, Hrefs], budget:
                              ask, budget)
     rows: list[dict] = []
     for name, (vols, containers) in values:
-        for row in _rows(vols, usage(containers, hrefs[name].container), hrefs[name],
-                         known.get(name)):
-            row["engine"] = name
-            rows.append(row)
+        rows += _rows(vols, containers, hrefs[name], known.get(name), name)
     _sort(rows)
     return rows, trouble
 

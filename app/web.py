@@ -4,11 +4,14 @@ registered here and nowhere else."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import unquote
 
 from flask import (Blueprint, Flask, abort, current_app, g, render_template, request, session,
                    url_for)
+from markupsafe import Markup
 
 from . import display, masking
 from .config import Settings
@@ -221,15 +224,40 @@ def init_app(app: Flask) -> None:
                                actions=actions))
 
     app.jinja_env.globals["row_html"] = row_html
-    resource_rows = display.HtmlCache()
+    row_cache = display.HtmlCache()
 
     def resource_row(template: str, r: dict, several: bool = False, can_change: bool = False):
         """One row of the images, volumes or networks list (`template` renders
         it from `r` alone: its links come with it), rendered once while its
         data stays the same. `several`: the list of every engine; `can_change`:
         its engine is not read-only (the row offers to remove)."""
-        return resource_rows.render(template, r, (several, can_change), lambda: (
+        return row_cache.render(template, r, (several, can_change), lambda: (
             app.jinja_env.get_template(template).render(r=r, several=several,
                                                         can_change=can_change)))
 
     app.jinja_env.globals["resource_row"] = resource_row
+    blocks: OrderedDict[int, tuple] = OrderedDict()
+    blocks_lock = threading.Lock()
+    writable_names = frozenset(e.name for e in app.extensions["periscope.engines"]
+                               if not e.read_only)
+
+    def resource_rows(template: str, rows: list[dict], several: bool = False):
+        """Every row of a list at once. A list made from Engine answers that did
+        not change is the same object as last time (app/memo.py): its HTML is
+        then the one made last time."""
+        read_only = engine_entry().read_only
+        ctx = (template, several, read_only)
+        with blocks_lock:
+            hit = blocks.get(id(rows))
+        if hit is not None and hit[0] is rows and hit[1] == ctx:
+            return hit[2]
+        html = Markup("".join(
+            resource_row(template, r, several, r.get("engine") in writable_names if several
+                         else not read_only) for r in rows))
+        with blocks_lock:
+            blocks[id(rows)] = (rows, ctx, html)
+            while len(blocks) > 64:
+                blocks.popitem(last=False)
+        return html
+
+    app.jinja_env.globals["resource_rows"] = resource_rows

@@ -23,8 +23,8 @@ def summary(page: str) -> dict[str, dict]:
     out = {}
     for kind, row in rows(page, "data-kind").items():
         pct = re.search(r'data-pct="(\d+)"', row)
-        out[kind] = {"total": int(re.search(r'class="num total">(\d+)<', row).group(1)),
-                     "active": int(re.search(r'class="num active">(\d+)<', row).group(1)),
+        out[kind] = {"total": int(re.search(r'class="num total"[^>]*>(\d+)<', row).group(1)),
+                     "active": int(re.search(r'class="num active"[^>]*>(\d+)<', row).group(1)),
                      "size": sizes(row)[0], "reclaimable": sizes(row)[1],
                      "pct": int(pct.group(1)) if pct else None}
     return out
