@@ -224,3 +224,27 @@ def test_a_name_in_use_is_not_an_item_in_use():
     e = ge.from_status(409, 'Conflict. The container name "/x" is already in use by container '
                             '"0123456789ab0123"')
     assert isinstance(e, ge.NameInUse) and not isinstance(e, ge.InUse)
+
+
+def test_api_differences_for_images_and_volumes(tmp_path):
+    """An engine of API 1.42 or later is asked for shared sizes with the image
+    list, and told to prune every unused volume (not only anonymous ones, its
+    new default); 1.41 is asked neither (it knows neither)."""
+    from urllib.parse import unquote
+
+    for api, shared, everything in (("1.41", False, False), ("1.43", True, True)):
+        fake = FakeEngine(tmp_path / f"f{api}.sock", {
+            "/v": (200, '{"VolumesDeleted": [], "SpaceReclaimed": 0}', "application/json")},
+            api_version=api)
+        try:
+            e = Engine(f"unix://{fake.path}")
+            e.images()
+            e.images(shared_size=True)
+            e.prune_volumes({"label": ["a"]})
+            seen = [unquote(s) for s in fake.seen]
+            assert seen[1] == f"GET /v{api}/images/json"
+            assert ("shared-size=1" in seen[2]) is shared
+            assert seen[3].startswith(f"POST /v{api}/volumes/prune")
+            assert ('"all":["true"]' in seen[3]) is everything and '"label":["a"]' in seen[3]
+        finally:
+            fake.close()
