@@ -176,10 +176,12 @@ def totals(rows: list[dict]) -> dict:
 
 # -- one image ----------------------------------------------------------------
 def image_page(eng: Engine, ref: str, hrefs: Hrefs) -> dict:
-    """Inspect, history and the container list, side by side."""
-    img, history, containers = together(lambda: eng.inspect_image(ref),
-                                        lambda: eng.image_history(ref),
-                                        lambda: eng.containers(all=True))
+    """The inspect first (a name that is no image goes no further), then its
+    history and the container list, side by side."""
+    img = eng.inspect_image(ref)
+    iid = img.get("Id") or ref
+    history, containers = together(lambda: eng.image_history(iid),
+                                   lambda: eng.containers(all=True))
     users = usage(containers, hrefs.container, status=True).of_image(img.get("Id", ""))
     return {"img": img, "history": history_rows(history), "users": users,
             "tags": tags_of(img), "digests": digests_of(img), "dangling": is_dangling(img),
@@ -276,3 +278,17 @@ def removed_summary(answer: list[dict]) -> dict:
     """DELETE /images' answer: what was untagged, what was deleted."""
     return {"untagged": [a["Untagged"] for a in answer if a.get("Untagged")],
             "deleted": [a["Deleted"] for a in answer if a.get("Deleted")]}
+
+
+def removed_message(ref: str, answer: list[dict]) -> str:
+    """What the engine said it did, in one line."""
+    done = removed_summary(answer)
+    parts = []
+    if done["untagged"]:
+        parts.append("untagged " + ", ".join(done["untagged"]))
+    n = len(done["deleted"])
+    if n:
+        parts.append("deleted " + ", ".join(short_id(d) for d in done["deleted"][:8])
+                     + (f" and {n - 8} more" if n > 8 else "")
+                     + " (the image, and its layers no other image uses)")
+    return f"Removed {ref}: " + "; ".join(parts) + "." if parts else f"{ref}: nothing removed."

@@ -142,10 +142,11 @@ def fetch_combined(registry: Registry, f: dict, hrefs: dict[str, Hrefs],
 
 
 def network_page(eng: Engine, ref: str, hrefs: Hrefs) -> dict:
-    """GET /networks/{id} beside the container list; then each attached
-    container's inspect, side by side, for its aliases on this network."""
-    net, containers = together(lambda: eng.inspect_network(ref),
-                               lambda: eng.containers(all=True))
+    """GET /networks/{id} (first: a name that is no network goes no further),
+    the container list, then each attached container's inspect, side by side,
+    for its aliases on this network."""
+    net = eng.inspect_network(ref)
+    containers = eng.containers(all=True)
     row = present(net, usage(containers, hrefs.container).of_network(net.get("Id", ""),
                                                                       net.get("Name", "")),
                   hrefs)

@@ -150,8 +150,8 @@ def totals(rows: list[dict]) -> dict:
 
 
 def volume_page(eng: Engine, name: str, hrefs: Hrefs, known: Known | None) -> dict:
-    vol, containers = together(lambda: eng.inspect_volume(name),
-                               lambda: eng.containers(all=True))
+    vol = eng.inspect_volume(name)  # first: a name that is no volume goes no further
+    containers = eng.containers(all=True)
     row = present(vol, usage(containers, hrefs.container).of_volume(vol.get("Name", "")),
                   hrefs, known)
     return {"vol": vol, "row": row}

@@ -99,9 +99,11 @@ def check_volume(name: str) -> str:
 def check_network(ref: str) -> str:
     if not isinstance(ref, str) or not ref.strip():
         raise InvalidReference(str(ref), "empty", "network name or ID")
-    if len(ref) > 255 or "/" in ref or any(ord(ch) < 32 or ord(ch) == 127 for ch in ref):
-        raise InvalidReference(ref[:64], "no slashes or control characters (a network whose "
-                                         "name holds one is reached by its ID)",
+    if (len(ref) > 255 or "/" in ref or ref.startswith(".")
+            or any(ord(ch) < 32 or ord(ch) == 127 for ch in ref)):
+        # ".." would be cleaned away by the engine's router into another path
+        raise InvalidReference(ref[:64], "no slashes, control characters or a leading dot (a "
+                                         "network whose name holds one is reached by its ID)",
                                "network name or ID")
     return ref
 

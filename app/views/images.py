@@ -90,7 +90,8 @@ def hrefs(name: str | None = None) -> il.Hrefs:
 def rows_for(args) -> dict:
     if not combined():
         f = il.list_filters(args)
-        rows, problem = il.fetch_rows(engine(), f, hrefs(), disk_store().recall(engine_entry().name))
+        known = disk_store().recall(engine_entry().name)
+        rows, problem = il.fetch_rows(engine(), f, hrefs(), known)
         trouble = []
     else:
         reg = registry()
@@ -160,14 +161,5 @@ def remove():
         x = explain(exc)
         return render_template("images/confirm_remove.html", **ctx, refusal=x,
                                forced=force), x.status
-    done = il.removed_summary(answer)
-    parts = []
-    if done["untagged"]:
-        parts.append("untagged " + ", ".join(done["untagged"]))
-    if done["deleted"]:
-        parts.append(f"deleted {len(done['deleted'])} image{'s' if len(done['deleted']) != 1 else ''}"
-                     " and layers: " + ", ".join(il.short_id(d) for d in done["deleted"][:8])
-                     + ("…" if len(done["deleted"]) > 8 else ""))
-    flash(f"Removed {ref}: " + "; ".join(parts) + "." if parts else f"{ref}: nothing removed.",
-          "ok")
+    flash(il.removed_message(ref, answer), "ok")
     return redirect(url_for("images.index"), 303)

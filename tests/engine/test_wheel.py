@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ARTIFACTS, ROOT, free_port
+from conftest import ARTIFACTS, IMAGE, ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -76,11 +76,15 @@ def get_pages(app_rules, url: str, cid: str, http) -> dict[str, int]:
     for rule in app_rules:
         if "GET" not in rule.methods or rule.endpoint == "static" or "<job_id>" in rule.rule:
             continue
-        path = rule.rule.replace("<ref>", cid).replace("<engine>", "default")
+        ref = "host" if rule.endpoint.startswith("networks.") else cid  # a network every engine has
+        path = rule.rule.replace("<ref>", ref).replace("<engine>", "default").replace(
+            "<path:ref>", IMAGE).replace("<kind>", "images")
         if "<" in path:
             continue
-        r = http.get(url + path, params={"cursor": "1-0"} if path.endswith("/poll") else None,
-                     timeout=20, allow_redirects=False)
+        params = {"cursor": "1-0"} if path.endswith("/poll") else None
+        if rule.endpoint == "images.confirm_remove":
+            params = {"ref": IMAGE}
+        r = http.get(url + path, params=params, timeout=20, allow_redirects=False)
         out[path] = r.status_code
         assert "Traceback" not in r.text, path
     return out
@@ -115,6 +119,7 @@ def test_the_installed_wheel_serves_every_page(wheel_venv, run_container, docker
                 assert r.status_code == 303
             codes = get_pages(rules, url, cid, http)
             assert codes.pop("/") == 302 and codes.pop("/login") == 302
+            assert codes.pop("/engines/default/") == 302  # the list, on that engine
             assert {p: c for p, c in codes.items() if c != 200} == {}, argv
             page = http.get(url + f"/containers/{cid}/logs", timeout=10).text
             assert "from-the-wheel" in page

@@ -203,7 +203,7 @@ def test_volume_and_network_names():
         with pytest.raises(ge.InvalidReference):
             check_volume(bad)
     assert check_network('<i>odd "name"') == '<i>odd "name"'
-    for bad in ("", "a/b", "a\x00b", " "):
+    for bad in ("", "a/b", "a\x00b", " ", "..", ".", ".x"):
         with pytest.raises(ge.InvalidReference):
             check_network(bad)
 

@@ -89,3 +89,11 @@ def test_history_rows():
 def test_removed_summary():
     s = il.removed_summary([{"Untagged": "a:1"}, {"Deleted": "sha256:1"}, {"Deleted": "sha256:2"}])
     assert s == {"untagged": ["a:1"], "deleted": ["sha256:1", "sha256:2"]}
+
+
+def test_removed_message():
+    assert il.removed_message("a:1", [{"Untagged": "a:1"}]) == "Removed a:1: untagged a:1."
+    m = il.removed_message("x", [{"Untagged": "x:latest"}, {"Deleted": "sha256:" + "1" * 64}])
+    assert m == ("Removed x: untagged x:latest; deleted " + "1" * 12
+                 + " (the image, and its layers no other image uses).")
+    assert il.removed_message("y", []) == "y: nothing removed."
