@@ -40,7 +40,7 @@ def test_the_image_page_and_untag(page, live_server, docker, resources):
     page.wait_for_selector("#env-body code:has-text('hunter2-secret')", timeout=5000)
     shots(page, "image")
     page.goto(f"{live_server.url}/images/{iid}")
-    page.click(f'tr[data-tag="{one}"] a:has-text("Untag")')
+    page.click(f'li[data-tag="{one}"] a:has-text("Untag")')
     page.wait_for_selector("#confirm")
     assert page.is_visible(f'li[data-untag="{one}"]') and two in page.inner_text("#plan-stays")
     shots(page, "image-untag")
