@@ -6,7 +6,9 @@ Side by side in one run, round by round:
   /volumes with N volumes     vs raw GET /volumes (and the pair with /containers/json)
   /disk                       vs raw GET /system/df
 plus the docker CLI (`docker image ls`, `docker volume ls`, `docker system df`),
-a process start included, as the client everyone has.
+a process start included, as the client everyone has, and the floor of any
+Periscope answer (GET /healthz: one ping through gunicorn and Flask) beside
+the raw ping.
 
 Usage (an engine must answer on DOCKER_HOST; never a shared one: it makes and
 removes N images and N volumes):
@@ -155,6 +157,9 @@ def main() -> None:
                  lambda: web.get(srv.url + "/volumes/rows").content),
                 ("docker volume ls", lambda: subprocess.run(["docker", "volume", "ls"],
                                                             capture_output=True)),
+                ("floor: Periscope /healthz (one ping)",
+                 lambda: web.get(srv.url + "/healthz").content),
+                ("floor: raw GET /_ping", lambda: raw.get(f"{host.base_url}/_ping").content),
             ]),
             ("raw GET /system/df", [
                 ("raw GET /system/df", lambda: raw.get(base + "/system/df").content),
