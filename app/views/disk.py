@@ -11,6 +11,8 @@ from flask import abort, current_app, redirect, render_template, request, url_fo
 
 from .. import diskusage as du
 from .. import pruning
+from ..errors import explain
+from ..gateway import exceptions as ge
 from ..security import changes_state
 from ..web import EngineBlueprint, disk_store, engine, engine_entry, settings
 
@@ -26,7 +28,14 @@ def _hrefs() -> dict[str, str]:
 
 @bp.get("/disk")
 def index():
-    report = du.measure(engine())
+    try:
+        report = du.measure(engine())
+    except ge.EngineTimeout as exc:
+        # said here, without the error page's waiter: it would reload this page,
+        # and so ask the slow call again and again
+        x = explain(exc)
+        return render_template("disk/index.html", report=None, late=x,
+                               known=disk_store().recall(engine_entry().name)), x.status
     disk_store().remember(engine_entry().name, report)
     return render_template("disk/index.html", report=report, rows=du.summary(report.df),
                            top=du.biggest(report.df, _hrefs()), kinds=pruning.KINDS)

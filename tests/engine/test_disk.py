@@ -132,3 +132,20 @@ def test_a_result_says_what_changed_since_the_step(client, docker, run_container
     result = r.get_data(as_text=True)
     assert b in result.split('id="unexpected"')[1]
     assert not docker("ps", "-aq", "--filter", "label=late=1").split()
+
+
+def test_a_df_that_takes_too_long_is_said_and_not_asked_again(docker_host):
+    """The engine walks every volume: when that outlasts the timeout, the page
+    says so, with no waiter that would reload it (and ask again)."""
+    from app.gateway import Engine, exceptions as ge, parse_host
+
+    class SlowDf(Engine):  # the real engine, whose /system/df is forced to time out
+        def disk_usage(self, timeout=None):
+            raise ge.EngineTimeout("the engine did not answer within 300 s", seconds=300)
+
+    c = create_app(make_settings(), engine=SlowDf(parse_host(docker_host))).test_client()
+    r = c.get("/disk")
+    assert r.status_code == 504
+    page = r.get_data(as_text=True)
+    assert 'id="df-late"' in page and "did not answer within 300 s" in page
+    assert "/engine/wait" not in page and "hx-trigger" not in page.split("<main>")[1]
