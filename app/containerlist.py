@@ -4,18 +4,17 @@ and a cache of rendered rows (a live poll re-renders only what changed)."""
 
 from __future__ import annotations
 
+import hashlib
+import time
+from dataclasses import dataclass
 from typing import Callable
 
 from markupsafe import Markup
 
-import hashlib
-import time
-from dataclasses import dataclass
-
 from . import params
 from .display import time_texts
 from .engines import Registry
-from .fanout import ask_all
+from .fanout import EngineTrouble, ask_all
 from .gateway import Engine
 
 STATES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"]
@@ -93,15 +92,6 @@ def rows_of(listing: Listing, f: dict, prefixes: dict[str, str], tagged: bool) -
 
 def fetch_rows(eng: Engine, f: dict, href_prefix: str) -> list[dict]:
     return rows_of(read_one(eng, f), f, {eng.name: href_prefix}, tagged=False)
-
-
-@dataclass
-class EngineTrouble:
-    """An engine a combined list could not show: it failed, or it is late."""
-
-    name: str
-    kind: str  # "error" | "late"
-    message: str
 
 
 def read_combined(registry: Registry, f: dict, budget: float) -> Listing:

@@ -55,7 +55,7 @@ def explain(e: ge.EngineError, *, image: str | None = None) -> Explained:
         return Explained(400, "ambiguous", f"“{e.ref}” matches more than one container",
                          "Give more of the ID, or the name.", {"candidates": e.candidates})
     if isinstance(e, ge.InvalidReference):
-        return Explained(400, "bad-ref", "Not a container name or ID", e.message, {"ref": e.ref})
+        return Explained(400, "bad-ref", f"Not a {e.what}", e.message, {"ref": e.ref})
     if isinstance(e, ge.NoSuchImage):
         what = f"The image {image}" if image else "The image"
         return Explained(404, "no-image", f"{what} is not on this engine", e.message,
@@ -69,6 +69,8 @@ def explain(e: ge.EngineError, *, image: str | None = None) -> Explained:
     if isinstance(e, ge.NameInUse):
         return Explained(409, "name-in-use", "That name is already in use", e.message,
                          {"holder": e.holder})
+    if isinstance(e, ge.InUse):
+        return Explained(409, "in-use", "In use: the engine will not remove it", e.message)
     if isinstance(e, ge.StateConflict):
         return Explained(409, "state", "Not in that state", e.message)
     if isinstance(e, ge.Conflict):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
-from concurrent.futures import Future, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -40,6 +40,33 @@ class Answer:
     @property
     def name(self) -> str:
         return self.entry.name
+
+
+@dataclass
+class EngineTrouble:
+    """An engine a combined page could not show: it failed, or it is late."""
+
+    name: str
+    kind: str  # "error" | "late"
+    message: str
+
+
+def gather(registry: Registry, entries: list[EngineEntry], key: tuple,
+           ask: Callable[[EngineEntry], Any], budget: float
+           ) -> tuple[list[tuple[str, Any]], list[EngineTrouble]]:
+    """ask_all, sorted out for a combined list: (engine name, value) for
+    every engine that answered, and a trouble entry for each one that did not."""
+    values: list[tuple[str, Any]] = []
+    trouble: list[EngineTrouble] = []
+    for ans in ask_all(registry, entries, key, ask, budget):
+        if ans.late:
+            trouble.append(EngineTrouble(ans.name, "late", f"not answering within {budget:g} s; "
+                                         "asked again at the next update"))
+        elif ans.error is not None:
+            trouble.append(EngineTrouble(ans.name, "error", ans.error.message))
+        else:
+            values.append((ans.name, ans.value))
+    return values, trouble
 
 
 _inflight: dict[tuple, Future] = {}
@@ -89,4 +116,42 @@ def ask_all(registry: Registry, entries: list[EngineEntry], key: tuple,
             out.append(Answer(entry, error=exc))
         else:
             raise exc
+    return out
+
+
+def refused_filters(exc: ge.EngineError, filters) -> bool:
+    """Did the engine answer a list call with a refusal of its filters? (A
+    pattern it cannot parse is a 400, or a 500 on 20.10.) Then the page says so
+    beside the filters it keeps, rather than as an error page."""
+    return bool(filters) and exc.status is not None and not isinstance(
+        exc, (ge.EngineUnreachable, ge.EngineTimeout))
+
+
+# Calls to one engine that go out side by side (a list and the container list
+# that cross-links it): a pool of their own, so a fanned-out ask that makes
+# two calls never waits on its own pool.
+_SIDE = ThreadPoolExecutor(max_workers=16, thread_name_prefix="periscope-side")
+
+
+def together(*fns: Callable[[], Any]) -> list[Any]:
+    """Call every fn at once (the first in this thread, the others beside it,
+    each in a copy of this context so their Engine calls are recorded with
+    this request's); their values in order. The first error, in order, is
+    raised once all have finished."""
+    futures = [_SIDE.submit(contextvars.copy_context().run, fn) for fn in fns[1:]]
+    first: BaseException | None = None
+    out: list[Any] = []
+    try:
+        out.append(fns[0]())
+    except BaseException as exc:  # noqa: BLE001 - raised below, after the others end
+        first = exc
+        out.append(None)
+    for fut in futures:
+        try:
+            out.append(fut.result())
+        except BaseException as exc:  # noqa: BLE001
+            first = first or exc
+            out.append(None)
+    if first is not None:
+        raise first
     return out

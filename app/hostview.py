@@ -81,7 +81,7 @@ def lookups(entry: EngineEntry) -> Lookups:
     def volume(name: str) -> dict | None:
         try:
             return eng.inspect_volume(name)
-        except (ge.NotFound, ge.BadRequest):
+        except (ge.NotFound, ge.BadRequest, ge.InvalidReference):
             return None
 
     return Lookups(container=container, volume=volume)

@@ -41,14 +41,18 @@ def env_pairs(env: list[str] | None, reveal: bool = False) -> list[dict]:
 
 
 def mask_inspect(c: dict, reveal: bool = False) -> dict:
-    """The inspect document with secret-looking Config.Env values masked."""
+    """The inspect document (a container's or an image's) with secret-looking
+    env values masked: Config.Env, and an image's ContainerConfig.Env."""
     if reveal or not isinstance(c, dict):
         return c
-    cfg = c.get("Config")
-    if not isinstance(cfg, dict) or not cfg.get("Env"):
-        return c
-    out = copy.copy(c)
-    out["Config"] = dict(cfg)
-    out["Config"]["Env"] = [f"{p['name']}={p['value']}" if p["has_value"] else p["name"]
-                            for p in env_pairs(cfg["Env"])]
+    out = c
+    for key in ("Config", "ContainerConfig"):
+        cfg = c.get(key)
+        if not isinstance(cfg, dict) or not cfg.get("Env"):
+            continue
+        if out is c:
+            out = copy.copy(c)
+        out[key] = dict(cfg)
+        out[key]["Env"] = [f"{p['name']}={p['value']}" if p["has_value"] else p["name"]
+                           for p in env_pairs(cfg["Env"])]
     return out

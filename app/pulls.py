@@ -9,18 +9,16 @@ and expire after KEEP_SECONDS. No Flask here.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 import secrets
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 from . import manifest as mf
 from .gateway import Engine, exceptions as ge
+from .statefiles import PrivateFolder
 
 log = logging.getLogger("periscope.pull")
 
@@ -33,47 +31,18 @@ _LAYER_RE = re.compile(r"^[0-9a-f]{12,64}$")
 _DONE_STATES = {"pull complete", "already exists"}
 
 
-class PullJobs:
+class PullJobs(PrivateFolder):
     """Pull jobs as files in one private folder."""
+
+    prefix = "periscope-pulls-"
 
     def __init__(self, folder: Path | None = None):
         # The gunicorn master makes one private state folder before the workers
         # fork (Settings.state_dir), so every worker can answer a job's polls; a
         # process of its own (tests, `flask run`) makes its own on the first
-        # pull. Never a guessable path in a shared /tmp that another user could
-        # create first.
-        self.folder = folder
+        # pull (app/statefiles.py).
+        super().__init__(folder)
         self._running = 0
-        self._lock = threading.Lock()
-
-    def _dir(self) -> Path:
-        if self.folder is None:
-            with self._lock:
-                if self.folder is None:
-                    self.folder = Path(tempfile.mkdtemp(prefix="periscope-pulls-"))
-        d = self.folder
-        d.mkdir(mode=0o700, exist_ok=True)
-        st = os.lstat(d)
-        if not os.path.isdir(d) or os.path.islink(d) or st.st_uid != os.getuid():
-            raise RuntimeError(f"{d} is not a private folder of this user")
-        if st.st_mode & 0o077:
-            os.chmod(d, 0o700)
-        return d
-
-    def _write(self, name: str, data: dict) -> None:
-        d = self._dir()
-        tmp = d / f".{name}.{secrets.token_hex(4)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, d / name)
-
-    def _read(self, name: str) -> dict | None:
-        try:
-            with open(self._dir() / name, encoding="utf-8") as fh:
-                return json.load(fh)
-        except (OSError, ValueError):
-            return None
 
     def prune(self) -> None:
         d = self._dir()

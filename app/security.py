@@ -319,9 +319,10 @@ def safe_next(target: str | None) -> str:
 # Open without a session: the login page itself, static files, the healthcheck.
 OPEN_ENDPOINTS = {"auth.login", "static", "system.healthz"}
 # State-changing requests that stay allowed in read-only mode.
-READ_ONLY_EXEMPT = {"auth.login", "auth.logout", "containers.reveal_env", "services.reveal_env"}
+READ_ONLY_EXEMPT = {"auth.login", "auth.logout", "containers.reveal_env", "services.reveal_env",
+                    "images.reveal_env"}
 READ_ONLY_MESSAGE = ("Periscope runs read-only (PERISCOPE_READ_ONLY=1): nothing can be created, "
-                     "pulled, started, stopped or removed from here.")
+                     "pulled, started, stopped, removed or pruned from here.")
 
 
 def changes_state(view):

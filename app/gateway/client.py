@@ -69,6 +69,51 @@ def check_ref(ref: str) -> str:
     return ref.lstrip("/")
 
 
+# Image references: a name (registry host, path, tag) or an ID or digest. The
+# engine's router takes the name with its slashes in the path; each segment
+# must start with a letter or digit, so nothing like "." or ".." gets through.
+_IMAGE_REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]*(?:/[A-Za-z0-9][A-Za-z0-9_.:@+-]*)*$")
+# Volume names follow the engine's rule; network names may hold anything the
+# engine accepts but a slash (a network with one is reached by its ID).
+_VOLUME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+
+
+def check_image_ref(ref: str) -> str:
+    """An image reference (name[:tag], name@digest, ID or ID prefix) safe to
+    put in a path; anything else is refused before any call."""
+    if not isinstance(ref, str) or not ref:
+        raise InvalidReference(str(ref), "empty", "image reference")
+    if len(ref) > 512:
+        raise InvalidReference(ref[:64] + "...", f"{len(ref)} characters is too long",
+                               "image reference")
+    if not _IMAGE_REF_RE.fullmatch(ref):
+        raise InvalidReference(ref, "letters, digits and '_.:@+-', in segments separated by "
+                                    "'/', each starting with a letter or digit",
+                               "image reference")
+    return ref
+
+
+def check_volume(name: str) -> str:
+    if not isinstance(name, str) or not name:
+        raise InvalidReference(str(name), "empty", "volume name")
+    if not _VOLUME_RE.fullmatch(name):
+        raise InvalidReference(name[:64], "only letters, digits, '_', '.' and '-' may appear, "
+                                          "starting with a letter or digit", "volume name")
+    return name
+
+
+def check_network(ref: str) -> str:
+    if not isinstance(ref, str) or not ref.strip():
+        raise InvalidReference(str(ref), "empty", "network name or ID")
+    if (len(ref) > 255 or "/" in ref or ref.startswith(".")
+            or any(ord(ch) < 32 or ord(ch) == 127 for ch in ref)):
+        # ".." would be cleaned away by the engine's router into another path
+        raise InvalidReference(ref[:64], "no slashes, control characters or a leading dot (a "
+                                         "network whose name holds one is reached by its ID)",
+                               "network name or ID")
+    return ref
+
+
 def _os_error_text(exc: BaseException) -> str:
     """The plainest OS-level reason found in an exception chain."""
     seen: set[int] = set()
@@ -389,8 +434,110 @@ class Engine:
     def info(self, timeout: float | None = None) -> dict:
         return self._json("GET", "/info", timeout=timeout)
 
-    def images(self) -> list[dict]:
-        return self._json("GET", "/images/json")
+    def disk_usage(self, timeout: float | None = None) -> dict:
+        """GET /system/df: images, containers' writable layers, volumes and
+        build cache with their sizes. The engine walks every file of every
+        volume to answer, so it may take long: its own, longer timeout."""
+        return self._json("GET", "/system/df",
+                          timeout=timeout or max(self.read_timeout, 300.0)) or {}
+
+    # -- images ----------------------------------------------------------------
+    def images(self, *, all: bool = False, filters: dict[str, list[str]] | None = None,
+               shared_size: bool = False, timeout: float | None = None) -> list[dict]:
+        """GET /images/json. `shared_size` asks the engine to count each image's
+        layers shared with others (API 1.42 and up; ignored below)."""
+        params: dict[str, Any] = {}
+        if all:
+            params["all"] = "1"
+        if filters:
+            params["filters"] = json.dumps(filters, separators=(",", ":"))
+        if shared_size and version_tuple(self.api_version) >= (1, 42):
+            params["shared-size"] = "1"
+        return self._json("GET", "/images/json", params=params, timeout=timeout) or []
+
+    def supports_shared_size(self) -> bool:
+        return version_tuple(self.api_version) >= (1, 42)
+
+    @staticmethod
+    def image_path(ref: str) -> str:
+        return "/images/" + quote(check_image_ref(ref), safe="/:@")
+
+    def inspect_image(self, ref: str) -> dict:
+        return self._json("GET", self.image_path(ref) + "/json")
+
+    def image_history(self, ref: str) -> list[dict]:
+        """GET /images/{name}/history: each layer's command and size, newest first."""
+        return self._json("GET", self.image_path(ref) + "/history") or []
+
+    def remove_image(self, ref: str, *, force: bool = False, noprune: bool = False) -> list[dict]:
+        """DELETE /images/{name}: what the engine untagged and deleted."""
+        return self._json("DELETE", self.image_path(ref),
+                          params={"force": int(force), "noprune": int(noprune)}) or []
+
+    def _prune(self, what: str, filters: dict[str, list[str]] | None,
+               params: dict | None = None) -> dict:
+        params = dict(params or {})
+        if filters:
+            params["filters"] = json.dumps(filters, separators=(",", ":"))
+        # a prune walks what it removes (a volume's files): a longer timeout
+        return self._json("POST", f"/{what}/prune", params=params,
+                          timeout=max(self.read_timeout, 300.0)) or {}
+
+    def prune_images(self, filters: dict[str, list[str]] | None = None) -> dict:
+        """POST /images/prune ({"dangling": ["true"]} for dangling ones only):
+        {"ImagesDeleted": [...], "SpaceReclaimed": n}."""
+        return self._prune("images", filters)
+
+    def prune_containers(self, filters: dict[str, list[str]] | None = None) -> dict:
+        """POST /containers/prune: every stopped container."""
+        return self._prune("containers", filters)
+
+    def prune_build_cache(self, *, all: bool = True,
+                          filters: dict[str, list[str]] | None = None) -> dict:
+        """POST /build/prune (all: every unused record, not only dangling ones)."""
+        return self._prune("build", filters, {"all": "1" if all else None})
+
+    # -- volumes ---------------------------------------------------------------
+    def volumes(self, *, filters: dict[str, list[str]] | None = None,
+                timeout: float | None = None) -> list[dict]:
+        """GET /volumes: the volumes (the engine's warnings dropped)."""
+        params = {"filters": json.dumps(filters, separators=(",", ":"))} if filters else None
+        return (self._json("GET", "/volumes", params=params, timeout=timeout)
+                or {}).get("Volumes") or []
+
+    def inspect_volume(self, name: str) -> dict:
+        return self._json("GET", "/volumes/" + quote(check_volume(name), safe=""))
+
+    def remove_volume(self, name: str, *, force: bool = False) -> None:
+        self._send("DELETE", "/volumes/" + quote(check_volume(name), safe=""),
+                   params={"force": int(force)} if force else None)
+
+    def prune_volumes(self, filters: dict[str, list[str]] | None = None) -> dict:
+        """POST /volumes/prune: local volumes no container uses (those created
+        with options, like a bind to a host folder, are kept by the engine).
+        From API 1.42 the engine prunes only anonymous ones unless asked for
+        all; Periscope asks for all on every version, so it means one thing."""
+        filters = dict(filters or {})
+        if version_tuple(self.api_version) >= (1, 42):
+            filters.setdefault("all", ["true"])
+        return self._prune("volumes", filters)
+
+    # -- networks --------------------------------------------------------------
+    def networks(self, *, filters: dict[str, list[str]] | None = None,
+                 timeout: float | None = None) -> list[dict]:
+        params = {"filters": json.dumps(filters, separators=(",", ":"))} if filters else None
+        return self._json("GET", "/networks", params=params, timeout=timeout) or []
+
+    def inspect_network(self, ref: str) -> dict:
+        return self._json("GET", "/networks/" + quote(check_network(ref), safe=""))
+
+    def remove_network(self, ref: str) -> None:
+        self._send("DELETE", "/networks/" + quote(check_network(ref), safe=""))
+
+    def prune_networks(self, filters: dict[str, list[str]] | None = None) -> dict:
+        """POST /networks/prune: custom networks no running container is
+        attached to. {"NetworksDeleted": [names]}."""
+        return self._prune("networks", filters)
 
     # -- containers ------------------------------------------------------------
     def containers(self, *, all: bool = False, filters: dict[str, list[str]] | None = None,
@@ -438,12 +585,6 @@ class Engine:
         if len(candidates) < 2:
             return BadRequest(f"the engine found several containers for {ref!r}")
         return AmbiguousReference(ref, candidates)
-
-    def inspect_volume(self, name: str) -> dict:
-        """GET /volumes/{name}."""
-        if not isinstance(name, str) or not name or len(name) > 255 or "/" in name:
-            raise InvalidReference(str(name)[:64], "not a volume name")
-        return self._json("GET", f"/volumes/{quote(name, safe='')}")
 
     def container_path(self, ref: str) -> str:
         return f"/containers/{quote(check_ref(ref), safe='')}"
@@ -871,5 +1012,5 @@ def from_env(env: dict[str, str] | None = None, **kw) -> Engine:
     return Engine(parse_host(env.get("DOCKER_HOST"), env), **kw)
 
 
-__all__ = ["Engine", "ExecStream", "from_env", "check_ref", "MAX_API_VERSION", "MIN_API_VERSION",
-           "NotFound"]
+__all__ = ["Engine", "ExecStream", "from_env", "check_ref", "check_image_ref", "check_volume",
+           "check_network", "MAX_API_VERSION", "MIN_API_VERSION", "NotFound"]

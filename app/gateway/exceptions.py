@@ -77,6 +77,12 @@ class NameInUse(Conflict):
         self.holder = holder
 
 
+class InUse(Conflict):
+    """The engine will not remove something because something uses it: an
+    image a container was made from, a volume a container mounts, a network
+    with containers attached (a 409, or a 403 for networks on some versions)."""
+
+
 class StateConflict(APIError):
     """The container is already in the state asked for, or in one that rules
     the action out (already paused, not running, restarting). The engine says
@@ -94,12 +100,14 @@ class AmbiguousReference(BadRequest):
 
 
 class InvalidReference(BadRequest):
-    """A container reference that cannot name any container (raised before any
-    Engine call, so odd input never reaches another Engine path)."""
+    """A reference that cannot name any container (image, volume, network),
+    raised before any Engine call, so odd input never reaches another Engine
+    path. `what` says what it was meant to name."""
 
-    def __init__(self, ref: str, reason: str):
-        super().__init__(f"not a container name or ID: {reason}")
+    def __init__(self, ref: str, reason: str, what: str = "container name or ID"):
+        super().__init__(f"not a {what}: {reason}")
         self.ref = ref
+        self.what = what
 
 
 class NotSwarmManager(EngineError):
@@ -122,6 +130,8 @@ _BY_STATUS = {400: BadRequest, 404: NotFound, 409: Conflict}
 # Engine answers that mean "it is already so" or "not in this state".
 _STATE_RE = re.compile(r"is already paused|is not paused|is not running|already in progress|"
                        r"is restarting|is paused|is already stopped|cannot kill container", re.I)
+_IN_USE_RE = re.compile(r"is being used by|is using its referenced image|volume is in use|"
+                        r"has active endpoints", re.I)
 _HOLDER_RE = re.compile(r'by container "?([0-9a-f]{12,64})"?')
 
 
@@ -137,6 +147,8 @@ def from_status(status: int, message: str, **kw) -> EngineError:
         return NotSwarmManager(message, status=status, **kw)
     if "update out of sequence" in low:
         return OutOfSequence(message, status=status, **kw)
+    if status in (403, 409) and _IN_USE_RE.search(message):
+        return InUse(message, status=status, **kw)
     if status != 404 and _STATE_RE.search(message):
         return StateConflict(message, status=status, **kw)
     cls = _BY_STATUS.get(status)

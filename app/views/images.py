@@ -1,17 +1,26 @@
-"""Pulling an image with progress: POST /images/pull starts a pull job
-(app/pulls.py), a page polls its progress (the partial carries its own
-trigger and drops it when the job ends), then the user goes back to the
-create form with the manifest as it was."""
+"""Images: the list (live; every engine side by side when several are
+configured and the URL names none), one image's page, removing an image or
+one of its names behind a confirm step (app/imagelist.py holds what each
+shows and what a removal will do), and pulling an image with progress:
+POST /images/pull starts a pull job (app/pulls.py), a page polls its progress
+(the partial carries its own trigger and drops it when the job ends), then
+the user goes back to the create form with the manifest as it was, or to the
+image."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
+from .. import imagelist as il
 from .. import manifest as mf
+from .. import params
+from ..errors import explain
+from ..gateway import exceptions as ge
 from ..pulls import MAX_RUNNING, PullJobs, TooMany
-from ..web import EngineBlueprint, engine, settings
+from ..security import changes_state
+from ..web import EngineBlueprint, disk_store, engine, engine_entry, is_htmx, registry, settings
 
 bp = EngineBlueprint("images", __name__)
 
@@ -62,3 +71,95 @@ def pull_page(job_id: str):
 @bp.get("/images/pull/<job_id>/progress")
 def pull_progress(job_id: str):
     return render_template("pulls/_poll.html", job=_job_or_404(job_id))
+
+
+# -- the images list and one image's page ----------------------------------------
+def combined() -> bool:
+    """A list of every engine: several are configured and the URL names none."""
+    return g.get("engine_name") is None and registry().several
+
+
+def hrefs(name: str | None = None) -> il.Hrefs:
+    """Where image and container pages start, on this page's engine or `name`."""
+    kw = {"engine": name} if name else {}
+    return il.Hrefs(url_for("images.detail", ref="_", **kw)[:-1],
+                    url_for("containers.detail", ref="_", **kw)[:-1],
+                    url_for("images.confirm_remove", ref="_", **kw)[:-1])
+
+
+def rows_for(args) -> dict:
+    if not combined():
+        f = il.list_filters(args)
+        known = disk_store().recall(engine_entry().name)
+        rows, problem = il.fetch_rows(engine(), f, hrefs(), known)
+        trouble = []
+    else:
+        reg = registry()
+        f = il.list_filters(args, reg.names())
+        store = disk_store()
+        rows, trouble = il.fetch_combined(reg, f, {e.name: hrefs(e.name) for e in reg},
+                                          settings().engine_budget,
+                                          {e.name: store.recall(e.name) for e in reg})
+        problem = ""
+    return {"rows": rows, "f": f, "qs": il.query_string(f), "trouble": trouble,
+            "problem": problem, "several": combined(), "totals": il.totals(rows),
+            "shared_size_asked": combined() or engine().supports_shared_size()}
+
+
+@bp.get("/images")
+def index():
+    ctx = rows_for(request.args)
+    if is_htmx() and request.headers.get("HX-Target") == "rows":
+        body = render_template("images/_poll.html", **ctx)
+        return body, 200, {"HX-Push-Url": url_for("images.index", **ctx["qs"])}
+    return render_template("images/index.html", **ctx)
+
+
+@bp.get("/images/rows")
+def rows():
+    """The polled partial: the table, carrying its own trigger."""
+    return render_template("images/_poll.html", **rows_for(request.args))
+
+
+@bp.get("/images/<path:ref>")
+def detail(ref: str):
+    page = il.image_page(engine(), ref, hrefs())
+    return render_template("images/detail.html", **page, reveal_env=False)
+
+
+@bp.post("/images/reveal")
+def reveal_env():
+    """The image's secret-looking env values, on request (a POST with CSRF)."""
+    ref = request.form.get("ref", "")
+    page = il.image_page(engine(), ref, hrefs())
+    if is_htmx():
+        return render_template("images/_env_reveal.html", **page, reveal_env=True)
+    return render_template("images/detail.html", **page, reveal_env=True)
+
+
+def _removal(ref: str) -> dict:
+    page = il.image_page(engine(), ref, hrefs())
+    return {**page, "plan": il.remove_plan(page["img"], ref, page["users"]), "ref": ref}
+
+
+@bp.get("/images/remove")
+@changes_state
+def confirm_remove():
+    """The confirm step: what removing this name or image will do."""
+    ref = (request.args.get("ref") or "").strip()
+    return render_template("images/confirm_remove.html", **_removal(ref))
+
+
+@bp.post("/images/remove")
+def remove():
+    ref = (request.form.get("ref") or "").strip()
+    force = params.flag(request.form.get("force"))
+    ctx = _removal(ref)
+    try:
+        answer = engine().remove_image(ref, force=force)
+    except ge.Conflict as exc:  # in use, several names: said on the step itself
+        x = explain(exc)
+        return render_template("images/confirm_remove.html", **ctx, refusal=x,
+                               forced=force), x.status
+    flash(il.removed_message(ref, answer), "ok")
+    return redirect(url_for("images.index"), 303)

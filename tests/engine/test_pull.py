@@ -121,6 +121,7 @@ def test_pull_input_checks(client, docker):
                     headers={"Origin": "http://localhost"})
     assert r.status_code == 403
     assert client.get("/images/pull/" + "x" * 24).status_code == 404
-    assert client.get("/images/pull/../../etc/passwd/progress").status_code == 404
+    # not a pull job: read as an image name, which it cannot be
+    assert client.get("/images/pull/../../etc/passwd/progress").status_code in (400, 404)
     big = "x" * (300 * 1024)
     assert csrf_post(client, "/images/pull", {"image": "busybox", "manifest": big}).status_code == 413

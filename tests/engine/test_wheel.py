@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ARTIFACTS, ROOT, free_port
+from conftest import ARTIFACTS, IMAGE, ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -78,11 +78,15 @@ def get_pages(app_rules, url: str, cid: str, http) -> dict[str, int]:
             continue
         if rule.websocket:  # the terminal's socket: a plain GET is refused (400) by design
             continue
-        path = rule.rule.replace("<ref>", cid).replace("<engine>", "default")
+        ref = "host" if rule.endpoint.startswith("networks.") else cid  # a network every engine has
+        path = rule.rule.replace("<ref>", ref).replace("<engine>", "default").replace(
+            "<path:ref>", IMAGE).replace("<kind>", "images")
         if "<" in path:
             continue
-        r = http.get(url + path, params={"cursor": "1-0"} if path.endswith("/poll") else None,
-                     timeout=20, allow_redirects=False)
+        params = {"cursor": "1-0"} if path.endswith("/poll") else None
+        if rule.endpoint == "images.confirm_remove":
+            params = {"ref": IMAGE}
+        r = http.get(url + path, params=params, timeout=20, allow_redirects=False)
         out[path] = r.status_code
         assert "Traceback" not in r.text, path
     return out

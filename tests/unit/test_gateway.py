@@ -174,3 +174,77 @@ def test_pull_cut_off_mid_stream_is_a_typed_error(tmp_path):
         assert "broke off" in exc.value.message
     finally:
         srv.shutdown()
+
+
+# -- images, volumes, networks -------------------------------------------------
+@pytest.mark.parametrize("ref", ["busybox", "busybox:1.36", "localhost:5000/team/app:v2",
+                                 "app@sha256:" + "0" * 64, "sha256:" + "a" * 64, "abc123"])
+def test_image_references_that_pass(ref):
+    from app.gateway.client import check_image_ref
+
+    assert check_image_ref(ref) == ref
+
+
+@pytest.mark.parametrize("ref", ["", "../containers/json", "a/../../x", "a//b", ".hidden",
+                                 "a b", "a?b", "a#b", "a%2Fb", "x" * 600, "a\nb"])
+def test_image_references_refused_before_any_call(ref):
+    from app.gateway.client import check_image_ref
+
+    with pytest.raises(ge.InvalidReference) as e:
+        check_image_ref(ref)
+    assert e.value.what == "image reference"
+
+
+def test_volume_and_network_names():
+    from app.gateway.client import check_network, check_volume
+
+    assert check_volume("data_1.x") == "data_1.x"
+    for bad in ("", "..", "a/b", "-a", "a b"):
+        with pytest.raises(ge.InvalidReference):
+            check_volume(bad)
+    assert check_network('<i>odd "name"') == '<i>odd "name"'
+    for bad in ("", "a/b", "a\x00b", " ", "..", ".", ".x"):
+        with pytest.raises(ge.InvalidReference):
+            check_network(bad)
+
+
+@pytest.mark.parametrize("status,message", [
+    (409, 'conflict: unable to remove repository reference "a:1" (must force) - container '
+          '0123456789ab is using its referenced image 0123456789ab'),
+    (409, "conflict: unable to delete 0123456789ab (must be forced) - image is being used by "
+          "stopped container 0123456789ab"),
+    (409, "remove data: volume is in use - [0123]"),
+    (403, "error while removing network: network n id 01 has active endpoints")])
+def test_in_use_refusals_are_typed(status, message):
+    e = ge.from_status(status, message)
+    assert isinstance(e, ge.InUse) and isinstance(e, ge.Conflict)
+
+
+def test_a_name_in_use_is_not_an_item_in_use():
+    e = ge.from_status(409, 'Conflict. The container name "/x" is already in use by container '
+                            '"0123456789ab0123"')
+    assert isinstance(e, ge.NameInUse) and not isinstance(e, ge.InUse)
+
+
+def test_api_differences_for_images_and_volumes(tmp_path):
+    """An engine of API 1.42 or later is asked for shared sizes with the image
+    list, and told to prune every unused volume (not only anonymous ones, its
+    new default); 1.41 is asked neither (it knows neither)."""
+    from urllib.parse import unquote
+
+    for api, shared, everything in (("1.41", False, False), ("1.43", True, True)):
+        fake = FakeEngine(tmp_path / f"f{api}.sock", {
+            "/v": (200, '{"VolumesDeleted": [], "SpaceReclaimed": 0}', "application/json")},
+            api_version=api)
+        try:
+            e = Engine(f"unix://{fake.path}")
+            e.images()
+            e.images(shared_size=True)
+            e.prune_volumes({"label": ["a"]})
+            seen = [unquote(s) for s in fake.seen]
+            assert seen[1] == f"GET /v{api}/images/json"
+            assert ("shared-size=1" in seen[2]) is shared
+            assert seen[3].startswith(f"POST /v{api}/volumes/prune")
+            assert ('"all":["true"]' in seen[3]) is everything and '"label":["a"]' in seen[3]
+        finally:
+            fake.close()
