@@ -32,7 +32,7 @@ def create_app(settings: "Settings | None" = None, engine: "Engine | None" = Non
     from flask import Flask
 
     from .config import Settings
-    from .engines import EngineEntry, Registry
+    from .registry import EngineEntry, Registry
 
     settings = settings or Settings.from_env()
     root = _root()

@@ -63,7 +63,7 @@ class Settings:
     workers: int = 2
     threads: int = 8
     access_log: str | None = None
-    # terminals (app/terminal.py): each open one holds a gunicorn thread
+    # terminals (app/terminalrelay.py): each open one holds a gunicorn thread
     terminals: int | None = None  # in all; None: min(4, threads // 2); 0: terminals off
     terminals_per_client: int = 2
     terminal_idle: float = 900.0  # seconds without a keystroke before a terminal is closed
@@ -130,9 +130,9 @@ class Settings:
         return None
 
     def engine_specs(self) -> list:
-        """The engines to talk to (app/engines.py), default first;
+        """The engines to talk to (app/registry.py), default first;
         HostConfigError names the entry that cannot be used."""
-        from .engines import specs
+        from .registry import specs
 
         tls = {k: v for k, v in (("DOCKER_TLS_VERIFY", self.docker_tls_verify),
                                  ("DOCKER_CERT_PATH", self.docker_cert_path)) if v}

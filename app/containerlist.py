@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from . import params
 from .display import time_texts
-from .engines import Registry
+from .registry import Registry
 from .fanout import EngineTrouble, ask_all
 from .gateway import Engine
 

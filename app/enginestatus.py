@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from .engines import EngineEntry, Registry
+from .registry import EngineEntry, Registry
 from .fanout import ask_all
 
 

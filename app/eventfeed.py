@@ -25,7 +25,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from .engines import EngineEntry, Registry
+from .registry import EngineEntry, Registry
 from .fanout import ask_all
 from .gateway import Engine, check_ref, exceptions as ge
 from .gateway.logstream import ns_to_engine

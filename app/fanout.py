@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .engines import EngineEntry, Registry
+from .registry import EngineEntry, Registry
 from .gateway import exceptions as ge
 
 

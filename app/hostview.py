@@ -19,7 +19,7 @@ import os
 import threading
 
 from . import selfdetect
-from .engines import EngineEntry
+from .registry import EngineEntry
 from .gateway import exceptions as ge
 from .policy import HostView, Lookups
 

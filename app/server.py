@@ -77,7 +77,7 @@ RESTARTING = "Periscope is restarting or stopping: start again in a moment."
 def post_worker_init(worker):  # gunicorn hook: a worker told to stop ends its terminals first
     import signal
 
-    from .terminal import stopping
+    from .terminalrelay import stopping
 
     graceful = worker.handle_exit
 
@@ -89,7 +89,7 @@ def post_worker_init(worker):  # gunicorn hook: a worker told to stop ends its t
 
 
 def worker_exit(server, worker):  # gunicorn hook, in the worker: no shell left behind
-    from .terminal import end_all
+    from .terminalrelay import end_all
 
     end_all(RESTARTING)
 

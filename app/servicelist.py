@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from . import swarm
 from .display import time_texts
-from .engines import EngineEntry, Registry
+from .registry import EngineEntry, Registry
 from .fanout import ask_all
 from .gateway import Engine
 from .gateway import exceptions as ge

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from .containeruse import key as containers_key, usage
 from .diskusage import Known
 from .display import time_texts
-from .engines import Registry
+from .registry import Registry
 from .fanout import EngineTrouble, gather, refused_filters, together
 from .gateway import Engine, exceptions as ge
 from .memo import Memo, answer_key, tick

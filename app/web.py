@@ -18,7 +18,7 @@ from . import display, masking, swarm
 from .config import Settings
 from .containerlist import RowCache
 from .diskusage import DiskStore
-from .engines import EngineEntry, Registry, UnknownEngine
+from .registry import EngineEntry, Registry, UnknownEngine
 from .gateway import Engine, calls
 
 ENGINE_PREFIX = "/engines/<engine>"

@@ -5,7 +5,7 @@ wsproto): under gunicorn's gthread worker it takes the request's socket over
 in the request's own thread, so it needs no other server, worker class or
 event loop beside the pages. Security checks of the handshake (Origin, CSRF
 token, session, read-only) run before it is accepted, in app/security.py;
-everything after is app/terminal.py. This view only relays.
+everything after is app/terminalrelay.py. This view only relays.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from flask import current_app, render_template, request, url_for
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
-from .. import terminal
+from .. import terminalrelay as relay
 from ..errors import explain
 from ..security import WS_PROTOCOL, changes_state
 from ..web import EngineBlueprint, engine, engine_entry, settings
@@ -46,12 +46,12 @@ def _init(state) -> None:
         "ping_interval": 25,  # a browser that vanished is noticed within a minute
         "max_message_size": 1 << 16,  # a paste of 64 KiB at most per frame
     })
-    app.extensions["periscope.terminals"] = terminal.Slots(
+    app.extensions["periscope.terminals"] = relay.Slots(
         st.terminal_cap, st.terminals_per_client, max(1, st.threads // 2),
         st.state_dir)
 
 
-def slots() -> terminal.Slots:
+def slots() -> relay.Slots:
     return current_app.extensions["periscope.terminals"]
 
 
@@ -75,12 +75,12 @@ def index(ref: str):
     c = engine().inspect_container(ref)
     ws = urlsplit(url_for("terminal.socket", ref=c["Id"])).path
     return render_template("terminal/index.html", c=c, name=c.get("Name", "").lstrip("/"),
-                           why_off=why_off(), ws_path=ws, shells=terminal.SHELLS,
+                           why_off=why_off(), ws_path=ws, shells=relay.SHELLS,
                            idle=settings().terminal_idle)
 
 
 class _Channel:
-    """The WebSocket as app/terminal.py wants it."""
+    """The WebSocket as app/terminalrelay.py wants it."""
 
     def __init__(self, ws):
         self.ws = ws
@@ -89,19 +89,19 @@ class _Channel:
         try:
             self.ws.send(data)
         except (ConnectionClosed, OSError) as exc:
-            raise terminal.ChannelClosed() from exc
+            raise relay.ChannelClosed() from exc
 
     def receive(self, timeout):
         try:
             return self.ws.receive(timeout=timeout)
         except (ConnectionClosed, OSError) as exc:
-            raise terminal.ChannelClosed() from exc
+            raise relay.ChannelClosed() from exc
 
     def close(self):
         try:
             self.ws.close()
         except (ConnectionClosed, OSError) as exc:
-            raise terminal.ChannelClosed() from exc
+            raise relay.ChannelClosed() from exc
 
 
 def _words(exc) -> str:
@@ -118,9 +118,9 @@ def socket(ws, ref: str):
     try:
         reason = why_off()
         if reason:
-            terminal.refuse(channel, reason, again=False)
+            relay.refuse(channel, reason, again=False)
             return
-        terminal.serve(engine(), ref, request.args, channel, slots=slots(),
+        relay.serve(engine(), ref, request.args, channel, slots=slots(),
                        client=request.remote_addr or "?", idle=settings().terminal_idle,
                        words=_words)
     finally:

@@ -4,7 +4,7 @@ lateness per engine, and a question in flight joined, never asked twice."""
 import threading
 import time
 
-from app.engines import Registry, parse_list
+from app.registry import Registry, parse_list
 from app import fanout
 from app.fanout import ask_all
 from app.gateway import exceptions as ge

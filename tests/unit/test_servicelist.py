@@ -10,7 +10,7 @@ import pytest
 
 from app import create_app, servicelist as sl
 from app.config import Settings
-from app.engines import EngineEntry, Registry
+from app.registry import EngineEntry, Registry
 from app.gateway import Engine
 from faultkit import FakeEngine
 from swarmkit import load, scaled_nodes, scaled_tasks

@@ -3,7 +3,7 @@ alone; every bad entry named; and the registry."""
 
 import pytest
 
-from app.engines import DEFAULT_NAME, Registry, UnknownEngine, parse_file, parse_list, specs
+from app.registry import DEFAULT_NAME, Registry, UnknownEngine, parse_file, parse_list, specs
 from app.gateway import HostConfigError
 
 

@@ -1,4 +1,4 @@
-"""app/terminal.py without an engine: what to run, resize frames, how an end
+"""app/terminalrelay.py without an engine: what to run, resize frames, how an end
 is told, the caps (in one process and across processes sharing a folder, a
 crashed holder included), the hangup script on this machine's /proc, the
 settings, and the vendored xterm files."""
@@ -17,7 +17,7 @@ import pytest
 
 from app.config import Settings
 from app.params import InputError
-from app.terminal import (HANGUP_SCRIPT, MARKER, Command, Refused, Slots, judge, parse_command,
+from app.terminalrelay import (HANGUP_SCRIPT, MARKER, Command, Refused, Slots, judge, parse_command,
                           parse_control)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,7 +144,7 @@ def test_workers_share_the_caps_through_the_folder(tmp_path):
 def test_a_crashed_worker_frees_its_slots(tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[2]);"
-         "from app.terminal import Slots; s = Slots(1, 1, 1, sys.argv[1]).take('x');"
+         "from app.terminalrelay import Slots; s = Slots(1, 1, 1, sys.argv[1]).take('x');"
          "print('held', flush=True); time.sleep(60)", str(tmp_path), str(ROOT)],
         stdout=subprocess.PIPE)
     try:
