@@ -7,14 +7,11 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
-from typing import Callable
-
-from markupsafe import Markup
 
 from . import params
 from .display import time_texts
+from .fanout import gather
 from .registry import Registry
-from .fanout import EngineTrouble, ask_all
 from .gateway import Engine
 
 STATES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"]
@@ -106,18 +103,12 @@ def read_combined(registry: Registry, f: dict, budget: float) -> Listing:
                                               filters=_engine_filters(f) or None,
                                               timeout=budget)
 
+    values, trouble = gather(registry, entries, key, ask, budget)
     raw: dict[str, list[dict]] = {}
     tags: list = []
-    trouble: list[EngineTrouble] = []
-    for ans in ask_all(registry, entries, key, ask, budget):
-        if ans.late:
-            trouble.append(EngineTrouble(ans.name, "late", f"not answering within {budget:g} s; "
-                                         "asked again at the next update"))
-        elif ans.error is not None:
-            trouble.append(EngineTrouble(ans.name, "error", ans.error.message))
-        else:
-            raw[ans.name], tag = ans.value
-            tags.append((ans.name, tag))
+    for name, (answer, tag) in values:
+        raw[name] = answer
+        tags.append((name, tag))
     return Listing(raw, trouble, _tag((tags, [(t.name, t.kind, t.message) for t in trouble],
                                        sorted(f.items()))))
 
@@ -193,26 +184,8 @@ def present(c: dict, prefix: str = "/containers/") -> dict:
     }
 
 
-class RowCache:
-    """The rendered HTML of list rows, by everything that goes into one.
-
-    Live polling renders the same rows every few seconds; only a row whose data
-    changed (state, status text, the relative time...) is rendered again. The
-    HTML comes from a template that escapes every value, so it is marked safe
-    as a whole, never a container's own text."""
-
-    MAX = 20_000
-
-    def __init__(self):
-        self._html: dict[tuple, Markup] = {}
-
-    def render(self, row: dict, context: tuple, make: Callable[[], str]) -> Markup:
-        key = (row["id"], row["name"], row["image"], row["state"], row["health"],
-               row["status"], row["created_rel"], row["created_iso"], tuple(row["ports"]),
-               row["href"], context)  # context: the list it sits in, read-only, its engine
-        html = self._html.get(key)
-        if html is None:
-            if len(self._html) >= self.MAX:
-                self._html.clear()
-            html = self._html[key] = Markup(make())
-        return html
+def row_key(row: dict) -> tuple:
+    """Everything of a list row its HTML shows (display.HtmlCache's key): a
+    live poll renders only a row whose data changed again."""
+    return (row["id"], row["name"], row["image"], row["state"], row["health"], row["status"],
+            row["created_rel"], row["created_iso"], tuple(row["ports"]), row["href"])

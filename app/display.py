@@ -126,7 +126,11 @@ class HtmlCache:
 
     def render(self, template: str, row: dict, context: tuple,
                make: Callable[[], str]) -> Markup:
-        key = (template, _key_bytes(row), context)
+        """A row made from `row` alone (all of it is the key)."""
+        return self.keyed((template, _key_bytes(row), context), make)
+
+    def keyed(self, key: tuple, make: Callable[[], str]) -> Markup:
+        """HTML by a key the caller made of what goes into it."""
         html = self._html.get(key)
         if html is None:
             if len(self._html) >= self.MAX:

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
 
-from markupsafe import Markup
 
 from . import swarm
 from .display import time_texts
+from .fanout import EngineTrouble, gather
 from .registry import EngineEntry, Registry
-from .fanout import ask_all
 from .gateway import Engine
 from .gateway import exceptions as ge
 
@@ -216,18 +214,8 @@ def fetch(eng: Engine, f: dict, href_prefix: str) -> Outcome:
     return Outcome(rows_from(raw, counts, f, href_prefix))
 
 
-@dataclass
-class EngineNote:
-    """An engine a combined list shows no services of: not a manager (a
-    plain note), failed, or late."""
-
-    name: str
-    kind: str  # "swarm" | "error" | "late"
-    message: str
-
-
 def fetch_combined(registry: Registry, f: dict, prefixes: dict[str, str],
-                   budget: float) -> tuple[list[dict], list[EngineNote]]:
+                   budget: float) -> tuple[list[dict], list[EngineTrouble]]:
     """Every manager's services (or the one engine f["engine"] names), in
     parallel within `budget`. Two configured managers of one swarm list the
     same services: each is shown once (service IDs are the swarm's own),
@@ -243,24 +231,19 @@ def fetch_combined(registry: Registry, f: dict, prefixes: dict[str, str],
             return swarm.swarm_state(eng.info(timeout=budget))
 
     rows: list[dict] = []
-    notes: list[EngineNote] = []
+    values, notes = gather(registry, entries, key, ask, budget)
     by_id: dict[str, dict] = {}
-    for ans in ask_all(registry, entries, key, ask, budget):
-        if ans.late:
-            notes.append(EngineNote(ans.name, "late", f"not answering within {budget:g} s; "
-                                    "asked again at the next update"))
-        elif ans.error is not None:
-            notes.append(EngineNote(ans.name, "error", ans.error.message))
-        elif isinstance(ans.value, swarm.SwarmState):
-            notes.append(EngineNote(ans.name, "swarm", ans.value.note))
+    for name, value in values:
+        if isinstance(value, swarm.SwarmState):  # an engine in no swarm: a plain note
+            notes.append(EngineTrouble(name, "swarm", value.note))
         else:
-            raw, counts = ans.value
-            for row in rows_from(raw, counts, f, prefixes[ans.name]):
+            raw, counts = value
+            for row in rows_from(raw, counts, f, prefixes[name]):
                 seen = by_id.get(row["id"])
                 if seen is not None:
-                    seen["also"].append(ans.name)
+                    seen["also"].append(name)
                     continue
-                row["engine"] = ans.name
+                row["engine"] = name
                 row["also"] = []
                 by_id[row["id"]] = row
                 rows.append(row)
@@ -268,33 +251,16 @@ def fetch_combined(registry: Registry, f: dict, prefixes: dict[str, str],
     return rows, notes
 
 
-class RowCache:
-    """The rendered HTML of service rows, by everything that goes into one (a
-    live list polls 200 rows every few seconds; only a changed row is
-    rendered again). The template escapes every value, so the HTML is marked
-    safe as a whole, never a service's own text."""
-
-    MAX = 20_000
-    KEYS = ("id", "name", "mode", "running", "desired", "completed", "image", "image_full",
+ROW_KEYS = ("id", "name", "mode", "running", "desired", "completed", "image", "image_full",
             "updated_rel", "updated_iso", "updated_exact", "update_state", "update_message",
             "stack", "href", "engine")
-    LISTS = ("ports", "also")
+ROW_LISTS = ("ports", "also")
 
-    def __init__(self, keys: tuple | None = None, lists: tuple | None = None):
-        self._html: dict[tuple, Markup] = {}
-        self.keys = self.KEYS if keys is None else keys
-        self.lists = self.LISTS if lists is None else lists
 
-    def render(self, row: dict, context: tuple, make: Callable[[], str]) -> Markup:
-        fixed = row.get("_key")  # a row that carries its own key (servicelist.present)
-        if fixed is not None:
-            key = (fixed, row.get("engine"), tuple(row.get("also") or ()), context)
-        else:
-            key = (tuple(row.get(k) for k in self.keys),
-                   tuple(tuple(row.get(k) or ()) for k in self.lists), context)
-        html = self._html.get(key)
-        if html is None:
-            if len(self._html) >= self.MAX:
-                self._html.clear()
-            html = self._html[key] = Markup(make())
-        return html
+def row_key(row: dict, keys: tuple = ROW_KEYS, lists: tuple = ROW_LISTS) -> tuple:
+    """Everything of a service row (or, with swarm.TASK_ROW_KEYS, a task row)
+    its HTML shows: display.HtmlCache's key."""
+    fixed = row.get("_key")  # a row that carries its own key (present() made it)
+    if fixed is not None:
+        return (fixed, row.get("engine"), tuple(row.get("also") or ()))
+    return (tuple(row.get(k) for k in keys), tuple(tuple(row.get(k) or ()) for k in lists))

@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from . import display, masking, swarm
 from .config import Settings
-from .containerlist import RowCache
+from .containerlist import row_key
 from .diskusage import DiskStore
 from .registry import EngineEntry, Registry, UnknownEngine
 from .gateway import Engine, calls
@@ -65,15 +65,20 @@ def settings() -> Settings:
     return current_app.extensions["periscope.settings"]
 
 
-def disk_store() -> DiskStore:
-    """The last disk measurement of each engine (app/diskusage.py), in the
-    state folder the workers share."""
-    store = current_app.extensions.get("periscope.disk")
+def state_store(name: str, make):
+    """One store per app of files the workers share, in the state folder's
+    `name` subfolder (None without a state folder): make(folder)."""
+    key = "periscope." + name
+    store = current_app.extensions.get(key)
     if store is None:
         state = settings().state_dir
-        store = current_app.extensions.setdefault(
-            "periscope.disk", DiskStore(Path(state) / "disk" if state else None))
+        store = current_app.extensions.setdefault(key, make(Path(state) / name if state else None))
     return store
+
+
+def disk_store() -> DiskStore:
+    """The last disk measurement of each engine (app/diskusage.py)."""
+    return state_store("disk", DiskStore)
 
 
 def is_htmx() -> bool:
@@ -218,7 +223,7 @@ def init_app(app: Flask) -> None:
         return g.carried
 
     app.jinja_env.globals["carried_calls"] = carried_calls
-    rows = RowCache()
+    row_cache = display.HtmlCache()  # every list's rows: keys say which list
 
     def row_html(r: dict, list_url: str = "", several: bool = False, actions: bool = True):
         """One container list row, rendered once while its data stays the same.
@@ -226,34 +231,31 @@ def init_app(app: Flask) -> None:
         list has an actions column."""
         read_only = registry().get(r["engine"]).read_only if "engine" in r else \
             engine_entry().read_only
-        return rows.render(r, (list_url, read_only, several, actions, r.get("engine")),
-                           lambda: app.jinja_env.get_template("containers/_row.html").render(
-                               r=r, list_url=list_url, read_only=read_only, several=several,
-                               actions=actions))
+        return row_cache.keyed(
+            ("containers", row_key(r), list_url, read_only, several, actions, r.get("engine")),
+            lambda: app.jinja_env.get_template("containers/_row.html").render(
+                r=r, list_url=list_url, read_only=read_only, several=several, actions=actions))
 
     app.jinja_env.globals["row_html"] = row_html
-    from .servicelist import RowCache as ServiceRowCache
-
-    service_rows = ServiceRowCache()
+    from . import servicelist
+    from .swarm import TASK_ROW_KEYS
 
     def service_row_html(r: dict, several: bool = False):
         """One service list row, rendered once while its data stays the same."""
-        return service_rows.render(r, (several, g.get("engine_name")),
-                                   lambda: app.jinja_env.get_template(
-                                       "services/_row.html").render(r=r, several=several))
+        return row_cache.keyed(("services", servicelist.row_key(r), several, g.get("engine_name")),
+                               lambda: app.jinja_env.get_template(
+                                   "services/_row.html").render(r=r, several=several))
 
     app.jinja_env.globals["service_row_html"] = service_row_html
-    from .swarm import TASK_ROW_KEYS
-
-    task_rows = ServiceRowCache(TASK_ROW_KEYS, ())
 
     def task_row_html(t: dict):
         """One row of a service's tasks, rendered once while it stays the same."""
-        return task_rows.render(t, (g.get("engine_name"),), lambda: app.jinja_env.get_template(
-            "services/_task_row.html").render(t=t))
+        return row_cache.keyed(("tasks", servicelist.row_key(t, TASK_ROW_KEYS, ()),
+                                g.get("engine_name")),
+                               lambda: app.jinja_env.get_template(
+                                   "services/_task_row.html").render(t=t))
 
     app.jinja_env.globals["task_row_html"] = task_row_html
-    row_cache = display.HtmlCache()
 
     def resource_row(template: str, r: dict, several: bool = False, can_change: bool = False):
         """One row of the images, volumes or networks list (`template` renders

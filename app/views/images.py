@@ -9,9 +9,8 @@ image."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from .. import imagelist as il
 from .. import manifest as mf
@@ -20,18 +19,14 @@ from ..errors import explain
 from ..gateway import exceptions as ge
 from ..pulls import MAX_RUNNING, PullJobs, TooMany
 from ..security import changes_state
-from ..web import EngineBlueprint, disk_store, engine, engine_entry, is_htmx, registry, settings
+from ..web import (EngineBlueprint, disk_store, engine, engine_entry, is_htmx, registry, settings,
+                   state_store)
 
 bp = EngineBlueprint("images", __name__)
 
 
 def jobs() -> PullJobs:
-    store = current_app.extensions.get("periscope.pulls")
-    if store is None:
-        state = settings().state_dir
-        store = current_app.extensions.setdefault(
-            "periscope.pulls", PullJobs(Path(state) / "pulls" if state else None))
-    return store
+    return state_store("pulls", PullJobs)
 
 
 @bp.post("/images/pull")
