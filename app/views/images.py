@@ -9,7 +9,6 @@ image."""
 
 from __future__ import annotations
 
-
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from .. import imagelist as il
