@@ -52,9 +52,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     security.init_app(app)
     errors.init_app(app)
 
-    from .views import (actions, auth, containers, create, engines, events, images, logs, system,
-                        whoami)
-    for view in (containers, logs, create, actions, images, events, whoami, engines, system,
-                 auth):
+    from .views import (actions, auth, changes, containers, create, engines, events, files, images,
+                        logs, system, whoami)
+    for view in (containers, logs, files, changes, create, actions, images, events, whoami,
+                 engines, system, auth):
         app.register_blueprint(view.bp)
     return app

@@ -35,6 +35,15 @@ def _int(env, name, default: int) -> int:
     return int(v)
 
 
+def _count(env, name, default: int, lo: int, hi: int) -> int:
+    v = (env.get(name) or "").strip().replace("_", "")
+    if not v:
+        return default
+    if not (v.isascii() and v.isdigit()) or not lo <= int(v) <= hi:
+        raise ValueError(f"{name}={env.get(name)!r} must be a whole number from {lo:,} to {hi:,}")
+    return int(v)
+
+
 @dataclass
 class Settings:
     docker_host: str | None = None
@@ -54,6 +63,10 @@ class Settings:
     password_file: str | None = None
     trusted_proxy: bool = False
     state_dir: str | None = None  # a private folder the workers share (pull jobs)
+    # a folder listing reads the tar of the folder's subtree: at most this many
+    # members and this many MB of it
+    files_max_entries: int = 20_000
+    files_max_mb: int = 256
     # the server (gunicorn.conf.py / app/server.py)
     bind: list[str] = field(default_factory=lambda: ["127.0.0.1:8000"])
     allow_unauthenticated_remote: bool = False
@@ -85,6 +98,8 @@ class Settings:
         s.password_file = env.get("PERISCOPE_PASSWORD_FILE") or None
         s.trusted_proxy = _bool(env, "PERISCOPE_TRUSTED_PROXY")
         s.state_dir = env.get("PERISCOPE_STATE_DIR") or None
+        s.files_max_entries = _count(env, "PERISCOPE_FILES_MAX_ENTRIES", 20_000, 10, 10_000_000)
+        s.files_max_mb = _count(env, "PERISCOPE_FILES_MAX_MB", 256, 1, 1_000_000)
         s.bind = (env.get("PERISCOPE_BIND") or "").replace(",", " ").split() or s.bind
         s.allow_unauthenticated_remote = _bool(env, "PERISCOPE_ALLOW_UNAUTHENTICATED_REMOTE")
         s.workers = _int(env, "PERISCOPE_WORKERS", 2)

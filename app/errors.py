@@ -60,6 +60,8 @@ def explain(e: ge.EngineError, *, image: str | None = None) -> Explained:
         what = f"The image {image}" if image else "The image"
         return Explained(404, "no-image", f"{what} is not on this engine", e.message,
                          {"image": image})
+    if isinstance(e, ge.NoSuchPath):
+        return Explained(404, "no-path", "No such file or folder in the container", e.message)
     if isinstance(e, ge.NotFound):
         return Explained(404, "not-found", "Not found", e.message)
     if isinstance(e, ge.NameInUse):

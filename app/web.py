@@ -9,7 +9,7 @@ from urllib.parse import unquote
 from flask import (Blueprint, Flask, abort, current_app, g, render_template, request, session,
                    url_for)
 
-from . import display, masking
+from . import display, filebrowser, fsnames, masking
 from .config import Settings
 from .containerlist import RowCache
 from .engines import EngineEntry, Registry, UnknownEngine
@@ -149,7 +149,10 @@ def init_app(app: Flask) -> None:
         reltime=display.reltime, exact=display.exact, iso=display.iso, bytes=display.size,
         pretty_json=display.pretty_json, unquote_path=unquote,
         seconds=lambda v: f"{float(v):g} s",
-        env_pairs=masking.env_pairs, masked_inspect=masking.mask_inspect)
+        env_pairs=masking.env_pairs, masked_inspect=masking.mask_inspect,
+        fsname=fsnames.name_html, fsplain=fsnames.plain, text_html=fsnames.text_html,
+        mode_text=fsnames.mode_text, kind_word=filebrowser.kind_word,
+        hexdump=filebrowser.hexdump, quote_fs=fsnames.quote_path)
     app.jinja_env.globals["engine_calls"] = lambda: g.get("engine_calls")
 
     def call_curl(c) -> str:
