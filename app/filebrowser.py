@@ -145,10 +145,15 @@ def _owner(e: TarEntry) -> tuple[str, str]:
     return e.uname or str(e.uid), e.gname or str(e.gid)
 
 
+def openable(path: str) -> bool:
+    """Whether a path can be asked for here (clean_path refuses control characters)."""
+    return not any(_is_control(ch) for ch in path)
+
+
 def _entry(te: TarEntry, name: str, path: str, base: str) -> Entry:
     owner, group = _owner(te)
     out = Entry(name=name, path=path, kind=te.kind, size=te.size, mode=te.mode, owner=owner,
-                group=group, mtime=te.mtime, q=quote_path(path))
+                group=group, mtime=te.mtime, q=quote_path(path) if openable(name) else "")
     if te.kind == "symlink":
         out.link = te.linkname
         out.opens = resolve_link(parent(path), te.linkname)
@@ -213,6 +218,11 @@ def _members(archive: Archive, path: str, reader: TarReader) -> tuple[list[Entry
             if head in kids:  # the same name twice: the later member wins, as tar(1) does
                 order.remove(kids[head])
             e = _entry(te, head, posixpath.join(path, head), base)
+            if te.kind == "hardlink" and te.linkname.startswith(prefix):
+                # the same file as one met before: its size, when it is here too
+                same = kids.get(te.linkname[len(prefix):])
+                if same is not None:
+                    e.size = same.size
             kids[head] = e
             order.append(e)
             last = e
@@ -320,12 +330,39 @@ def _decode(data: bytes, cut: bool) -> tuple[str, int, bool]:
     return text, bad, bad > max(8, len(data) // 100)
 
 
-def _read_file(path: str, archive: Archive, reader: TarReader) -> FileView:
-    view = FileView(path, archive.stat, None)
+def _file_member(eng: Engine, cid: str, path: str, archive: Archive, *,
+                 max_entries: int = DEFAULT_MAX_ENTRIES,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[TarReader, TarEntry | None]:
+    """A reader positioned at the file's member, before its content.
+
+    The Engine sends an empty archive for a file whose name is not UTF-8 (it
+    matches the name it put through JSON, where the bytes became U+FFFD); the
+    file is then found in its folder's archive instead, within the listing
+    budget."""
+    reader = TarReader(archive, max_entries=1)
     member = next(iter(reader), None)
-    view.member = member
+    if member is not None or reader.stopped != "end" or path == "/":
+        return reader, member
+    reader.close()
+    want = posixpath.basename(path)
+    reader = TarReader(eng.archive(cid, parent(path)), max_entries=max_entries,
+                       max_bytes=max_bytes)
+    prefix = None
+    for te in reader:
+        if prefix is None:
+            prefix = te.name if te.name.endswith("/") else te.name + "/"
+        elif te.name == prefix + want:
+            return reader, te
+    reader.close()
+    return reader, None
+
+
+def _read_file(path: str, archive: Archive, reader: TarReader,
+               member: TarEntry | None) -> FileView:
+    view = FileView(path, archive.stat, member)
     if member is None:
-        view.broken = reader.reason or "the engine's archive held no member"
+        view.broken = (f"the engine sent no file for this name ({reader.reason or 'nothing'}); "
+                       f"download its folder to get it")
         return view
     data = b"".join(reader.content(TEXT_LIMIT))
     if reader.stopped in ("truncated", "malformed"):
@@ -388,11 +425,16 @@ def open_path(eng: Engine, ref: str, raw_path: str | None, *,
                                  reader.bytes, reader.stopped or "end", reader.reason,
                                  last if reader.stopped != "end" else "", max_entries, max_bytes)
         return opened
+    if kind == "file":
+        reader, member = _file_member(eng, cid, path, archive, max_entries=max_entries,
+                                      max_bytes=max_bytes)
+        try:
+            opened.file = _read_file(path, archive, reader, member)
+        finally:
+            reader.close()
+        return opened
     reader = TarReader(archive, max_entries=1)
     try:
-        if kind == "file":
-            opened.file = _read_file(path, archive, reader)
-            return opened
         member = next(iter(reader), None)
     finally:
         reader.close()
@@ -466,32 +508,54 @@ def _file_body(reader: TarReader, what: str) -> Iterator[bytes]:
         log.warning("download of %s cut short: %s", what, reader.reason)
 
 
-def download(eng: Engine, ref: str, raw_path: str | None) -> Download:
+def _headers_only(kind: str, path: str, name: str, cname: str, size: int) -> Download:
+    if kind == "dir":
+        base = name if name not in ("", "/") else f"{cname}-root"
+        return Download(Stream(iter(()), lambda: None),
+                        content_disposition(base + ".tar", "folder.tar"), "application/x-tar",
+                        None, base + ".tar")
+    if kind != "file":
+        raise InputError(f"{plain(path)} is a {kind_word(kind)}: only files and folders can be "
+                         f"downloaded.")
+    return Download(Stream(iter(()), lambda: None), content_disposition(name, "file"),
+                    "application/octet-stream", size, name)
+
+
+def download(eng: Engine, ref: str, raw_path: str | None, *, head: bool = False) -> Download:
     """A file as itself (its bytes, with its length), or a folder as the tar
     the Engine sends (what `docker cp CONTAINER:PATH -` writes). A symbolic
     link is followed once, inside the container (where the Engine resolves
-    it). A device, FIFO or socket raises InputError: it has no bytes to give."""
+    it). A device, FIFO or socket raises InputError: it has no bytes to give.
+    `head`: the headers only, from HEAD /archive (no tar is made).
+
+    The Engine keeps the container locked while its archive is being read
+    (as for `docker cp`): other calls about that container wait until the
+    download ends."""
     path = clean_path(raw_path)
     container = eng.inspect_container(ref)
     cid = container["Id"]
     cname = (container.get("Name") or "").lstrip("/") or cid[:12]
+    if head:
+        stat = eng.path_stat(cid, path)
+        name = posixpath.basename(path) or stat.name
+        if stat.kind == "symlink" and stat.link_target:
+            stat = eng.path_stat(cid, clean_path(stat.link_target))
+        return _headers_only(stat.kind, path, name, cname, stat.size)
     archive = eng.archive(cid, path)
-    name = archive.stat.name
+    name = posixpath.basename(path) or archive.stat.name
     if archive.stat.kind == "symlink" and archive.stat.link_target:
         archive.close()
         archive = eng.archive(cid, clean_path(archive.stat.link_target))
     kind = archive.stat.kind
-    if kind == "dir":
-        base = name if name not in ("", "/") else f"{cname}-root"
-        return Download(Stream(_coalesce(iter(archive)), archive.close),
-                        content_disposition(base + ".tar", "folder.tar"),
-                        "application/x-tar", None, base + ".tar")
     if kind != "file":
-        archive.close()
-        raise InputError(f"{plain(path)} is a {kind_word(kind)}: only files and folders can be "
-                         f"downloaded.")
-    reader = TarReader(archive, max_entries=1)
-    member = next(iter(reader), None)
+        try:
+            d = _headers_only(kind, path, name, cname, 0)
+        except InputError:
+            archive.close()
+            raise
+        d.body = Stream(_coalesce(iter(archive)), archive.close)
+        return d
+    reader, member = _file_member(eng, cid, archive.path, archive)
     if member is None:
         reader.close()
         raise ge.EngineError(f"the engine's archive of {plain(path)} held no file: "

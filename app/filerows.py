@@ -41,7 +41,7 @@ def _size_cell(e: Entry) -> str:
         more = "+" if e.cut else ""
         return (f'<span title="{e.total:,} bytes in {e.items:,}{more} entries below">'
                 f'{size(e.total)} · {e.items:,}{more}</span>')
-    if e.kind == "file":
+    if e.kind == "file" or (e.kind == "hardlink" and e.size):
         return f'<span title="{e.size:,} bytes">{size(e.size)}</span>'
     return ""
 
@@ -56,7 +56,11 @@ def rows_html(entries: list[Entry], download_url: str) -> Markup:
     for e in entries:
         name = name_html(e.name)
         kind = e.kind
-        cell = f'<a class="fn" href="?path={e.q}">{name}</a>'
+        if e.q:
+            cell = f'<a class="fn" href="?path={e.q}">{name}</a>'
+        else:  # a name with a control character cannot be asked for: shown, not linked
+            cell = (f'<span class="fn" title="a name with control characters cannot be opened '
+                    f'here; download the folder to get it">{name}</span>')
         if kind == "dir":
             cell += '<span class="slash">/</span>'
         elif kind == "symlink":
@@ -70,14 +74,14 @@ def rows_html(entries: list[Entry], download_url: str) -> Markup:
         elif kind != "file":
             cell += f' <span class="badge">{kind_word(kind)}</span>'
         owner = e.owner if e.group == e.owner else f"{e.owner}:{e.group}"
-        if kind in ("file", "dir"):
+        if e.q and kind in ("file", "dir", "hardlink"):
             down = (f'<a href="{dl}?path={e.q}" download title="Download'
                     f'{" as tar" if kind == "dir" else ""}">download</a>')
         else:
             down = ""
         append(f'<tr class="k-{kind}"><td class="fname">{cell}</td>'
                f'<td class="num">{_size_cell(e)}</td>'
-               f'<td><code>{mode_text(kind, e.mode)}</code></td>'
+               f'<td><code>{mode_text("file" if kind == "hardlink" else kind, e.mode)}</code></td>'
                f'<td>{name_html(owner)}</td>'
                f'<td class="when">{_when(e.mtime, times)}</td>'
                f'<td class="dl">{down}</td></tr>\n')

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .filebrowser import openable
 from .fsnames import quote_path
 from .gateway import Engine
 
@@ -106,7 +107,7 @@ def tree(changes: list[dict], f: Filter | None = None, max_rows: int = MAX_ROWS)
     cut = max(0, len(ordered) - max_rows)
     rows = [Row(path=p, name=p.rpartition("/")[2], depth=p.count("/") - 1,
                 kind=kinds.get(p, ""), below=below.get(p, 0), match=p in match_set,
-                q=quote_path(p))
+                q=quote_path(p) if openable(p) else "")
             for p in ordered[:max_rows]]
     return Changes(rows, counts, len(kinds), len(matched), f, cut, unknown)
 

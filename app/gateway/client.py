@@ -487,13 +487,27 @@ class Engine:
         # a name that is not UTF-8 keeps its bytes (surrogateescape) on the way out
         return {"path": path.encode("utf-8", "surrogateescape")}
 
+    @staticmethod
+    def _path_error(exc: EngineError, path: str) -> EngineError:
+        """A path through a file ("/etc/passwd/x") is missing, not an engine
+        fault: 20.10 answers 500 "lstat <its own storage path>: not a directory"."""
+        if (exc.status or 0) >= 500 and "not a directory" in exc.message.lower():
+            shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            return NoSuchPath(f"there is no {shown} in the container: a part of that path is a "
+                              f"file, not a folder", status=404, method=exc.method,
+                              path=exc.path)
+        return exc
+
     def path_stat(self, ref: str, path: str) -> PathStat:
         """HEAD /containers/{id}/archive?path=: the path's type, size, mode,
         time and a link's target, before reading anything. A missing path is
         NoSuchPath (a HEAD answer has no body to say what is missing, so the
         container is looked up then: a missing container is NotFound)."""
-        resp = self._send("HEAD", self.container_path(ref) + "/archive",
-                          params=self._path_param(path), ok=(404,))
+        try:
+            resp = self._send("HEAD", self.container_path(ref) + "/archive",
+                              params=self._path_param(path), ok=(404,))
+        except EngineError as exc:
+            raise self._path_error(exc, path) from exc
         if resp.status_code == 404:
             self.inspect_container(ref)
             shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -509,9 +523,12 @@ class Engine:
         The tar is asked for uncompressed (see below)."""
         # identity: the engine would gzip the tar for a client that accepts it,
         # at a fraction of the speed of the socket and at its CPU's cost
-        resp = self._send("GET", self.container_path(ref) + "/archive",
-                          params=self._path_param(path), stream=True, timeout=timeout,
-                          headers={"Accept-Encoding": "identity"})
+        try:
+            resp = self._send("GET", self.container_path(ref) + "/archive",
+                              params=self._path_param(path), stream=True, timeout=timeout,
+                              headers={"Accept-Encoding": "identity"})
+        except EngineError as exc:
+            raise self._path_error(exc, path) from exc
         try:
             stat = PathStat.from_header(resp.headers.get(STAT_HEADER))
         except EngineError:

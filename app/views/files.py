@@ -40,7 +40,7 @@ def index(ref: str):
 def download(ref: str):
     """A file's bytes as `docker cp` writes them, or a folder's tar, streamed."""
     try:
-        d = fb.download(engine(), ref, _path_arg())
+        d = fb.download(engine(), ref, _path_arg(), head=request.method == "HEAD")
     except InputError as exc:
         abort(400, description=str(exc))
     headers = {"Content-Disposition": d.disposition, "X-Content-Type-Options": "nosniff",
