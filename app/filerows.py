@@ -39,8 +39,9 @@ def _size_cell(e: Entry) -> str:
         if not e.items:
             return '<span class="muted">empty</span>'
         more = "+" if e.cut else ""
-        return (f'<span title="{e.total:,} bytes in {e.items:,}{more} entries below">'
-                f'{size(e.total)} · {e.items:,}{more}</span>')
+        word = "item" if e.items == 1 and not more else "items"
+        return (f'<span title="{e.total:,} bytes of files in {e.items:,}{more} entries below">'
+                f'{size(e.total)} <small class="muted">{e.items:,}{more} {word}</small></span>')
     if e.kind == "file" or (e.kind == "hardlink" and e.size):
         return f'<span title="{e.size:,} bytes">{size(e.size)}</span>'
     return ""
