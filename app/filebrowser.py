@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import re
 from dataclasses import dataclass, field
 from typing import Iterator
 from urllib.parse import parse_qsl
@@ -58,6 +59,9 @@ def query_path(query_string: bytes) -> str | None:
         if key == "path":
             found = value
     return found
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def _is_control(ch: str) -> bool:
@@ -147,7 +151,7 @@ def _owner(e: TarEntry) -> tuple[str, str]:
 
 def openable(path: str) -> bool:
     """Whether a path can be asked for here (clean_path refuses control characters)."""
-    return not any(_is_control(ch) for ch in path)
+    return _CONTROL.search(path) is None
 
 
 def _entry(te: TarEntry, name: str, path: str, base: str) -> Entry:
@@ -217,7 +221,7 @@ def _members(archive: Archive, path: str, reader: TarReader) -> tuple[list[Entry
         if not sep:
             if head in kids:  # the same name twice: the later member wins, as tar(1) does
                 order.remove(kids[head])
-            e = _entry(te, head, posixpath.join(path, head), base)
+            e = _entry(te, head, (path + "/" + head) if len(path) > 1 else "/" + head, base)
             if te.kind == "hardlink" and te.linkname.startswith(prefix):
                 # the same file as one met before: its size, when it is here too
                 same = kids.get(te.linkname[len(prefix):])

@@ -80,8 +80,13 @@ def plain(name: str) -> str:
                       text)
 
 
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~/-]*")
+
+
 def quote_path(path: str) -> str:
     """A container path for a URL's query, its bytes kept."""
+    if _URL_SAFE.fullmatch(path):
+        return path  # the usual name: nothing to quote
     return quote(path.encode("utf-8", "surrogateescape"), safe="/")
 
 

@@ -33,6 +33,7 @@ with `errors="surrogateescape"`), and nothing here fails on one.
 from __future__ import annotations
 
 import struct
+import zlib
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -145,8 +146,15 @@ def parse_pax(data: bytes, at: int = 0) -> dict[str, str]:
 
 
 def _checksum_ok(block: bytes, stored: int) -> bool:
-    # trailing NULs add nothing: most of a header is NUL, and sum() costs per byte
-    base = sum(block[:148].rstrip(b"\0")) + sum(block[156:].rstrip(b"\0")) + 8 * 32
+    # The sum of the header's bytes (its checksum field counted as spaces).
+    # Adler-32's first half is 1 + that sum modulo 65521, in C: a header whose
+    # stored checksum agrees modulo 65521 and lies in range (512 bytes sum to
+    # 130,560 at most) is taken; anything else is summed exactly below.
+    field = sum(block[148:156])
+    if 0 <= stored <= 130_560 and (stored - (zlib.adler32(block) & 0xFFFF) + 1 + field - 256) \
+            % 65521 == 0:
+        return True
+    base = sum(block) - field + 8 * 32
     if stored == base:
         return True
     # some old writers summed signed bytes
@@ -175,6 +183,9 @@ class TarReader:
         self._left = 0  # content bytes of the current member not yet consumed
         self._pad = 0  # padding after them
         self._globals: dict[str, str] = {}
+        # the same modes, owners and times come back member after member
+        self._numbers: dict[bytes, int] = {}
+        self._names: dict[bytes, str] = {}
 
     # -- bytes ---------------------------------------------------------------------
     def _fill(self) -> bool:
@@ -346,16 +357,41 @@ class TarReader:
             name = long_name
         linkname = long_link if long_link is not None else _cstr(linkname)
         ustar = magic == USTAR_MAGIC or magic == GNU_MAGIC
+        numbers, names = self._numbers, self._names
+        if len(numbers) > 4096:
+            numbers.clear()
+            names.clear()
+        m = numbers.get(mode)
+        if m is None:
+            m = numbers[mode] = _number(mode, "mode", at) & 0o7777
+        u = numbers.get(uid)
+        if u is None:
+            u = numbers[uid] = _number(uid, "uid", at)
+        g = numbers.get(gid)
+        if g is None:
+            g = numbers[gid] = _number(gid, "gid", at)
+        t = numbers.get(mtime)
+        if t is None:
+            t = numbers[mtime] = _number(mtime, "mtime", at)
+        if ustar:
+            un = names.get(uname)
+            if un is None:
+                un = names[uname] = _decode(_cstr(uname))
+            gn = names.get(gname)
+            if gn is None:
+                gn = names[gname] = _decode(_cstr(gname))
+        else:
+            un = gn = ""
         entry = TarEntry(
             name=pax.get("path") or name.decode("utf-8", "surrogateescape"),
             kind=KINDS.get(typeflag, "other"),
             size=size,
-            mode=_number(mode, "mode", at) & 0o7777,
-            uid=_number(uid, "uid", at),
-            gid=_number(gid, "gid", at),
-            uname=_decode(_cstr(uname)) if ustar else "",
-            gname=_decode(_cstr(gname)) if ustar else "",
-            mtime=float(_number(mtime, "mtime", at)),
+            mode=m,
+            uid=u,
+            gid=g,
+            uname=un,
+            gname=gn,
+            mtime=float(t),
             linkname=pax.get("linkpath") or (_decode(linkname) if linkname else ""),
             typeflag=typeflag.decode("latin-1"),
             devmajor=_number(devmajor, "devmajor", at) if ustar and devmajor[0] else 0,
