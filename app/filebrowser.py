@@ -413,6 +413,8 @@ def open_path(eng: Engine, ref: str, raw_path: str | None, *,
     Raises InputError for a path that cannot be asked for, the gateway's
     NotFound / NoSuchPath for a container or path that is not there."""
     path = clean_path(raw_path)
+    # first the inspect, then the archive, never side by side: the Engine locks
+    # the container while its archive is read, and the inspect would wait for it
     container = eng.inspect_container(ref)
     cid = container["Id"]
     archive = eng.archive(cid, path)

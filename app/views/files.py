@@ -5,6 +5,8 @@ how lives in app/filebrowser.py."""
 
 from __future__ import annotations
 
+import posixpath
+
 from flask import Response, abort, render_template, request, url_for
 
 from .. import filebrowser as fb
@@ -32,7 +34,10 @@ def index(ref: str):
     ctx = {"o": o, "base": base, "dl": url_for("files.download", ref=o.cid),
            "crumbs": fb.crumbs(o.path), "up": fb.quote_path(fb.parent(o.path))}
     if o.kind == "dir":
-        return render_template("files/index.html", l=o.listing, rows_html=rows_html, **ctx)
+        # rows link to downloads relative to this page: a row does not repeat the ID
+        rel = posixpath.relpath(ctx["dl"], posixpath.dirname(base))
+        return render_template("files/index.html", l=o.listing, rows_html=rows_html, rel_dl=rel,
+                               **ctx)
     return render_template("files/detail.html", **ctx)
 
 

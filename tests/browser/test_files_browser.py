@@ -4,7 +4,10 @@ hide nothing; the filter; screenshots light and dark, wide and narrow."""
 
 from __future__ import annotations
 
+import io
+import tarfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -71,7 +74,7 @@ def shoot(page, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
-def test_browse_from_the_container_page_into_a_file_and_back(page, live_server, box):
+def test_browse_from_the_container_page_into_a_file_and_back(page, live_server, box, docker):
     page.goto(f"{live_server.url}/containers/{box}")
     page.click("a.button:text('Files')")
     page.wait_for_selector("table#files")
@@ -84,6 +87,19 @@ def test_browse_from_the_container_page_into_a_file_and_back(page, live_server, 
     assert names == ["conf", "logs", "blob.bin", "current.conf"]  # folders first
     assert "link" in page.locator("tr.k-symlink").inner_text()
     shoot(page, "files-folder")
+    # a row's download link (relative to the page) gives the file's bytes
+    with page.expect_download() as got:
+        page.click("table#files tr.k-file td.dl a")
+    dl = got.value
+    assert dl.suggested_filename == "blob.bin"
+    with tarfile.open(fileobj=io.BytesIO(docker.raw("cp", f"{box}:/srv/app/blob.bin", "-").stdout)) as tf:
+        assert Path(dl.path()).read_bytes() == tf.extractfile(tf.next()).read()
+    # the folder's download: a tar named after it
+    with page.expect_download() as got:
+        page.click("a.button:text('Download folder (tar)')")
+    assert got.value.suggested_filename == "app.tar"
+    with tarfile.open(got.value.path()) as tf:
+        assert "app/conf/site.conf" in tf.getnames()
 
     # a text file: line numbers from CSS, tabs kept, nothing run
     page.click("table#files a.fn:text-is('conf')")
