@@ -41,6 +41,7 @@ log = logging.getLogger("periscope")
 
 PATH_MAX = 4096  # bytes, as Linux's PATH_MAX
 TEXT_LIMIT = 1 << 20  # a file page shows this much of a file
+LINES_LIMIT = 20_000  # and at most this many lines of it (a MiB of short lines is a heavy page)
 SNIFF = 8192  # bytes looked at to tell binary from text
 WRITE_SIZE = 262144  # a download's writes
 DEFAULT_MAX_ENTRIES = 20_000
@@ -260,6 +261,7 @@ class FileView:
     shown: int = 0  # bytes shown
     cut: bool = False  # the file is longer than what is shown
     replaced: int = 0  # bytes that are not UTF-8, shown as U+FFFD
+    more_lines: bool = False  # cut at LINES_LIMIT lines (before TEXT_LIMIT bytes)
     head: bytes = b""  # a binary file's first bytes, for the hex view
     broken: str = ""  # the archive ended early / was malformed
 
@@ -383,8 +385,13 @@ def _read_file(path: str, archive: Archive, reader: TarReader,
             why = f"{bad:,} of its first {len(data):,} bytes are not UTF-8"
         else:
             view.replaced = bad
-            lines = text.split("\n")
-            if lines and lines[-1] == "":
+            lines = text.split("\n", LINES_LIMIT)
+            if len(lines) > LINES_LIMIT:
+                view.more_lines = True
+                view.cut = True
+                lines.pop()
+                view.shown = len("\n".join(lines).encode("utf-8", "replace")) + 1
+            elif lines and lines[-1] == "":
                 lines.pop()
             view.lines = lines
     if why:

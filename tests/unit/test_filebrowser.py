@@ -132,12 +132,17 @@ def test_decode_text_and_not_text():
 
 
 def test_read_file_text_cut_and_binary():
-    big = b"line\n" * 300_000  # 1.5 MB
+    big = ("x" * 99 + "\n").encode() * 15_000  # 1.5 MB in long lines: cut at 1 MiB
     tar = _tar([("f.txt", F, big, "")])
     r = TarReader([tar])
     view = fb._read_file("/f.txt", _Arch("f.txt"), r, next(iter(r)))
-    assert view.cut and view.shown == fb.TEXT_LIMIT and not view.binary
-    assert len(view.lines) == -(-fb.TEXT_LIMIT // 5) and view.lines[0] == "line"  # a last part line
+    assert view.cut and view.shown == fb.TEXT_LIMIT and not view.binary and not view.more_lines
+    assert len(view.lines) == -(-fb.TEXT_LIMIT // 100) and view.lines[0] == "x" * 99
+    small = b"ab\n" * 100_000  # 300 KB in short lines: cut at 20,000 lines
+    r = TarReader([_tar([("s.txt", F, small, "")])])
+    view = fb._read_file("/s.txt", _Arch("s.txt"), r, next(iter(r)))
+    assert view.cut and view.more_lines and len(view.lines) == fb.LINES_LIMIT
+    assert view.shown == fb.LINES_LIMIT * 3
     tar = _tar([("b.bin", F, b"\x00\x01\x02" * 100, "")])
     r = TarReader([tar])
     view = fb._read_file("/b.bin", _Arch("b.bin"), r, next(iter(r)))
