@@ -29,7 +29,8 @@ mkdir -p /data/sub/deeper /data/empty /data/owned
 printf 'hello\n' > /data/hello.txt
 head -c 300000 /dev/urandom > /data/random.bin
 seq 1 5000 | sed 's/^/line /' > /data/lines.txt
-head -c 2500000 /dev/urandom | od -An -tx1 | head -c 2000000 > /data/two-mb.txt
+yes "$(printf '%0099d' 0 | tr 0 t)" | head -c 2000000 > /data/two-mb.txt
+seq 1 30000 > /data/many-lines.txt
 : > /data/empty.txt
 printf 'x%.0s' $(seq 1 40) > /data/sub/x.txt
 printf 'deeper\n' > /data/sub/deeper/y.txt
@@ -269,6 +270,9 @@ def test_a_file_page_shows_text_binary_links(mclient, fs, which):
     assert '<span class="ln">line 1\n</span>' in t and '<span class="ln">line 5000\n</span>' in t
     t = mclient.get(f"/containers/{cid}/files?path=/data/two-mb.txt").get_data(as_text=True)
     assert 'id="file-cut"' in t and "Showing the first 1.0 MB of 1.9 MB" in t
+    assert t.count('<span class="ln">') == 10486  # 1 MiB of 100-byte lines, the last cut
+    t = mclient.get(f"/containers/{cid}/files?path=/data/many-lines.txt").get_data(as_text=True)
+    assert "Showing the first 20,000 lines (" in t and t.count('<span class="ln">') == 20000
     t = mclient.get(f"/containers/{cid}/files?path=/bin/busybox").get_data(as_text=True)
     assert 'id="file-binary"' in t and 'id="hexdump"' in t and '<span class="ln">' not in t
     t = mclient.get(f"/containers/{cid}/files?path=/data/empty.txt").get_data(as_text=True)
