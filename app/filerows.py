@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from .display import size
 from .filebrowser import Entry, kind_word
-from .fsnames import mode_text, name_html, plain
+from .fsnames import HIDDEN, mode_text, name_html, plain
 
 
 def _when(mtime: float, cache: dict) -> str:
@@ -54,36 +54,54 @@ def rows_html(entries: list[Entry], download_url: str) -> Markup:
     append = out.append
     dl = escape(download_url)
     times: dict = {}
+    modes: dict = {}  # (kind, mode) -> text
+    owners: dict = {}  # (owner, group) -> HTML
+    sizes: dict = {}  # a file's size -> its cell
+    hidden = HIDDEN.search
     for e in entries:
-        name = name_html(e.name)
+        name = e.name
+        # the usual name: nothing hidden, and escaped as logrows escapes (html.escape)
+        name = escape(name) if hidden(name) is None else str(name_html(name))
         kind = e.kind
         if e.q:
             cell = f'<a class="fn" href="?path={e.q}">{name}</a>'
         else:  # a name with a control character cannot be asked for: shown, not linked
             cell = (f'<span class="fn" title="a name with control characters cannot be opened '
                     f'here; download the folder to get it">{name}</span>')
-        if kind == "dir":
-            cell += '<span class="slash">/</span>'
-        elif kind == "symlink":
-            cell += (f' <span class="badge info">link</span> <span class="arrow" '
-                     f'aria-label="points to">→</span> <a class="fn target" href="?path={e.oq}" '
-                     f'title="opens {escape(plain(e.opens))}">{name_html(e.link)}</a>')
-        elif kind == "hardlink":
-            cell += (f' <span class="badge info">hard link</span> <span class="arrow" '
-                     f'aria-label="same file as">=</span> <a class="fn target" '
-                     f'href="?path={e.oq}">{name_html(e.link)}</a>')
-        elif kind != "file":
-            cell += f' <span class="badge">{kind_word(kind)}</span>'
-        owner = e.owner if e.group == e.owner else f"{e.owner}:{e.group}"
+        if kind == "file":
+            sc = sizes.get(e.size)
+            if sc is None:
+                sc = sizes[e.size] = _size_cell(e)
+        else:
+            sc = _size_cell(e)
+            if kind == "dir":
+                cell += '<span class="slash">/</span>'
+            elif kind == "symlink":
+                cell += (f' <span class="badge info">link</span> <span class="arrow" '
+                         f'aria-label="points to">→</span> <a class="fn target" '
+                         f'href="?path={e.oq}" title="opens {escape(plain(e.opens))}">'
+                         f'{name_html(e.link)}</a>')
+            elif kind == "hardlink":
+                cell += (f' <span class="badge info">hard link</span> <span class="arrow" '
+                         f'aria-label="same file as">=</span> <a class="fn target" '
+                         f'href="?path={e.oq}">{name_html(e.link)}</a>')
+            else:
+                cell += f' <span class="badge">{kind_word(kind)}</span>'
+        mk = (kind, e.mode)
+        mode = modes.get(mk)
+        if mode is None:
+            mode = modes[mk] = mode_text("file" if kind == "hardlink" else kind, e.mode)
+        ok = (e.owner, e.group)
+        owner = owners.get(ok)
+        if owner is None:
+            owner = owners[ok] = str(name_html(e.owner if e.group == e.owner
+                                               else f"{e.owner}:{e.group}"))
         if e.q and kind in ("file", "dir", "hardlink"):
             down = (f'<a href="{dl}?path={e.q}" download title="Download'
                     f'{" as tar" if kind == "dir" else ""}">download</a>')
         else:
             down = ""
-        append(f'<tr class="k-{kind}"><td class="fname">{cell}</td>'
-               f'<td class="num">{_size_cell(e)}</td>'
-               f'<td><code>{mode_text("file" if kind == "hardlink" else kind, e.mode)}</code></td>'
-               f'<td>{name_html(owner)}</td>'
-               f'<td class="when">{_when(e.mtime, times)}</td>'
-               f'<td class="dl">{down}</td></tr>\n')
+        append(f'<tr class="k-{kind}"><td class="fname">{cell}</td><td class="num">{sc}</td>'
+               f'<td><code>{mode}</code></td><td>{owner}</td>'
+               f'<td class="when">{_when(e.mtime, times)}</td><td class="dl">{down}</td></tr>\n')
     return Markup("".join(out))
