@@ -62,12 +62,7 @@ def query_path(query_string: bytes) -> str | None:
     return found
 
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
-def _is_control(ch: str) -> bool:
-    o = ord(ch)
-    return o < 0x20 or 0x7F <= o <= 0x9F
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0 and C1 controls, DEL
 
 
 def clean_path(raw: str | None) -> str:
@@ -76,11 +71,11 @@ def clean_path(raw: str | None) -> str:
     paths over PATH_MAX bytes, raise InputError (a 400 page)."""
     if raw is None or raw == "":
         return "/"
-    for i, ch in enumerate(raw):
-        if _is_control(ch):
-            raise InputError(f"The path holds a control character (U+{ord(ch):04X}) at "
-                             f"position {i + 1}: paths with NUL, newlines or other control "
-                             f"characters cannot be opened here.")
+    bad = _CONTROL.search(raw)
+    if bad is not None:
+        raise InputError(f"The path holds a control character (U+{ord(bad.group()):04X}) at "
+                         f"position {bad.start() + 1}: paths with NUL, newlines or other "
+                         f"control characters cannot be opened here.")
     size = len(raw.encode("utf-8", "surrogateescape"))
     if size > PATH_MAX:
         raise InputError(f"The path is {size:,} bytes long; at most {PATH_MAX:,} are taken.")
@@ -211,12 +206,12 @@ def _members(archive: Archive, path: str, reader: TarReader) -> tuple[list[Entry
         if prefix is None:
             # the first member is the folder itself: "data/" (or "/" for the root)
             prefix = name if name.endswith("/") else name + "/"
-            folder = _entry(te, archive.stat.name or "/", path, base)
+            folder = _entry(te, posixpath.basename(path) or "/", path, base)
             continue
         if not name.startswith(prefix):
             continue  # not below the folder (no Engine sends one)
         rel = name[len(prefix):]
-        head, sep, rest = rel.rstrip("/").partition("/")
+        head, sep, _ = rel.rstrip("/").partition("/")
         if not head:
             continue
         if not sep:
