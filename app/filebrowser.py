@@ -190,8 +190,7 @@ class Listing:
         return sum(1 for e in self.entries if e.is_dir)
 
 
-def _members(archive: Archive, path: str, reader: TarReader) -> tuple[list[Entry], Entry | None,
-                                                                        str]:
+def _members(path: str, reader: TarReader) -> tuple[list[Entry], Entry | None, str]:
     """The direct members of the folder at `path` from its tar, each folder
     with the count and bytes of what is below it; the folder's own member;
     the last direct name reached."""
@@ -425,7 +424,7 @@ def open_path(eng: Engine, ref: str, raw_path: str | None, *,
     if kind == "dir":
         reader = TarReader(archive, max_entries=max_entries + 1, max_bytes=max_bytes)
         try:
-            entries, folder, last = _members(archive, path, reader)
+            entries, folder, last = _members(path, reader)
         finally:
             reader.close()
         entries.sort(key=_sort_key)

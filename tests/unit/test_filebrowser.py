@@ -84,7 +84,7 @@ FOLDER = [("data/", D, None, ""), ("data/a.txt", F, b"abc", ""), ("data/sub/", D
 
 def test_members_of_a_folder_with_counts_below():
     reader = TarReader([_tar(FOLDER)])
-    entries, folder, last = fb._members(_Arch("data"), "/data", reader)
+    entries, folder, last = fb._members("/data", reader)
     assert reader.stopped == "end" and last == "zz"
     by = {e.name: e for e in entries}
     assert sorted(by) == ["a.txt", "hard", "ln", "sub", "zz"]
@@ -100,14 +100,14 @@ def test_members_of_a_folder_with_counts_below():
 def test_members_of_the_root():
     tar = _tar([("/", D, None, ""), ("/bin/", D, None, ""), ("/bin/sh", F, b"#!", ""),
                 ("/etc/", D, None, ""), ("/.dockerenv", F, b"", "")])
-    entries, folder, _ = fb._members(_Arch("/"), "/", TarReader([tar]))
+    entries, folder, _ = fb._members("/", TarReader([tar]))
     assert sorted((e.name, e.path) for e in entries) == [(".dockerenv", "/.dockerenv"),
                                                         ("bin", "/bin"), ("etc", "/etc")]
 
 
 def test_a_cut_listing_names_where_it_stopped():
     reader = TarReader([_tar(FOLDER)], max_entries=5)  # the folder, a.txt, sub, sub/x, deeper
-    entries, _, last = fb._members(_Arch("data"), "/data", reader)
+    entries, _, last = fb._members("/data", reader)
     assert reader.stopped == "entries"
     assert last == "sub" and [e.name for e in entries] == ["a.txt", "sub"]
     assert next(e for e in entries if e.name == "sub").cut
