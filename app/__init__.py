@@ -61,9 +61,9 @@ def create_app(settings: "Settings | None" = None, engine: "Engine | None" = Non
     security.init_app(app)
     errors.init_app(app)
 
-    from .views import (actions, auth, containers, create, disk, engines, events, images, logs,
-                        networks, nodes, services, system, terminal, volumes, whoami)
-    for view in (containers, logs, create, actions, images, volumes, networks, disk, events,
-                 whoami, engines, system, auth, services, nodes, terminal):
+    from .views import (actions, auth, changes, containers, create, disk, engines, events, files,
+                        images, logs, networks, nodes, services, system, terminal, volumes, whoami)
+    for view in (containers, logs, files, changes, create, actions, images, volumes, networks, disk,
+                 events, whoami, engines, system, auth, services, nodes, terminal):
         app.register_blueprint(view.bp)
     return app

@@ -35,6 +35,15 @@ def _int(env, name, default: int | None, low: int = 1, high: int = 1024) -> int 
     return int(v)
 
 
+def _count(env, name, default: int, lo: int, hi: int) -> int:
+    v = (env.get(name) or "").strip().replace("_", "")
+    if not v:
+        return default
+    if not (v.isascii() and v.isdigit()) or not lo <= int(v) <= hi:
+        raise ValueError(f"{name}={env.get(name)!r} must be a whole number from {lo:,} to {hi:,}")
+    return int(v)
+
+
 @dataclass
 class Settings:
     docker_host: str | None = None
@@ -57,6 +66,10 @@ class Settings:
     password_file: str | None = None
     trusted_proxy: bool = False
     state_dir: str | None = None  # a private folder the workers share (pull jobs)
+    # a folder listing reads the tar of the folder's subtree: at most this many
+    # members and this many MB of it
+    files_max_entries: int = 20_000
+    files_max_mb: int = 256
     # the server (gunicorn.conf.py / app/server.py)
     bind: list[str] = field(default_factory=lambda: ["127.0.0.1:8000"])
     allow_unauthenticated_remote: bool = False
@@ -100,6 +113,8 @@ class Settings:
         if bad:
             raise ValueError(f"PERISCOPE_BIND_ROOTS: {bad[0]!r} is not an absolute folder below /")
         s.bind_roots = tuple(roots)
+        s.files_max_entries = _count(env, "PERISCOPE_FILES_MAX_ENTRIES", 20_000, 10, 10_000_000)
+        s.files_max_mb = _count(env, "PERISCOPE_FILES_MAX_MB", 256, 1, 1_000_000)
         s.bind = (env.get("PERISCOPE_BIND") or "").replace(",", " ").split() or s.bind
         s.allow_unauthenticated_remote = _bool(env, "PERISCOPE_ALLOW_UNAUTHENTICATED_REMOTE")
         s.workers = _int(env, "PERISCOPE_WORKERS", 2)

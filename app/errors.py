@@ -64,6 +64,8 @@ def explain(e: ge.EngineError, *, image: str | None = None) -> Explained:
         return Explained(409, "not-manager", "This engine is not a swarm manager", e.message)
     if isinstance(e, ge.OutOfSequence):
         return Explained(409, "conflict", "Someone else updated it first", e.message)
+    if isinstance(e, ge.NoSuchPath):
+        return Explained(404, "no-path", "No such file or folder in the container", e.message)
     if isinstance(e, ge.NotFound):
         return Explained(404, "not-found", "Not found", e.message)
     if isinstance(e, ge.NameInUse):

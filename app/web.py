@@ -14,7 +14,7 @@ from flask import (Blueprint, Flask, abort, current_app, g, render_template, req
                    url_for)
 from markupsafe import Markup
 
-from . import display, masking, swarm
+from . import display, filebrowser, fsnames, masking, swarm
 from .config import Settings
 from .containerlist import row_key
 from .diskusage import DiskStore
@@ -183,7 +183,10 @@ def init_app(app: Flask) -> None:
         pretty_json=display.pretty_json, unquote_path=unquote,
         seconds=lambda v: f"{float(v):g} s",
         env_pairs=masking.env_pairs, masked_inspect=masking.mask_inspect,
-        swarm_state=swarm.swarm_state)
+        swarm_state=swarm.swarm_state,
+        fsname=fsnames.name_html, fsplain=fsnames.plain, text_html=fsnames.text_html,
+        mode_text=fsnames.mode_text, kind_word=filebrowser.kind_word,
+        hexdump=filebrowser.hexdump, quote_fs=fsnames.quote_path)
     app.jinja_env.globals["engine_calls"] = lambda: g.get("engine_calls")
 
     def call_curl(c) -> str:

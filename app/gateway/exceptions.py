@@ -69,6 +69,10 @@ class NoSuchImage(NotFound):
     """The image a container was to be made from is not on the engine."""
 
 
+class NoSuchPath(NotFound):
+    """A path that is not in the container's filesystem (the container is there)."""
+
+
 class NameInUse(Conflict):
     """The name asked for is held by another container (`holder`, its ID)."""
 
@@ -139,6 +143,8 @@ def from_status(status: int, message: str, **kw) -> EngineError:
     """The typed error for an Engine answer with this HTTP status and message."""
     if status == 404 and "no such image" in message.lower():
         return NoSuchImage(message, status=status, **kw)
+    if status == 404 and "could not find the file" in message.lower():
+        return NoSuchPath(message, status=status, **kw)
     if status == 409 and "already in use" in message.lower():
         m = _HOLDER_RE.search(message)
         return NameInUse(message, holder=m.group(1) if m else None, status=status, **kw)

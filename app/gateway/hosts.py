@@ -77,8 +77,9 @@ class Host:
     def curl(self, method: str, path: str, body: str | None = None) -> str:
         """The equivalent curl command line for one Engine call."""
         parts = ["curl", "-s"]
-        if method != "GET":
-            parts += ["-X", method]
+        # HEAD as -I: `-X HEAD` would wait for a body that never comes
+        verb = ["-I"] if method == "HEAD" else (["-X", method] if method != "GET" else [])
+        parts += verb
         if self.scheme == "unix":
             parts += ["--unix-socket", self.socket_path or ""]
             url = "http://localhost" + path
@@ -91,7 +92,7 @@ class Host:
             url = f"{self.scheme}://{self.netloc}{path}"
         if self.scheme == "ssh":
             # curl cannot speak ssh: the same call made on the far host
-            far = ["curl", "-s"] + (["-X", method] if method != "GET" else [])
+            far = ["curl", "-s"] + verb
             far += ["--unix-socket", "/var/run/docker.sock"]
             if body is not None:
                 far += ["-H", "Content-Type: application/json", "-d", body]

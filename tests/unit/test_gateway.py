@@ -59,6 +59,10 @@ def test_curl_lines():
     t = parse_host("tcp://127.0.0.1:2375", env={})
     line = t.curl("POST", "/v1.41/containers/create", '{"Image": "x"}')
     assert line.startswith("curl -s -X POST") and "'{\"Image\": \"x\"}'" in line
+    # HEAD as -I (curl -X HEAD would wait for a body), e.g. a path's stat
+    assert h.curl("HEAD", "/v1.41/containers/abc/archive?path=%2Fetc") == \
+        "curl -s -I --unix-socket /var/run/docker.sock " \
+        "'http://localhost/v1.41/containers/abc/archive?path=%2Fetc'"
 
 
 @pytest.mark.parametrize("ref", ["../etc", "a/b", "%2f", "x" * 300, "a\x00b", "", "-rf", ".hidden",
