@@ -52,9 +52,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     security.init_app(app)
     errors.init_app(app)
 
-    from .views import (actions, auth, containers, create, engines, events, images, logs, system,
-                        whoami)
+    from .views import (actions, auth, containers, create, engines, events, images, logs,
+                        mergedlogs, projects, system, whoami)
     for view in (containers, logs, create, actions, images, events, whoami, engines, system,
-                 auth):
+                 auth, projects, mergedlogs):
         app.register_blueprint(view.bp)
     return app

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
-from concurrent.futures import Future, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -89,4 +89,26 @@ def ask_all(registry: Registry, entries: list[EngineEntry], key: tuple,
             out.append(Answer(entry, error=exc))
         else:
             raise exc
+    return out
+
+
+# -- one call per item, in parallel (a merged log's containers, a project's) ---------------
+_EACH_POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="periscope-each")
+
+
+def each(items: list, fn: Callable[[Any], Any]) -> list[tuple[Any, BaseException | None]]:
+    """fn(item) for every item at once (one call per container, say), in the
+    items' order: (value, None) or (None, the exception). The calls run in the
+    request's context (its record of Engine calls). Not for the gateway's own
+    helper pool: these calls may use it (an inspect beside a logs call)."""
+    if len(items) == 1:  # no thread for one
+        try:
+            return [(fn(items[0]), None)]
+        except Exception as exc:  # noqa: BLE001 - handed back to the caller
+            return [(None, exc)]
+    futures = [_EACH_POOL.submit(contextvars.copy_context().run, fn, it) for it in items]
+    out: list[tuple[Any, BaseException | None]] = []
+    for fut in futures:
+        exc = fut.exception()
+        out.append((None, exc) if exc is not None else (fut.result(), None))
     return out

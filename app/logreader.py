@@ -98,6 +98,68 @@ class Cursor:
         return ns_to_engine(self.ns)
 
 
+_ITEM_RE = re.compile(r"([0-9a-f]{12})~([0-9a-f]{1,16})~([0-9a-f]{1,8})(?:~([A-Za-z0-9_.-]{1,64}))?")
+
+
+class Cursors:
+    """One Cursor per container of a merged log, in one compact text for the
+    poll URL: `id~ns~seen~name` per container (the ID's first 12 hex digits,
+    ns and seen in hex, the short name shown for it), joined by commas.
+
+    The set of containers in it is the set the page knows: one the engine
+    lists that is not in it has joined; one in it the engine no longer lists
+    was removed (said once, then left out of the next cursor). Names follow
+    the engine's rule for container names, so nothing in it needs escaping."""
+
+    MAX_ITEMS = 500
+
+    def __init__(self, items: dict[str, tuple[Cursor, str]] | None = None):
+        self.items: dict[str, tuple[Cursor, str]] = dict(items or {})
+
+    @staticmethod
+    def key(cid: str) -> str:
+        return cid[:12].lower()
+
+    def get(self, cid: str) -> Cursor | None:
+        got = self.items.get(self.key(cid))
+        return got[0] if got else None
+
+    def name(self, key: str) -> str:
+        return self.items[key][1] if key in self.items else key
+
+    def put(self, cid: str, cursor: Cursor, name: str = "") -> None:
+        clean = re.sub(r"[^A-Za-z0-9_.-]", "", name)[:64]
+        self.items[self.key(cid)] = (cursor, clean)
+
+    def keys(self) -> set[str]:
+        return set(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def encode(self) -> str:
+        return ",".join(f"{k}~{c.ns:x}~{c.seen:x}" + (f"~{n}" if n else "")
+                        for k, (c, n) in sorted(self.items.items()))
+
+    @classmethod
+    def decode(cls, text: str | None) -> "Cursors | None":
+        """None when malformed (an empty set is the empty text)."""
+        text = (text or "").strip()
+        out = cls()
+        if not text:
+            return out
+        parts = text.split(",")
+        if len(parts) > cls.MAX_ITEMS:
+            return None
+        for part in parts:
+            m = _ITEM_RE.fullmatch(part)
+            if not m:
+                return None
+            out.items[m.group(1)] = (Cursor(int(m.group(2), 16), int(m.group(3), 16)),
+                                     m.group(4) or "")
+        return out
+
+
 class LineReader:
     """Entries -> at most `bound` lines, skipping the first `skip` entries
     (those the cursor says were shown), keeping what the follow cursor needs.

@@ -20,41 +20,84 @@ from .ansi import CONTROL_RE, ansi_segments, render_line
 _SPECIAL = re.compile(r"[&<>\"'\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
+_HEADS = {}
+for _label, _title in (("out", "standard output"), ("err", "standard error"),
+                       ("tty", "TTY: stdout and stderr merged")):
+    _HEADS[_label] = (f'<div class="ll {_label}">',
+                      f'<span class="lst" title="{_title}">{_label}</span><span class="ltx">')
+
+
+def _body(ln, dl: str) -> str:
+    """A line's text as HTML: escaped, ANSI colours as classes, marks, cut notes."""
+    text = ln.text
+    if ln.spans is None and _SPECIAL.search(text) is None:
+        body = text  # the common line: nothing to escape, no colour, no match to mark
+    elif ln.spans is None and "\x1b" not in text and CONTROL_RE.search(text) is None:
+        body = html_escape(text)
+    else:
+        body = str(render_line(ansi_segments(text), ln.spans))
+    if ln.dropped:
+        body += (f'<span class="lcut"> … {ln.dropped:,} more bytes: <a href="{dl}">download'
+                 f'</a> for the whole line</span>')
+    if not ln.newline:
+        body += ('<span class="lcut" title="the log ended here without a newline"> '
+                 '(no newline)</span>')
+    return body
+
+
+def _time(ts: str) -> str:
+    # the engine's timestamp, as split_ts accepts it: digits and -T:.Z+ only
+    # (nothing to escape; tests/unit/test_logstream.py holds it to that)
+    shown = f"{ts[:10]} {ts[11:23]}" if len(ts) == 30 else ts
+    return f'<time title="{ts}">{shown}</time>'
+
+
 def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str) -> Markup:
     """The rows of `lines` (LogLines), escaped; `download_url` is offered for
     a line cut short."""
     out = []
     append = out.append
     dl = str(escape(download_url))
-    heads = {}
-    for label, title in (("out", "standard output"), ("err", "standard error"),
-                         ("tty", "TTY: stdout and stderr merged")):
-        heads[label] = (f'<div class="ll {label}">',
-                        f'<span class="lst" title="{title}">{label}</span><span class="ltx">')
-    plain = CONTROL_RE.search
+    heads = _HEADS
     special = _SPECIAL.search
     for ln in lines:
         start, mid = heads["tty" if tty else ln.label]
         text = ln.text
-        if ln.spans is None and special(text) is None:
-            body = text  # the common line: nothing to escape, no colour, no match to mark
-        elif ln.spans is None and "\x1b" not in text and plain(text) is None:
-            body = html_escape(text)
+        if ln.spans is None and not ln.dropped and ln.newline and special(text) is None:
+            body = text  # the common line, inline
         else:
-            body = str(render_line(ansi_segments(text), ln.spans))
-        if ln.dropped:
-            body += (f'<span class="lcut"> … {ln.dropped:,} more bytes: <a href="{dl}">download'
-                     f'</a> for the whole line</span>')
-        if not ln.newline:
-            body += ('<span class="lcut" title="the log ended here without a newline"> '
-                     '(no newline)</span>')
+            body = _body(ln, dl)
         if timestamps:
-            # the engine's timestamp, as split_ts accepts it: digits and -T:.Z+
-            # only (nothing to escape; tests/unit/test_logstream.py holds it to that)
-            ts = ln.ts
-            shown = f"{ts[:10]} {ts[11:23]}" if len(ts) == 30 else ts
-            append(f'{start}<time title="{ts}">{shown}</time>{mid}{body}'
-                   f'</span></div>\n')
+            append(f'{start}{_time(ln.ts)}{mid}{body}</span></div>\n')
         else:
             append(f"{start}{mid}{body}</span></div>\n")
+    return Markup("".join(out))
+
+
+def render_merged_rows(pairs, *, timestamps: bool, links: dict) -> Markup:
+    """The rows of a merged log: (source, LogLine) pairs, each line tagged with
+    its container (short name, colour class). `links[source.key]` is
+    (that container's logs page, its download) for the tag and a cut line."""
+    out = []
+    append = out.append
+    heads = _HEADS
+    special = _SPECIAL.search
+    tags: dict = {}
+    for src, ln in pairs:
+        tag = tags.get(src.key)
+        if tag is None:
+            page, dl = links.get(src.key, ("", ""))
+            tag = tags[src.key] = (
+                f'<a class="lsrc {src.css}" href="{escape(page)}" title="{escape(src.name)}">'
+                f'{escape(src.short)}</a>', str(escape(dl)), src.tty)
+        start, mid = heads["tty" if tag[2] else ln.label]
+        text = ln.text
+        if ln.spans is None and not ln.dropped and ln.newline and special(text) is None:
+            body = text
+        else:
+            body = _body(ln, tag[1])
+        if timestamps:
+            append(f'{start}{_time(ln.ts)}{tag[0]}{mid}{body}</span></div>\n')
+        else:
+            append(f"{start}{tag[0]}{mid}{body}</span></div>\n")
     return Markup("".join(out))

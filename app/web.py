@@ -9,7 +9,7 @@ from urllib.parse import unquote
 from flask import (Blueprint, Flask, abort, current_app, g, render_template, request, session,
                    url_for)
 
-from . import display, masking
+from . import display, masking, projects
 from .config import Settings
 from .containerlist import RowCache
 from .engines import EngineEntry, Registry, UnknownEngine
@@ -17,10 +17,11 @@ from .gateway import Engine, calls
 
 ENGINE_PREFIX = "/engines/<engine>"
 # Pages that show every engine when the URL names none (several configured).
-COMBINED_PAGES = {"containers.index", "events.index", "whoami.index", "engines.index"}
+COMBINED_PAGES = {"containers.index", "events.index", "whoami.index", "engines.index",
+                  "projects.index"}
 # Pages without an item in their URL: the switcher keeps them on another engine.
 SWITCHABLE = COMBINED_PAGES | {"create.new", "engines.detail"}
-SWITCH_KEEPS = {"all", "q", "state", "label", "type", "action", "window"}
+SWITCH_KEEPS = {"all", "q", "state", "label", "type", "action", "window", "view"}
 
 
 class EngineBlueprint(Blueprint):
@@ -60,7 +61,8 @@ def is_htmx() -> bool:
 # Polled partials never replace the Engine calls panel: it shows the calls of
 # the page, or of the last thing the user did (an action, a filter, a reveal).
 POLL_ENDPOINTS = {"containers.rows", "logs.poll", "events.poll", "images.pull_progress",
-                  "system.wait", "create.preview_partial", "static"}
+                  "system.wait", "create.preview_partial", "static", "projects.rows",
+                  "projects.poll", "mergedlogs.project_poll", "mergedlogs.picked_poll"}
 _CARRY_MAX_CALLS = 12
 _CARRY_MAX_BODY = 1500
 
@@ -203,3 +205,9 @@ def init_app(app: Flask) -> None:
                                actions=actions))
 
     app.jinja_env.globals["row_html"] = row_html
+
+    def group_projects(rows: list[dict], several: bool = False):
+        """The list's rows by Compose project: (projects, rows of none)."""
+        return projects.group(rows, engine_key=several)
+
+    app.jinja_env.globals["group_projects"] = group_projects

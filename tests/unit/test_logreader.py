@@ -158,3 +158,21 @@ def test_line_cap_keeps_the_head_and_counts_the_rest():
     assert short.text == "short" and short.dropped == 0
     assert len(whole.text) == LINE_CAP and whole.dropped == 25
     assert cut.text == "cut by the gateway" and cut.dropped == 4000
+
+
+def test_cursors_per_container_round_trip_and_junk():
+    from app.logreader import Cursors
+
+    cs = Cursors()
+    cs.put("0123456789ab" + "f" * 52, Cursor(1795810063204780710, 3), "web_1")
+    cs.put("ba9876543210", Cursor(0, 0), "db<1>")  # only the name's safe characters kept
+    text = cs.encode()
+    assert text == f"0123456789ab~{1795810063204780710:x}~3~web_1,ba9876543210~0~0~db1"
+    back = Cursors.decode(text)
+    assert back.keys() == {"0123456789ab", "ba9876543210"}
+    assert back.get("0123456789abffff") == Cursor(1795810063204780710, 3)
+    assert back.name("ba9876543210") == "db1" and back.get("cccccccccccc") is None
+    assert len(Cursors.decode("")) == 0
+    for junk in ("x", "0123456789ab~1", "0123456789ab~1~2~a b", "0123456789AB~1~2",
+                 "0123456789ab~" + "f" * 17 + "~1", ",".join(["0123456789ab~1~1"] * 501)):
+        assert Cursors.decode(junk) is None, junk

@@ -1,0 +1,108 @@
+"""Merging several containers' logs, apart from any engine: the one-pass merge
+of the page, the lazy per-container line streams of the download, the
+reordering of a container's crossed stdout/stderr, the colour classes, and the
+tagged rows (escaped)."""
+
+from __future__ import annotations
+
+import re
+
+from app import logmerge
+from app.gateway.frames import STDERR, STDOUT, mux
+from app.gateway.logstream import ts_ns
+from app.logreader import LogLine
+from app.logrows import render_merged_rows
+from logkit import stream
+
+
+def ts_at(i: int) -> str:
+    return f"2026-11-27T20:00:00.{i:09d}Z"
+
+
+def line(i: int, text: str, stream_=STDOUT) -> LogLine:
+    return LogLine(stream_, ts_at(i), text, ns=ts_ns(ts_at(i)))
+
+
+def src(name: str) -> logmerge.Source:
+    return logmerge.Source(id=(name.encode().hex() * 12)[:64], name="proj_" + name, short=name,
+                           css=logmerge.colour(name))
+
+
+def test_colour_is_from_the_name_only_and_in_the_palette():
+    names = [f"web_{i}" for i in range(40)]
+    classes = {logmerge.colour(n) for n in names}
+    assert classes <= {f"lc{i}" for i in range(logmerge.PALETTE)} and len(classes) > 5
+    assert logmerge.colour("web_1") == logmerge.colour("web_1")
+
+
+def test_merge_is_by_time_ties_keep_the_container_order_and_bound():
+    a, b = src("a"), src("b")
+    merged = logmerge._merge([(a, [line(1, "a1"), line(5, "a5"), line(5, "a5bis")]),
+                              (b, [line(2, "b2"), line(5, "b5"), line(9, "b9")])])
+    assert [(s.short, ln.text) for s, ln in merged] == [
+        ("a", "a1"), ("b", "b2"), ("a", "a5"), ("a", "a5bis"), ("b", "b5"), ("b", "b9")]
+    newest = logmerge._merge([(a, [line(i, f"a{i}") for i in range(0, 100, 2)]),
+                              (b, [line(i, f"b{i}") for i in range(1, 100, 2)])], bound=5)
+    assert [ln.text for _, ln in newest] == ["b95", "a96", "b97", "a98", "b99"]
+    assert logmerge._merge([(a, []), (b, [])]) == []
+
+
+def test_a_container_whose_streams_crossed_is_put_in_order():
+    a, b = src("a"), src("b")
+    # the engine logged stderr's 3 after stdout's 4 (its copiers race)
+    merged = logmerge._merge([(a, [line(1, "a1"), line(4, "a4"), line(3, "a3", STDERR)]),
+                              (b, [line(2, "b2")])])
+    assert [ln.text for _, ln in merged] == ["a1", "b2", "a3", "a4"]
+
+
+def test_stream_lines_assemble_pieces_per_stream_and_prefix():
+    ts = [ts_at(i) for i in range(6)]
+    body = (mux(STDOUT, f"{ts[0]} one\n".encode()) + mux(STDERR, f"{ts[1]} half ".encode())
+            + mux(STDOUT, f"{ts[2]} two\n".encode()) + mux(STDERR, f"{ts[1]} done\n".encode())
+            + mux(STDOUT, f"{ts[3]} no newline".encode()))
+    got = list(logmerge._stream_lines(stream(body), b"web_1  | ", timestamps=False))
+    assert [d for _, d in got] == [b"web_1  | one\n", b"web_1  | two\n", b"web_1  | half done\n",
+                                   b"web_1  | no newline\n"]
+    assert [n for n, _ in got] == [ts_ns(ts[0]), ts_ns(ts[2]), ts_ns(ts[1]), ts_ns(ts[3])]
+    with_ts = list(logmerge._stream_lines(stream(body), b"x | ", timestamps=True))
+    assert with_ts[0][1] == f"x | {ts[0]} one\n".encode()
+
+
+def test_stream_lines_write_a_huge_line_in_parts():
+    big = b"x" * (logmerge.LINE_HOLD + 10)
+    body = b"".join(mux(STDOUT, f"{ts_at(1)} ".encode() + big[i:i + 16384])
+                    for i in range(0, len(big), 16384)) + mux(STDOUT, f"{ts_at(1)} \n".encode())
+    got = [d for _, d in logmerge._stream_lines(stream(body), b"p | ", timestamps=False)]
+    assert len(got) == 2 and all(d.startswith(b"p | ") and d.endswith(b"\n") for d in got)
+    assert sum(len(d) - 5 for d in got) == len(big)
+
+
+def test_ordered_reorders_within_the_slack_and_keeps_ties():
+    items = [(10, b"a"), (30, b"c"), (20, b"b"), (30, b"c2"), (100, b"d"), (95, b"e")]
+    assert list(logmerge._ordered(iter(items), slack=15)) == [
+        (10, b"a"), (20, b"b"), (30, b"c"), (30, b"c2"), (95, b"e"), (100, b"d")]
+    # beyond the slack the source's order stands (it is the engine's)
+    late = [(100, b"x"), (200, b"z"), (10, b"y")]
+    assert [d for _, d in logmerge._ordered(iter(late), slack=5)] == [b"x", b"y", b"z"]
+
+
+def test_merged_text_pads_names_like_compose_logs():
+    a = stream(mux(STDOUT, f"{ts_at(1)} from a\n".encode()) + mux(STDOUT, f"{ts_at(3)} a3\n".encode()))
+    b = stream(mux(STDERR, f"{ts_at(2)} from longer\n".encode()))
+    text = b"".join(logmerge._text([(src("a"), a), (src("longer"), b)], width=6, timestamps=False))
+    assert text == b"a       | from a\nlonger  | from longer\na       | a3\n"
+
+
+def test_tagged_rows_escape_names_and_lines():
+    s = logmerge.Source(id="ab" * 32, name='x"><script>', short="<b>web</b>", css="lc3")
+    ln = LogLine(STDOUT, ts_at(1), "<img src=x onerror=alert(1)> & \x1b[31mred\x1b[0m",
+                 ns=ts_ns(ts_at(1)))
+    html = str(render_merged_rows([(s, ln)], timestamps=True,
+                                  links={s.key: ('/c/"x/logs', "/c/x/dl")}))
+    assert "<script>" not in html and "<img" not in html and "<b>" not in html
+    assert 'class="lsrc lc3"' in html and "&lt;b&gt;web&lt;/b&gt;" in html
+    assert 'href="/c/&#34;x/logs"' in html and 'title="x&#34;&gt;&lt;script&gt;"' in html
+    assert re.search(r'<span class="af1">red</span>', html)
+    tty = logmerge.Source(id="cd" * 32, name="t", short="t", css="lc1", tty=True)
+    assert '<div class="ll tty">' in str(render_merged_rows([(tty, ln)], timestamps=False,
+                                                             links={}))
