@@ -39,7 +39,10 @@ from .logview import Opts
 
 PALETTE = 10  # colour classes lc0..lc9 (static/style.css, light and dark)
 MAX_PICKED = 50  # containers a picked set may hold
-REORDER_NS = 5_000_000  # a container's stdout and stderr may reach its log this far apart
+# A container's stdout and stderr copiers race: an entry may reach its log after
+# a later one of the other stream. The download waits this long for such a one
+# (memory: the entries of one such window, whatever the log's size).
+REORDER_NS = 50_000_000
 LINE_HOLD = 1 << 20  # bytes of one line held for the download before it is written in parts
 WRITE_SIZE = 262144
 

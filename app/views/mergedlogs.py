@@ -77,7 +77,7 @@ def _page(sel: logmerge.Selection, errors: list[str] | None = None):
 def _poll(sel: logmerge.Selection):
     o = logview.read_opts(request.args)
     o.follow = True
-    cursors = Cursors.decode(request.args.get("cur"))
+    cursors = Cursors.decode(request.args.get("cur")) if "cur" in request.args else None
     if cursors is None:
         abort(400, description="the follow cursor is missing or malformed; reload the page.")
     shown = request.args.get("shown", "")
