@@ -47,10 +47,34 @@ LINE_HOLD = 1 << 20  # bytes of one line held for the download before it is writ
 WRITE_SIZE = 262144
 
 
-def colour(name: str) -> str:
-    """A colour class from the name alone: the same container keeps its colour
-    across polls and pages, whoever else is in the view."""
-    return f"lc{zlib.crc32(name.encode('utf-8', 'replace')) % PALETTE}"
+def colour(name: str) -> int:
+    """The colour a name asks for (a class lcN), from the name alone."""
+    return zlib.crc32(name.encode("utf-8", "replace")) % PALETTE
+
+
+def assign_colours(sources: list["Source"], known: "Cursors | None" = None) -> None:
+    """Each container the colour its name asks for, or the next one no other
+    container of the view has (two colours alike would read as one container),
+    while the palette lasts. One the page already shows keeps its colour (the
+    cursor carries it), so a container joining never repaints the others."""
+    used: set[int] = set()
+    fresh = []
+    for s in sources:
+        fixed = known.colour(s.key) if known is not None else None
+        if fixed is None:
+            fresh.append(s)
+        else:
+            s.colour = fixed
+            used.add(fixed)
+    for s in fresh:
+        want = colour(s.short)
+        for step in range(PALETTE):
+            c = (want + step) % PALETTE
+            if c not in used:
+                want = c
+                break
+        s.colour = want
+        used.add(want)
 
 
 @dataclass
@@ -74,7 +98,7 @@ class Source:
     id: str
     name: str
     short: str
-    css: str
+    colour: int = 0
     state: str = ""
     status: str = ""
     service: str = ""
@@ -84,6 +108,10 @@ class Source:
     @property
     def key(self) -> str:
         return Cursors.key(self.id)
+
+    @property
+    def css(self) -> str:
+        return f"lc{self.colour}"
 
     @property
     def running(self) -> bool:
@@ -104,6 +132,7 @@ class Merged:
     cursors: Cursors = field(default_factory=Cursors)
     search: Search | None = None
     removed: list[str] = field(default_factory=list)  # keys of containers gone since the last read
+    oneoffs: int = 0  # the project's one-off `run` containers, not in the view
 
     @property
     def dropped(self) -> int:
@@ -120,19 +149,20 @@ class Merged:
 
 
 # -- who is in the view -----------------------------------------------------------------
-def members(eng: Engine, sel: Selection) -> tuple[list[dict], list[str]]:
-    """The view's containers as list rows (one Engine call), and the picked
-    references that match no container."""
+def members(eng: Engine, sel: Selection) -> tuple[list[dict], list[str], int]:
+    """The view's containers as list rows (one Engine call), the picked
+    references that match no container, and how many one-off `run`
+    containers of the project were left out (as `docker compose logs` does)."""
     if not sel.picked:
         labels = [f"{projects.PROJECT}={sel.project}"]
         if sel.service is not None:
             labels.append(f"{projects.SERVICE}={sel.service}")
         raw = eng.containers(all=True, filters={"label": labels})
-        rows = [present(c) for c in raw]
-        rows = [r for r in rows if not projects.is_oneoff(r["labels"])]
+        every = [present(c) for c in raw]
+        rows = [r for r in every if not projects.is_oneoff(r["labels"])]
         rows.sort(key=lambda r: (r["labels"].get(projects.SERVICE) or "",
                                  projects.number(r["labels"]) or 0, r["name"]))
-        return rows, []
+        return rows, [], len(every) - len(rows)
     rows_all = [present(c) for c in eng.containers(all=True)]
     out, missing, seen = [], [], set()
     for ref in sel.refs:
@@ -146,7 +176,7 @@ def members(eng: Engine, sel: Selection) -> tuple[list[dict], list[str]]:
         if hits[0]["id"] not in seen:
             seen.add(hits[0]["id"])
             out.append(hits[0])
-    return out, missing
+    return out, missing, 0
 
 
 def parse_refs(values: list[str]) -> tuple[tuple[str, ...], list[str]]:
@@ -170,12 +200,12 @@ def parse_refs(values: list[str]) -> tuple[tuple[str, ...], list[str]]:
     return tuple(refs), errors
 
 
-def _sources(rows: list[dict], sel: Selection) -> list[Source]:
+def _sources(rows: list[dict], known: Cursors | None = None) -> list[Source]:
     out = []
     for r in rows:
         proj = r["labels"].get(projects.PROJECT)
         short = projects.short_name(r["name"], proj) if proj else r["name"]
-        out.append(Source(r["id"], r["name"], short, "", r["state"], r["status"],
+        out.append(Source(r["id"], r["name"], short, 0, r["state"], r["status"],
                           r["labels"].get(projects.SERVICE) or ""))
     counts: dict[str, int] = {}
     for s in out:
@@ -183,7 +213,7 @@ def _sources(rows: list[dict], sel: Selection) -> list[Source]:
     for s in out:
         if counts[s.short] > 1:  # two projects' web_1 picked together: their full names
             s.short = s.name
-        s.css = colour(s.short)
+    assign_colours(out, known)
     return out
 
 
@@ -233,10 +263,10 @@ def _line_ns(pair) -> int:
 
 def first_read(eng: Engine, sel: Selection, o: Opts) -> Merged:
     """The page: each container's tail (and window), merged; a cursor each."""
-    rows, missing = members(eng, sel)
-    sources = _sources(rows, sel)
+    rows, missing, oneoffs = members(eng, sel)
+    sources = _sources(rows)
     search, new_search = _searcher(o)
-    m = Merged(sources, search=search)
+    m = Merged(sources, search=search, oneoffs=oneoffs)
     for ref in missing:
         m.notices.append(("warn", f"No single container is named or has an ID starting with "
                                   f"“{ref}”: it is not in this view."))
@@ -250,8 +280,8 @@ def follow_read(eng: Engine, sel: Selection, o: Opts, cursors: Cursors) -> Merge
     the window's start; the removed said once."""
     if sel.picked:  # a picked set is the set of containers it held
         sel = Selection(refs=tuple(sorted(cursors.keys())))
-    rows, _ = members(eng, sel)
-    sources = _sources(rows, sel)
+    rows, _, _ = members(eng, sel)
+    sources = _sources(rows, cursors)
     search, new_search = _searcher(o)
     m = Merged(sources, search=search)
     start = logview.start_ns(o)
@@ -295,7 +325,8 @@ def _gather(m: Merged, sources: list[Source], results, *, start: int, joined: se
                 raise exc
             if old is None or s.key in joined:  # said when it first comes, not every poll
                 m.notices.append(("bad", f"{s.short}: its log cannot be read: {exc.message}"))
-            m.cursors.put(s.id, (old.get(s.id) if old else None) or Cursor(start, 0), s.short)
+            m.cursors.put(s.id, (old.get(s.id) if old else None) or Cursor(start, 0), s.short,
+                          s.colour)
             live.append(s)
             continue
         s.tty = read.tty
@@ -309,7 +340,7 @@ def _gather(m: Merged, sources: list[Source], results, *, start: int, joined: se
         for n in r.notices:
             m.stream_notices.append((s, n))
         pairs.append((s, r.lines))
-        m.cursors.put(s.id, read.cursor, s.short)
+        m.cursors.put(s.id, read.cursor, s.short, s.colour)
         live.append(s)
     m.sources[:] = live
     m.lines = _merge(pairs)
@@ -327,8 +358,8 @@ def download(eng: Engine, sel: Selection, d: logview.Download) -> Download:
     """The merged log as text, each line `name  | line` (with the engine's
     timestamp after the bar when asked), oldest first, streamed: the streams
     are opened in parallel and read lazily, one entry at a time each."""
-    rows, missing = members(eng, sel)
-    sources = _sources(rows, sel)
+    rows, missing, _ = members(eng, sel)
+    sources = _sources(rows)
     opened = each(sources, lambda s: eng.logs(s.id, stdout=d.stdout, stderr=d.stderr,
                                                 timestamps=True, tail=d.tail, since=d.since,
                                                 until=d.until))

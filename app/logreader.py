@@ -98,13 +98,15 @@ class Cursor:
         return ns_to_engine(self.ns)
 
 
-_ITEM_RE = re.compile(r"([0-9a-f]{12})~([0-9a-f]{1,16})~([0-9a-f]{1,8})(?:~([A-Za-z0-9_.-]{1,64}))?")
+_ITEM_RE = re.compile(r"([0-9a-f]{12})~([0-9a-f]{1,16})~([0-9a-f]{1,8})"
+                      r"(?:~(\d)~([A-Za-z0-9_.-]{0,64}))?")
 
 
 class Cursors:
     """One Cursor per container of a merged log, in one compact text for the
-    poll URL: `id~ns~seen~name` per container (the ID's first 12 hex digits,
-    ns and seen in hex, the short name shown for it), joined by commas.
+    poll URL: `id~ns~seen~colour~name` per container (the ID's first 12 hex
+    digits, ns and seen in hex, then how the page shows it: its colour class's
+    digit and short name), joined by commas.
 
     The set of containers in it is the set the page knows: one the engine
     lists that is not in it has joined; one in it the engine no longer lists
@@ -113,8 +115,8 @@ class Cursors:
 
     MAX_ITEMS = 500
 
-    def __init__(self, items: dict[str, tuple[Cursor, str]] | None = None):
-        self.items: dict[str, tuple[Cursor, str]] = dict(items or {})
+    def __init__(self, items: dict[str, tuple[Cursor, str, int | None]] | None = None):
+        self.items: dict[str, tuple[Cursor, str, int | None]] = dict(items or {})
 
     @staticmethod
     def key(cid: str) -> str:
@@ -127,9 +129,12 @@ class Cursors:
     def name(self, key: str) -> str:
         return self.items[key][1] if key in self.items else key
 
-    def put(self, cid: str, cursor: Cursor, name: str = "") -> None:
+    def colour(self, key: str) -> int | None:
+        return self.items[key][2] if key in self.items else None
+
+    def put(self, cid: str, cursor: Cursor, name: str = "", colour: int | None = None) -> None:
         clean = re.sub(r"[^A-Za-z0-9_.-]", "", name)[:64]
-        self.items[self.key(cid)] = (cursor, clean)
+        self.items[self.key(cid)] = (cursor, clean, colour if colour in range(10) else None)
 
     def keys(self) -> set[str]:
         return set(self.items)
@@ -138,8 +143,8 @@ class Cursors:
         return len(self.items)
 
     def encode(self) -> str:
-        return ",".join(f"{k}~{c.ns:x}~{c.seen:x}" + (f"~{n}" if n else "")
-                        for k, (c, n) in sorted(self.items.items()))
+        return ",".join(f"{k}~{c.ns:x}~{c.seen:x}" + (f"~{col}~{n}" if col is not None else "")
+                        for k, (c, n, col) in sorted(self.items.items()))
 
     @classmethod
     def decode(cls, text: str | None) -> "Cursors | None":
@@ -155,8 +160,9 @@ class Cursors:
             m = _ITEM_RE.fullmatch(part)
             if not m:
                 return None
+            col = m.group(4)
             out.items[m.group(1)] = (Cursor(int(m.group(2), 16), int(m.group(3), 16)),
-                                     m.group(4) or "")
+                                     m.group(5) or "", int(col) if col is not None else None)
         return out
 
 

@@ -74,10 +74,12 @@ def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str) -> Mar
     return Markup("".join(out))
 
 
-def render_merged_rows(pairs, *, timestamps: bool, links: dict) -> Markup:
+def render_merged_rows(pairs, *, links: dict) -> Markup:
     """The rows of a merged log: (source, LogLine) pairs, each line tagged with
     its container (short name, colour class). `links[source.key]` is
-    (that container's logs page, its download) for the tag and a cut line."""
+    (that container's logs page, its download) for the tag and a cut line.
+    Every row carries its timestamp (hidden by the page's no-ts class when not
+    asked for): the page puts a late row in its place by it."""
     out = []
     append = out.append
     heads = _HEADS
@@ -96,8 +98,5 @@ def render_merged_rows(pairs, *, timestamps: bool, links: dict) -> Markup:
             body = text
         else:
             body = _body(ln, tag[1])
-        if timestamps:
-            append(f'{start}{_time(ln.ts)}{tag[0]}{mid}{body}</span></div>\n')
-        else:
-            append(f"{start}{tag[0]}{mid}{body}</span></div>\n")
+        append(f'{start}{_time(ln.ts)}{tag[0]}{mid}{body}</span></div>\n')
     return Markup("".join(out))

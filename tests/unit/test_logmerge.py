@@ -25,14 +25,33 @@ def line(i: int, text: str, stream_=STDOUT) -> LogLine:
 
 def src(name: str) -> logmerge.Source:
     return logmerge.Source(id=(name.encode().hex() * 12)[:64], name="proj_" + name, short=name,
-                           css=logmerge.colour(name))
+                           colour=logmerge.colour(name))
 
 
-def test_colour_is_from_the_name_only_and_in_the_palette():
+def test_colours_from_the_name_never_two_alike_and_kept_for_the_shown():
+    from app.logreader import Cursor, Cursors
+
     names = [f"web_{i}" for i in range(40)]
-    classes = {logmerge.colour(n) for n in names}
-    assert classes <= {f"lc{i}" for i in range(logmerge.PALETTE)} and len(classes) > 5
+    wanted = {logmerge.colour(n) for n in names}
+    assert wanted <= set(range(logmerge.PALETTE)) and len(wanted) > 5
     assert logmerge.colour("web_1") == logmerge.colour("web_1")
+    srcs = [src(f"web_{i}") for i in range(1, 8)]
+    logmerge.assign_colours(srcs)
+    assert len({s.colour for s in srcs}) == 7  # while the palette lasts, all different
+    assert srcs[0].colour == logmerge.colour("web_1")  # the first gets what it asks for
+    # the page shows them so; a newcomer that would take one of theirs gets another,
+    # and nobody already shown is repainted
+    shown = Cursors()
+    for s in srcs:
+        shown.put(s.id, Cursor(0, 0), s.short, s.colour)
+    later = [src("aaa")] + [src(f"web_{i}") for i in range(1, 8)]
+    later[0].colour = -1
+    logmerge.assign_colours(later, shown)
+    assert [s.colour for s in later[1:]] == [s.colour for s in srcs]
+    assert later[0].colour not in {s.colour for s in srcs}
+    many = [src(f"s{i}") for i in range(25)]
+    logmerge.assign_colours(many)
+    assert {s.colour for s in many} == set(range(logmerge.PALETTE))
 
 
 def test_merge_is_by_time_ties_keep_the_container_order_and_bound():
@@ -94,15 +113,14 @@ def test_merged_text_pads_names_like_compose_logs():
 
 
 def test_tagged_rows_escape_names_and_lines():
-    s = logmerge.Source(id="ab" * 32, name='x"><script>', short="<b>web</b>", css="lc3")
+    s = logmerge.Source(id="ab" * 32, name='x"><script>', short="<b>web</b>", colour=3)
     ln = LogLine(STDOUT, ts_at(1), "<img src=x onerror=alert(1)> & \x1b[31mred\x1b[0m",
                  ns=ts_ns(ts_at(1)))
-    html = str(render_merged_rows([(s, ln)], timestamps=True,
+    html = str(render_merged_rows([(s, ln)],
                                   links={s.key: ('/c/"x/logs', "/c/x/dl")}))
     assert "<script>" not in html and "<img" not in html and "<b>" not in html
     assert 'class="lsrc lc3"' in html and "&lt;b&gt;web&lt;/b&gt;" in html
     assert 'href="/c/&#34;x/logs"' in html and 'title="x&#34;&gt;&lt;script&gt;"' in html
     assert re.search(r'<span class="af1">red</span>', html)
-    tty = logmerge.Source(id="cd" * 32, name="t", short="t", css="lc1", tty=True)
-    assert '<div class="ll tty">' in str(render_merged_rows([(tty, ln)], timestamps=False,
-                                                             links={}))
+    tty = logmerge.Source(id="cd" * 32, name="t", short="t", colour=1, tty=True)
+    assert '<div class="ll tty">' in str(render_merged_rows([(tty, ln)], links={}))
