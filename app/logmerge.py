@@ -23,6 +23,7 @@ import heapq
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import count, repeat
 from operator import itemgetter
 from typing import Iterator
 
@@ -218,6 +219,30 @@ def _sources(rows: list[dict], known: Cursors | None = None) -> list[Source]:
 
 
 # -- reading ---------------------------------------------------------------------------
+# Whether a container has a TTY, by engine and ID: what the gateway needs to read
+# its log, fixed for the container's life. Known, it spares the inspect that
+# would go out beside each logs call (every poll of a merged view).
+_TTY: dict[tuple[str, str], bool] = {}
+_TTY_MAX = 20_000
+
+
+def _known(eng: Engine, s: "Source") -> dict | None:
+    """What the gateway needs of a container to read its log, when known."""
+    tty = _TTY.get((eng.name, s.id))
+    if tty is None:
+        return None
+    return {"Id": s.id, "Name": "/" + s.name, "Config": {"Tty": tty},
+            "State": {"Status": s.state}}
+
+
+def _remember(eng: Engine, read) -> None:
+    c = read.container or {}
+    if c.get("Id") and "Config" in c:
+        if len(_TTY) >= _TTY_MAX:
+            _TTY.clear()
+        _TTY[(eng.name, c["Id"])] = bool(c["Config"].get("Tty"))
+
+
 def _searcher(o: Opts):
     """A new Search per container (each keeps its own time budget), the
     query checked once: a bad one is said once in o.errors."""
@@ -244,21 +269,22 @@ def _in_order(lines) -> list:
 
 
 def _merge(pairs: list[tuple[Source, list[LogLine]]], bound: int = PAGE_BOUND) -> list:
-    """One pass over every container's lines, oldest first; the newest `bound` kept."""
-    def tagged(src, lines):
-        for ln in lines:
-            yield src, ln
-
-    iters = [tagged(src, _in_order(lines)) for src, lines in pairs if lines]
-    if not iters:
+    """One pass over every container's lines, oldest first (heapq.merge on the
+    lines' ns; a tie keeps the containers' order, then each one's own); the
+    newest `bound` kept, as (source, line) pairs."""
+    runs = []
+    srcs = []
+    for src, lines in pairs:
+        seq = _in_order(lines)
+        if seq:
+            i = len(srcs)
+            srcs.append(src)
+            # (ns, container, position, line): compared in C, never down to the line
+            runs.append(zip([ln.ns for ln in seq], repeat(i), count(), seq))
+    if not runs:
         return []
-    if len(iters) == 1:
-        return list(deque(iters[0], maxlen=bound))
-    return list(deque(heapq.merge(*iters, key=_line_ns), maxlen=bound))
-
-
-def _line_ns(pair) -> int:
-    return pair[1].ns
+    merged = deque(runs[0] if len(runs) == 1 else heapq.merge(*runs), maxlen=bound)
+    return [(srcs[i], ln) for _, i, _, ln in merged]
 
 
 def first_read(eng: Engine, sel: Selection, o: Opts) -> Merged:
@@ -270,8 +296,9 @@ def first_read(eng: Engine, sel: Selection, o: Opts) -> Merged:
     for ref in missing:
         m.notices.append(("warn", f"No single container is named or has an ID starting with "
                                   f"“{ref}”: it is not in this view."))
-    results = each(sources, lambda s: logview.read_tail(eng, s.id, o, new_search()))
-    _gather(m, sources, results, start=logview.start_ns(o), joined=set())
+    results = each(sources, lambda s: logview.read_tail(eng, s.id, o, new_search(),
+                                                        container=_known(eng, s)))
+    _gather(m, sources, results, start=logview.start_ns(o), joined=set(), eng=eng)
     return m
 
 
@@ -292,7 +319,7 @@ def follow_read(eng: Engine, sel: Selection, o: Opts, cursors: Cursors) -> Merge
 
     def one(s: Source):
         cur = cursors.get(s.id) or Cursor(start, 0)
-        return logview.read_after(eng, s.id, o, cur, new_search)
+        return logview.read_after(eng, s.id, o, cur, new_search, container=_known(eng, s))
 
     results = each(sources, one)
     for key in sorted(known - {s.key for s in sources}):
@@ -302,12 +329,12 @@ def follow_read(eng: Engine, sel: Selection, o: Opts, cursors: Cursors) -> Merge
     for s in sources:
         if s.joined:
             m.notices.append(("info", f"{s.short} joined the view."))
-    _gather(m, sources, results, start=start, joined=joined, old=cursors)
+    _gather(m, sources, results, start=start, joined=joined, old=cursors, eng=eng)
     return m
 
 
 def _gather(m: Merged, sources: list[Source], results, *, start: int, joined: set[str],
-            old: Cursors | None = None) -> None:
+            eng: Engine, old: Cursors | None = None) -> None:
     pairs = []
     live = []
     for s, (read, exc) in zip(sources, results):
@@ -330,6 +357,7 @@ def _gather(m: Merged, sources: list[Source], results, *, start: int, joined: se
             live.append(s)
             continue
         s.tty = read.tty
+        _remember(eng, read)
         st = (read.container or {}).get("State") or {}
         if st.get("Status"):
             s.state = st["Status"]
@@ -362,7 +390,7 @@ def download(eng: Engine, sel: Selection, d: logview.Download) -> Download:
     sources = _sources(rows)
     opened = each(sources, lambda s: eng.logs(s.id, stdout=d.stdout, stderr=d.stderr,
                                                 timestamps=True, tail=d.tail, since=d.since,
-                                                until=d.until))
+                                                until=d.until, container=_known(eng, s)))
     streams: list[tuple[Source, LogStream]] = []
     fault = None
     for s, (stream, exc) in zip(sources, opened):

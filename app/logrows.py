@@ -76,27 +76,31 @@ def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str) -> Mar
 
 def render_merged_rows(pairs, *, links: dict) -> Markup:
     """The rows of a merged log: (source, LogLine) pairs, each line tagged with
-    its container (short name, colour class). `links[source.key]` is
-    (that container's logs page, its download) for the tag and a cut line.
-    Every row carries its timestamp (hidden by the page's no-ts class when not
-    asked for): the page puts a late row in its place by it."""
+    its container (short name, colour class; the legend links each to its own
+    page). `links[source.key]` is (that container's logs page, its download):
+    the download is offered for a line cut short. Every row carries its
+    timestamp (hidden by the page's no-ts class when not asked for): the page
+    puts a row a poll brings late in its place by it."""
     out = []
     append = out.append
-    heads = _HEADS
     special = _SPECIAL.search
-    tags: dict = {}
+    heads: dict = {}  # id(source) -> {stream: (row start, tag and label), ...}, download
     for src, ln in pairs:
-        tag = tags.get(src.key)
-        if tag is None:
-            page, dl = links.get(src.key, ("", ""))
-            tag = tags[src.key] = (
-                f'<a class="lsrc {src.css}" href="{escape(page)}" title="{escape(src.name)}">'
-                f'{escape(src.short)}</a>', str(escape(dl)), src.tty)
-        start, mid = heads["tty" if tag[2] else ln.label]
+        got = heads.get(id(src))
+        if got is None:
+            tag = (f'<span class="lsrc {src.css}" title="{escape(src.name)}">'
+                   f'{escape(src.short)}</span>')
+            per = {}
+            for code, label in ((1, "out"), (2, "err")):
+                start, mid = _HEADS["tty" if src.tty else label]
+                per[code] = (start, tag + mid)
+            got = heads[id(src)] = (per, str(escape(links.get(src.key, ("", ""))[1])))
+        start, mid = got[0].get(ln.stream) or got[0][1]
         text = ln.text
-        if ln.spans is None and not ln.dropped and ln.newline and special(text) is None:
-            body = text
-        else:
-            body = _body(ln, tag[1])
-        append(f'{start}{_time(ln.ts)}{tag[0]}{mid}{body}</span></div>\n')
+        if ln.spans is not None or ln.dropped or not ln.newline or special(text) is not None:
+            text = _body(ln, got[1])
+        ts = ln.ts
+        append(f'{start}<time title="{ts}">{ts[:10]} {ts[11:23]}</time>{mid}{text}'
+               '</span></div>\n' if len(ts) == 30 else
+               f'{start}{_time(ts)}{mid}{text}</span></div>\n')
     return Markup("".join(out))

@@ -165,15 +165,16 @@ def follow_read(eng: Engine, ref: str, o: Opts, cursor: Cursor) -> Read:
 
 
 def read_after(eng: Engine, ref: str, o: Opts, cursor: Cursor,
-               new_search: Callable[[], Search | None]) -> Read:
-    """The entries after the cursor; `o` is only read. A small tail first: the
+               new_search: Callable[[], Search | None], container: dict | None = None) -> Read:
+    """The entries after the cursor; `o` is only read (`container`: its
+    inspect, or what of it the gateway needs, when the caller has it). A small tail first: the
     engine reads a tail backwards from the end of the log, so a poll costs
     what it returns; a burst bigger than that widens it (x8), never to no
     tail at all, which makes the engine decode the whole log from its start."""
     tail: int | None = cursor.seen + POLL_TAIL
     search = new_search()
     stream = eng.logs(ref, stdout=o.stdout, stderr=o.stderr, timestamps=True, tail=tail,
-                      since=cursor.since, until=o.until_engine)
+                      since=cursor.since, until=o.until_engine, container=container)
     container, tty = stream.container, stream.tty
     result = _read(stream, o, search, skip=cursor.seen)
     while tail is not None and result.entries >= tail:

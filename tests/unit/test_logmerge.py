@@ -120,7 +120,7 @@ def test_tagged_rows_escape_names_and_lines():
                                   links={s.key: ('/c/"x/logs', "/c/x/dl")}))
     assert "<script>" not in html and "<img" not in html and "<b>" not in html
     assert 'class="lsrc lc3"' in html and "&lt;b&gt;web&lt;/b&gt;" in html
-    assert 'href="/c/&#34;x/logs"' in html and 'title="x&#34;&gt;&lt;script&gt;"' in html
+    assert '<span class="lsrc lc3" title="x&#34;&gt;&lt;script&gt;">' in html
     assert re.search(r'<span class="af1">red</span>', html)
     tty = logmerge.Source(id="cd" * 32, name="t", short="t", colour=1, tty=True)
     assert '<div class="ll tty">' in str(render_merged_rows([(tty, ln)], links={}))
