@@ -198,6 +198,9 @@ def test_every_engine_side_by_side(second_engine, docker_host, run_container):
         far = client.get(f"/engines/far/projects/{proj}").get_data(as_text=True)
         assert "api" in far and 'data-service="web"' not in far
         assert client.get(f"/engines/far/projects/{proj}/logs").status_code == 200
+        grouped = client.get("/containers?view=project").get_data(as_text=True)
+        assert f'data-keep="here/{proj}"' in grouped and f'data-keep="far/{proj}"' in grouped
+        assert f'href="/engines/far/projects/{proj}"' in grouped
     finally:
         subprocess.run(["docker", "-H", second_engine.unix_host, "rm", "-f",
                         out.stdout.decode().strip()], capture_output=True, timeout=60)
