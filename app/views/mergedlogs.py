@@ -55,8 +55,9 @@ def _context(sel: logmerge.Selection, m: logmerge.Merged, o: logview.Opts) -> di
 
 
 def _dl_args(o: logview.Opts) -> dict:
+    """The download matching the page: streams, timestamps, the window; all of
+    each log in it, as a container's own download link gives."""
     return {"stdout": int(o.stdout), "stderr": int(o.stderr), "timestamps": 1 if o.ts else 0,
-            "tail": None if o.tail == logview.DEFAULT_TAIL else o.tail,
             "since": o.since_engine or None, "until": o.until_engine or None}
 
 

@@ -79,8 +79,12 @@ def get_pages(app_rules, url: str, cid: str, http) -> dict[str, int]:
         path = rule.rule.replace("<ref>", cid).replace("<engine>", "default")
         if "<" in path:
             continue
-        r = http.get(url + path, params={"cursor": "1-0"} if path.endswith("/poll") else None,
-                     timeout=20, allow_redirects=False)
+        params = None
+        if path.endswith("/poll"):  # a container's cursor, and a merged log's (empty)
+            params = {"cursor": "1-0", "cur": ""}
+        elif path.endswith("/logs/download") and "/containers/" not in path:
+            params = {"c": cid}  # merged logs of picked containers
+        r = http.get(url + path, params=params, timeout=20, allow_redirects=False)
         out[path] = r.status_code
         assert "Traceback" not in r.text, path
     return out
@@ -115,6 +119,7 @@ def test_the_installed_wheel_serves_every_page(wheel_venv, run_container, docker
                 assert r.status_code == 303
             codes = get_pages(rules, url, cid, http)
             assert codes.pop("/") == 302 and codes.pop("/login") == 302
+            assert codes.pop("/engines/default/") == 302  # an engine's root: its list
             assert {p: c for p, c in codes.items() if c != 200} == {}, argv
             page = http.get(url + f"/containers/{cid}/logs", timeout=10).text
             assert "from-the-wheel" in page
