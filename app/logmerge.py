@@ -410,57 +410,119 @@ def download(eng: Engine, sel: Selection, d: logview.Download) -> Download:
 
 def _text(streams: list[tuple[Source, LogStream]], width: int, timestamps: bool
           ) -> Iterator[bytes]:
-    gens = [_ordered(_stream_lines(st, (s.short.ljust(width + 1) + " | ").encode("utf-8", "replace"),
-                                   timestamps))
-            for s, st in streams]
+    runs = [_stream_lines(st, (s.short.ljust(width + 1) + " | ").encode("utf-8", "replace"),
+                          timestamps) for s, st in streams]
     pending: list[bytes] = []
     held = 0
     try:
-        for _, line in heapq.merge(*gens, key=itemgetter(0)):
-            pending.append(line)
-            held += len(line)
+        for batch in merge_batches(runs):
+            for _, line in batch:
+                pending.append(line)
+                held += len(line)
             if held >= WRITE_SIZE:
                 yield b"".join(pending)
                 pending, held = [], 0
         if pending:
             yield b"".join(pending)
     finally:
-        for g in gens:
-            g.close()
+        for r in runs:
+            r.close()
         for _, st in streams:
             st.close()
 
 
-def _stream_lines(stream: LogStream, prefix: bytes, timestamps: bool
-                  ) -> Iterator[tuple[int, bytes]]:
-    """One container's entries -> (ns, `prefix[ts ]line\\n`), a line per
-    stream assembled across the engine's 16 KB pieces (a line longer than
-    LINE_HOLD is written in parts, each prefixed)."""
+def merge_batches(runs: list[Iterator[list]], slack: int = REORDER_NS) -> Iterator[list]:
+    """Several sources' items, (ns, data) in batches as each source reads them,
+    merged by ns, lazily, in batches: what every source has passed (its newest
+    item less `slack`, for a container's crossed stdout and stderr) is sorted
+    at once (in C; a tie keeps the sources' order, then each one's own) and
+    handed on; the rest waits. The source furthest behind is read next, so
+    memory holds about one batch per source, whatever the logs' size."""
+    n = len(runs)
+    bufs: list[list] = [[] for _ in range(n)]
+    low: list[int] = [0] * n  # the oldest ns waiting in each buffer
+    newest: list[int] = [0] * n
+    live = [True] * n
+    key = itemgetter(0)
+
+    def pull(i: int) -> None:
+        for batch in runs[i]:
+            if batch:
+                lo = min(batch, key=key)[0]
+                low[i] = lo if not bufs[i] else min(low[i], lo)
+                bufs[i].extend(batch)
+                newest[i] = max(newest[i], max(batch, key=key)[0])
+                return
+        live[i] = False
+
+    for i in range(n):
+        pull(i)
+    while True:
+        alive = [i for i in range(n) if live[i]]
+        if not alive:
+            break
+        behind = min(alive, key=newest.__getitem__)
+        floor = newest[behind] - slack
+        out: list = []
+        for i in range(n):
+            buf = bufs[i]
+            if not buf or low[i] > floor:
+                continue
+            keep = [x for x in buf if x[0] > floor]
+            if keep:
+                out.extend(x for x in buf if x[0] <= floor)
+                low[i] = min(keep, key=key)[0]
+            else:
+                out.extend(buf)
+            bufs[i] = keep
+        if out:
+            out.sort(key=key)
+            yield out
+        pull(behind)
+    rest = [x for buf in bufs for x in buf]
+    if rest:
+        rest.sort(key=key)
+        yield rest
+
+
+def _stream_lines(stream: LogStream, prefix: bytes, timestamps: bool) -> Iterator[list]:
+    """One container's entries -> batches of (ns, `prefix[ts ]line\n`), as
+    they come off the connection: a line per stream assembled across the
+    engine's 16 KB pieces (a line longer than LINE_HOLD is written in parts,
+    each prefixed)."""
     pending: dict[int, list] = {}  # stream -> [pieces, size, ts, ns]
     last_ns = 0
+    join = b"".join
+    sep = b" "
+    nl_b = b"\n"
 
     def out(ts: bytes, ns: int, body: bytes) -> tuple[int, bytes]:
         if timestamps and ts:
-            return ns, b"".join((prefix, ts, b" ", body, b"\n"))
-        return ns, b"".join((prefix, body, b"\n"))
+            return ns, join((prefix, ts, sep, body, nl_b))
+        return ns, join((prefix, body, nl_b))
 
     for batch in stream.batches():
+        got = []
+        add = got.append
         for code, ts, ns, data, _dropped in batch:
             if ns is None:
                 ns = last_ns
             else:
                 last_ns = ns
-            if code not in pending and data.endswith(b"\n") and data.find(b"\n") == len(data) - 1:
-                yield out(ts, ns, data[:-1])
+            if code not in pending and data[-1:] == nl_b and data.find(nl_b) == len(data) - 1:
+                if timestamps and ts:
+                    add((ns, join((prefix, ts, sep, data))))
+                else:
+                    add((ns, prefix + data))
                 continue
             start, n = 0, len(data)
             while start < n:
-                nl = data.find(b"\n", start)
+                nl = data.find(nl_b, start)
                 piece = data[start:] if nl < 0 else data[start:nl]
                 p = pending.get(code)
                 if p is None:
                     if nl >= 0:
-                        yield out(ts, ns, piece)
+                        add(out(ts, ns, piece))
                         start = nl + 1
                         continue
                     p = pending[code] = [[], 0, ts, ns]
@@ -468,38 +530,10 @@ def _stream_lines(stream: LogStream, prefix: bytes, timestamps: bool
                 p[1] += len(piece)
                 if nl >= 0 or p[1] >= LINE_HOLD:
                     del pending[code]
-                    yield out(p[2], p[3], b"".join(p[0]))
+                    add(out(p[2], p[3], join(p[0])))
                 if nl < 0:
                     break
                 start = nl + 1
-    for code in sorted(pending):  # the log ended without a newline
-        p = pending[code]
-        yield out(p[2], p[3], b"".join(p[0]))
-
-
-def _ordered(items: Iterator[tuple[int, bytes]], slack: int = REORDER_NS
-             ) -> Iterator[tuple[int, bytes]]:
-    """Items by their ns, where the source is in order but for crossings
-    within `slack` (a container's stdout and stderr copiers race): each item
-    waits until the source has gone `slack` past it. Memory: the items of one
-    slack window."""
-    heap: list = []
-    seq = 0
-    newest = None
-    try:
-        for ns, data in items:
-            if newest is None or ns > newest:
-                newest = ns
-            heapq.heappush(heap, (ns, seq, data))
-            seq += 1
-            floor = newest - slack
-            while heap and heap[0][0] <= floor:
-                ns0, _, d0 = heapq.heappop(heap)
-                yield ns0, d0
-        while heap:
-            ns0, _, d0 = heapq.heappop(heap)
-            yield ns0, d0
-    finally:
-        close = getattr(items, "close", None)
-        if close is not None:
-            close()
+        yield got
+    # the log ended without a newline
+    yield [out(p[2], p[3], join(p[0])) for _, p in sorted(pending.items())]

@@ -23,6 +23,10 @@ def line(i: int, text: str, stream_=STDOUT) -> LogLine:
     return LogLine(stream_, ts_at(i), text, ns=ts_ns(ts_at(i)))
 
 
+def flat(batched):
+    return [x for batch in batched for x in batch]
+
+
 def src(name: str) -> logmerge.Source:
     return logmerge.Source(id=(name.encode().hex() * 12)[:64], name="proj_" + name, short=name,
                            colour=logmerge.colour(name))
@@ -79,11 +83,11 @@ def test_stream_lines_assemble_pieces_per_stream_and_prefix():
     body = (mux(STDOUT, f"{ts[0]} one\n".encode()) + mux(STDERR, f"{ts[1]} half ".encode())
             + mux(STDOUT, f"{ts[2]} two\n".encode()) + mux(STDERR, f"{ts[1]} done\n".encode())
             + mux(STDOUT, f"{ts[3]} no newline".encode()))
-    got = list(logmerge._stream_lines(stream(body), b"web_1  | ", timestamps=False))
+    got = flat(logmerge._stream_lines(stream(body), b"web_1  | ", timestamps=False))
     assert [d for _, d in got] == [b"web_1  | one\n", b"web_1  | two\n", b"web_1  | half done\n",
                                    b"web_1  | no newline\n"]
     assert [n for n, _ in got] == [ts_ns(ts[0]), ts_ns(ts[2]), ts_ns(ts[1]), ts_ns(ts[3])]
-    with_ts = list(logmerge._stream_lines(stream(body), b"x | ", timestamps=True))
+    with_ts = flat(logmerge._stream_lines(stream(body), b"x | ", timestamps=True))
     assert with_ts[0][1] == f"x | {ts[0]} one\n".encode()
 
 
@@ -91,18 +95,43 @@ def test_stream_lines_write_a_huge_line_in_parts():
     big = b"x" * (logmerge.LINE_HOLD + 10)
     body = b"".join(mux(STDOUT, f"{ts_at(1)} ".encode() + big[i:i + 16384])
                     for i in range(0, len(big), 16384)) + mux(STDOUT, f"{ts_at(1)} \n".encode())
-    got = [d for _, d in logmerge._stream_lines(stream(body), b"p | ", timestamps=False)]
+    got = [d for _, d in flat(logmerge._stream_lines(stream(body), b"p | ", timestamps=False))]
     assert len(got) == 2 and all(d.startswith(b"p | ") and d.endswith(b"\n") for d in got)
     assert sum(len(d) - 5 for d in got) == len(big)
 
 
-def test_ordered_reorders_within_the_slack_and_keeps_ties():
-    items = [(10, b"a"), (30, b"c"), (20, b"b"), (30, b"c2"), (100, b"d"), (95, b"e")]
-    assert list(logmerge._ordered(iter(items), slack=15)) == [
-        (10, b"a"), (20, b"b"), (30, b"c"), (30, b"c2"), (95, b"e"), (100, b"d")]
-    # beyond the slack the source's order stands (it is the engine's)
+def batches(items, size):
+    return iter([items[i:i + size] for i in range(0, len(items), size)])
+
+
+def test_merge_batches_orders_within_the_slack_keeps_ties_and_stays_lazy():
+    a = [(10, b"a10"), (30, b"a30"), (20, b"a20"), (30, b"a30b"), (100, b"a100"), (95, b"a95")]
+    b = [(5, b"b5"), (30, b"b30"), (200, b"b200")]
+    got = flat(logmerge.merge_batches([batches(a, 2), batches(b, 1)], slack=15))
+    assert [d for _, d in got] == [b"b5", b"a10", b"a20", b"a30", b"a30b", b"b30", b"a95",
+                                   b"a100", b"b200"]
+    # later than the slack: handed on as soon as it is read (the rest stays in order)
     late = [(100, b"x"), (200, b"z"), (10, b"y")]
-    assert [d for _, d in logmerge._ordered(iter(late), slack=5)] == [b"x", b"y", b"z"]
+    assert [d for _, d in flat(logmerge.merge_batches([batches(late, 1)], slack=5))] == \
+        [b"x", b"y", b"z"]
+    # lazy: a source far ahead waits with one batch while the one behind streams
+    pulled = []
+
+    def counting(items, name):
+        for i in range(0, len(items), 10):
+            pulled.append(name)
+            yield items[i:i + 10]
+
+    old = [(i, b"o") for i in range(0, 100_000, 10)]  # 10,000 items, all older
+    new = [(10**9 + i, b"n") for i in range(1000)]
+    it = logmerge.merge_batches([counting(old, "old"), counting(new, "new")], slack=0)
+    got = list(next(it))
+    assert got[0] == (0, b"o") and pulled.count("new") == 1
+    for _ in range(500):
+        got += next(it)
+    assert pulled.count("new") == 1  # the one ahead was not read on meanwhile
+    got += flat(it)
+    assert got == old + new
 
 
 def test_merged_text_pads_names_like_compose_logs():
