@@ -62,8 +62,10 @@ def create_app(settings: "Settings | None" = None, engine: "Engine | None" = Non
     errors.init_app(app)
 
     from .views import (actions, auth, changes, containers, create, disk, engines, events, files,
-                        images, logs, networks, nodes, services, system, terminal, volumes, whoami)
+                        images, logs, mergedlogs, networks, nodes, projects, services, system,
+                        terminal, volumes, whoami)
     for view in (containers, logs, files, changes, create, actions, images, volumes, networks, disk,
-                 events, whoami, engines, system, auth, services, nodes, terminal):
+                 events, whoami, engines, system, auth, services, nodes, terminal, projects,
+                 mergedlogs):
         app.register_blueprint(view.bp)
     return app

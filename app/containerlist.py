@@ -15,6 +15,7 @@ from .registry import Registry
 from .gateway import Engine
 
 STATES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"]
+VIEWS = ("project",)  # besides the flat list: grouped by Compose project
 
 
 def list_filters(args, engines: list[str] | None = None) -> dict:
@@ -24,12 +25,14 @@ def list_filters(args, engines: list[str] | None = None) -> dict:
     if state not in STATES:
         state = ""
     engine = (args.get("engine") or "").strip()
+    view = (args.get("view") or "").strip().lower()
     return {
         "all": params.flag(args.get("all")),
         "q": (args.get("q") or "").strip()[:200],
         "state": state,
         "label": (args.get("label") or "").strip()[:500],
         "engine": engine if engines and engine in engines else "",
+        "view": view if view in VIEWS else "",
     }
 
 
@@ -38,7 +41,7 @@ def query_string(f: dict) -> dict:
     out = {}
     if f["all"]:
         out["all"] = "1"
-    for k in ("q", "state", "label", "engine"):
+    for k in ("q", "state", "label", "engine", "view"):
         if f.get(k):
             out[k] = f[k]
     return out
@@ -181,6 +184,7 @@ def present(c: dict, prefix: str = "/containers/") -> dict:
         "href": prefix + cid,
         "ports": port_texts(c.get("Ports")),
         "labels": c.get("Labels") or {},
+        "command": c.get("Command") or "",
     }
 
 

@@ -155,3 +155,25 @@ def together(*fns: Callable[[], Any]) -> list[Any]:
     if first is not None:
         raise first
     return out
+
+
+# -- one call per item, in parallel (a merged log's containers, a project's) ---------------
+_EACH_POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="periscope-each")
+
+
+def each(items: list, fn: Callable[[Any], Any]) -> list[tuple[Any, BaseException | None]]:
+    """fn(item) for every item at once (one call per container, say), in the
+    items' order: (value, None) or (None, the exception). The calls run in the
+    request's context (its record of Engine calls). Not for the gateway's own
+    helper pool: these calls may use it (an inspect beside a logs call)."""
+    if len(items) == 1:  # no thread for one
+        try:
+            return [(fn(items[0]), None)]
+        except Exception as exc:  # noqa: BLE001 - handed back to the caller
+            return [(None, exc)]
+    futures = [_EACH_POOL.submit(contextvars.copy_context().run, fn, it) for it in items]
+    out: list[tuple[Any, BaseException | None]] = []
+    for fut in futures:
+        exc = fut.exception()
+        out.append((None, exc) if exc is not None else (fut.result(), None))
+    return out

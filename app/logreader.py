@@ -136,6 +136,74 @@ class Cursor:
         return ns_to_engine(self.ns)
 
 
+_ITEM_RE = re.compile(r"([0-9a-f]{12})~([0-9a-f]{1,16})~([0-9a-f]{1,8})"
+                      r"(?:~(\d)~([A-Za-z0-9_.-]{0,64}))?")
+
+
+class Cursors:
+    """One Cursor per container of a merged log, in one compact text for the
+    poll URL: `id~ns~seen~colour~name` per container (the ID's first 12 hex
+    digits, ns and seen in hex, then how the page shows it: its colour class's
+    digit and short name), joined by commas.
+
+    The set of containers in it is the set the page knows: one the engine
+    lists that is not in it has joined; one in it the engine no longer lists
+    was removed (said once, then left out of the next cursor). Names follow
+    the engine's rule for container names, so nothing in it needs escaping."""
+
+    MAX_ITEMS = 500
+
+    def __init__(self, items: dict[str, tuple[Cursor, str, int | None]] | None = None):
+        self.items: dict[str, tuple[Cursor, str, int | None]] = dict(items or {})
+
+    @staticmethod
+    def key(cid: str) -> str:
+        return cid[:12].lower()
+
+    def get(self, cid: str) -> Cursor | None:
+        got = self.items.get(self.key(cid))
+        return got[0] if got else None
+
+    def name(self, key: str) -> str:
+        return self.items[key][1] if key in self.items else key
+
+    def colour(self, key: str) -> int | None:
+        return self.items[key][2] if key in self.items else None
+
+    def put(self, cid: str, cursor: Cursor, name: str = "", colour: int | None = None) -> None:
+        clean = re.sub(r"[^A-Za-z0-9_.-]", "", name)[:64]
+        self.items[self.key(cid)] = (cursor, clean, colour if colour in range(10) else None)
+
+    def keys(self) -> set[str]:
+        return set(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def encode(self) -> str:
+        return ",".join(f"{k}~{c.ns:x}~{c.seen:x}" + (f"~{col}~{n}" if col is not None else "")
+                        for k, (c, n, col) in sorted(self.items.items()))
+
+    @classmethod
+    def decode(cls, text: str | None) -> "Cursors | None":
+        """None when malformed (an empty set is the empty text)."""
+        text = (text or "").strip()
+        out = cls()
+        if not text:
+            return out
+        parts = text.split(",")
+        if len(parts) > cls.MAX_ITEMS:
+            return None
+        for part in parts:
+            m = _ITEM_RE.fullmatch(part)
+            if not m:
+                return None
+            col = m.group(4)
+            out.items[m.group(1)] = (Cursor(int(m.group(2), 16), int(m.group(3), 16)),
+                                     m.group(5) or "", int(col) if col is not None else None)
+        return out
+
+
 class LineReader:
     """Entries -> at most `bound` lines, skipping the first `skip` entries
     (those the cursor says were shown), keeping what the follow cursor needs.

@@ -20,6 +20,37 @@ from .ansi import CONTROL_RE, ansi_segments, render_line
 _SPECIAL = re.compile(r"[&<>\"'\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
+# the stream's label is the CSS's (.ll > i::before): a byte-light row, and
+# copying lines off the page does not copy "out" and "err" with them
+_HEADS = {label: (f'<div class="ll {label}">', '<i></i><span class="ltx">')
+          for label in ("out", "err", "tty")}
+
+
+def _body(ln, dl: str) -> str:
+    """A line's text as HTML: escaped, ANSI colours as classes, marks, cut notes."""
+    text = ln.text
+    if ln.spans is None and _SPECIAL.search(text) is None:
+        body = text  # the common line: nothing to escape, no colour, no match to mark
+    elif ln.spans is None and "\x1b" not in text and CONTROL_RE.search(text) is None:
+        body = html_escape(text)
+    else:
+        body = str(render_line(ansi_segments(text), ln.spans))
+    if ln.dropped:
+        body += (f'<span class="lcut"> … {ln.dropped:,} more bytes: <a href="{dl}">download'
+                 f'</a> for the whole line</span>')
+    if not ln.newline:
+        body += ('<span class="lcut" title="the log ended here without a newline"> '
+                 '(no newline)</span>')
+    return body
+
+
+def _time(ts: str) -> str:
+    # the engine's timestamp, as split_ts accepts it: digits and -T:.Z+ only
+    # (nothing to escape; tests/unit/test_logstream.py holds it to that)
+    shown = f"{ts[:10]} {ts[11:23]}" if len(ts) == 30 else ts
+    return f'<time title="{ts}">{shown}</time>'
+
+
 def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str,
                 sources: dict | None = None) -> Markup:
     """The rows of `lines` (LogLines), escaped; `download_url` is offered for
@@ -28,11 +59,7 @@ def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str,
     out = []
     append = out.append
     dl = str(escape(download_url))
-    # the stream's label is the CSS's (.ll > i::before): a byte-light row, and
-    # copying lines off the page does not copy "out" and "err" with them
-    heads = {label: (f'<div class="ll {label}">', '<i></i><span class="ltx">')
-             for label in ("out", "err", "tty")}
-    plain = CONTROL_RE.search
+    heads = _HEADS
     special = _SPECIAL.search
     tags: dict = {}
     for ln in lines:
@@ -45,25 +72,44 @@ def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str,
                                       f'{html_escape(label)}</span>')
             mid = tag + mid
         text = ln.text
-        if ln.spans is None and special(text) is None:
-            body = text  # the common line: nothing to escape, no colour, no match to mark
-        elif ln.spans is None and "\x1b" not in text and plain(text) is None:
-            body = html_escape(text)
+        if ln.spans is None and not ln.dropped and ln.newline and special(text) is None:
+            body = text  # the common line, inline
         else:
-            body = str(render_line(ansi_segments(text), ln.spans))
-        if ln.dropped:
-            body += (f'<span class="lcut"> … {ln.dropped:,} more bytes: <a href="{dl}">download'
-                     f'</a> for the whole line</span>')
-        if not ln.newline:
-            body += ('<span class="lcut" title="the log ended here without a newline"> '
-                     '(no newline)</span>')
+            body = _body(ln, dl)
         if timestamps:
-            # the engine's timestamp, as split_ts accepts it: digits and -T:.Z+
-            # only (nothing to escape; tests/unit/test_logstream.py holds it to that)
-            ts = ln.ts
-            shown = f"{ts[:10]} {ts[11:23]}" if len(ts) == 30 else ts
-            append(f'{start}<time title="{ts}">{shown}</time>{mid}{body}'
-                   f'</span></div>\n')
+            append(f'{start}{_time(ln.ts)}{mid}{body}</span></div>\n')
         else:
             append(f"{start}{mid}{body}</span></div>\n")
+    return Markup("".join(out))
+
+
+def render_merged_rows(pairs, *, links: dict) -> Markup:
+    """The rows of a merged log: (source, LogLine) pairs, each line tagged with
+    its container (short name, colour class; the legend links each to its own
+    page). `links[source.key]` is (that container's logs page, its download):
+    the download is offered for a line cut short. Every row carries its
+    timestamp (hidden by the page's no-ts class when not asked for): the page
+    puts a row a poll brings late in its place by it."""
+    out = []
+    append = out.append
+    special = _SPECIAL.search
+    heads: dict = {}  # id(source) -> {stream: (row start, tag and label), ...}, download
+    for src, ln in pairs:
+        got = heads.get(id(src))
+        if got is None:
+            tag = (f'<span class="lsrc {src.css}" title="{escape(src.name)}">'
+                   f'{escape(src.short)}</span>')
+            per = {}
+            for code, label in ((1, "out"), (2, "err")):
+                start, mid = _HEADS["tty" if src.tty else label]
+                per[code] = (start, tag + mid)
+            got = heads[id(src)] = (per, str(escape(links.get(src.key, ("", ""))[1])))
+        start, mid = got[0].get(ln.stream) or got[0][1]
+        text = ln.text
+        if ln.spans is not None or ln.dropped or not ln.newline or special(text) is not None:
+            text = _body(ln, got[1])
+        ts = ln.ts
+        append(f'{start}<time title="{ts}">{ts[:10]} {ts[11:23]}</time>{mid}{text}'
+               '</span></div>\n' if len(ts) == 30 else
+               f'{start}{_time(ts)}{mid}{text}</span></div>\n')
     return Markup("".join(out))

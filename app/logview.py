@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from . import params
 from .gateway import Engine
@@ -134,11 +136,18 @@ def _read(stream, o: Opts, search: Search | None, skip: int = 0) -> ReadResult:
 
 def first_read(eng: Engine, ref: str, o: Opts) -> Read:
     """The page: the tail (and window) asked for, and the cursor to follow from."""
-    search = o.search()
-    stream = eng.logs(ref, stdout=o.stdout, stderr=o.stderr, timestamps=True, tail=o.tail,
-                      since=o.since_engine, until=o.until_engine)
-    if stream.tty:
+    read = read_tail(eng, ref, o, o.search())
+    if read.tty:
         o.streams = "both"
+    return read
+
+
+def read_tail(eng: Engine, ref: str, o: Opts, search: Search | None,
+              container: dict | None = None) -> Read:
+    """One container's tail (and window) for a page, and the cursor to follow
+    from; `o` is only read (a merged page reads several at once with it)."""
+    stream = eng.logs(ref, stdout=o.stdout, stderr=o.stderr, timestamps=True, tail=o.tail,
+                      since=o.since_engine, until=o.until_engine, container=container)
     result = _read(stream, o, search)
     start_ns = _engine_ns(o.since_engine) if o.since_engine else 0
     # a tail that came back full may have cut the log: older entries were not seen
@@ -148,7 +157,17 @@ def first_read(eng: Engine, ref: str, o: Opts) -> Read:
 
 
 def follow_read(eng: Engine, ref: str, o: Opts, cursor: Cursor) -> Read:
-    """A follow poll: the entries after the cursor. A small tail first: the
+    """A follow poll: the entries after the cursor."""
+    read = read_after(eng, ref, o, cursor, o.search)
+    if read.tty:
+        o.streams = "both"
+    return read
+
+
+def read_after(eng: Engine, ref: str, o: Opts, cursor: Cursor,
+               new_search: Callable[[], Search | None], container: dict | None = None) -> Read:
+    """The entries after the cursor; `o` is only read (`container`: its
+    inspect, or what of it the gateway needs, when the caller has it). A small tail first: the
     engine reads a tail backwards from the end of the log, so a poll costs
     what it returns; a burst bigger than that widens it (x8), never to no
     tail at all, which makes the engine decode the whole log from its start."""
@@ -165,21 +184,33 @@ def follow_read(eng: Engine, ref: str, o: Opts, cursor: Cursor) -> Read:
             result = reader.close(stream.notices)
             return Read(container, stream.tty, result, result.cursor(cursor), search)
     tail: int | None = cursor.seen + POLL_TAIL
-    search = o.search()
+    search = new_search()
     stream = eng.logs(ref, stdout=o.stdout, stderr=o.stderr, timestamps=True, tail=tail,
-                      since=cursor.since, until=o.until_engine)
+                      since=cursor.since, until=o.until_engine, container=container)
     container, tty = stream.container, stream.tty
-    if tty:
-        o.streams = "both"
     result = _read(stream, o, search, skip=cursor.seen)
     while tail is not None and result.entries >= tail:
         tail = tail * 8 if tail < 1_000_000 else None
-        search = o.search()
+        search = new_search()
         stream = eng.logs(container["Id"], stdout=o.stdout, stderr=o.stderr, timestamps=True,
                           tail=tail, since=cursor.since, until=o.until_engine,
                           container=container)
         result = _read(stream, o, search, skip=cursor.seen)
     return Read(container, tty, result, result.cursor(cursor), search)
+
+
+def window_closed(o: Opts, now: float | None = None) -> bool:
+    """The window asked for ends in the past: following would bring nothing
+    (the server stops the poller and says so)."""
+    if not o.until_engine:
+        return False
+    now = time.time() if now is None else now
+    return _engine_ns(o.until_engine) < int(now * 1_000_000_000)
+
+
+def start_ns(o: Opts) -> int:
+    """Where a log with nothing read yet is followed from: the window's start."""
+    return _engine_ns(o.since_engine) if o.since_engine else 0
 
 
 def _engine_ns(value: str) -> int:

@@ -14,7 +14,7 @@ from flask import (Blueprint, Flask, abort, current_app, g, render_template, req
                    url_for)
 from markupsafe import Markup
 
-from . import display, filebrowser, fsnames, masking, swarm
+from . import display, filebrowser, fsnames, masking, projects, swarm
 from .config import Settings
 from .containerlist import row_key
 from .diskusage import DiskStore
@@ -28,11 +28,11 @@ _BETWEEN_TAGS = re.compile(r">\s*\n\s*<")
 # Pages that show every engine when the URL names none (several configured).
 COMBINED_PAGES = {"containers.index", "events.index", "whoami.index", "engines.index",
                   "services.index", "services.stacks", "images.index", "volumes.index",
-                  "networks.index"}
+                  "networks.index", "projects.index"}
 # Pages without an item in their URL: the switcher keeps them on another engine.
 SWITCHABLE = COMBINED_PAGES | {"create.new", "engines.detail", "nodes.index", "disk.index"}
 SWITCH_KEEPS = {"all", "q", "state", "label", "type", "action", "window", "stack", "reference",
-                "dangling", "used", "driver"}
+                "dangling", "used", "driver", "view"}
 
 
 class EngineBlueprint(Blueprint):
@@ -90,7 +90,8 @@ def is_htmx() -> bool:
 POLL_ENDPOINTS = {"containers.rows", "logs.poll", "events.poll", "images.pull_progress",
                   "system.wait", "create.preview_partial", "static", "services.rows",
                   "services.tasks", "services.logs_poll", "images.rows", "volumes.rows",
-                  "networks.rows"}
+                  "networks.rows", "projects.rows", "projects.poll", "mergedlogs.project_poll",
+                  "mergedlogs.picked_poll"}
 _CARRY_MAX_CALLS = 12
 _CARRY_MAX_BODY = 1500
 
@@ -295,3 +296,9 @@ def init_app(app: Flask) -> None:
         return html
 
     app.jinja_env.globals["resource_rows"] = resource_rows
+
+    def group_projects(rows: list[dict], several: bool = False):
+        """The list's rows by Compose project: (projects, rows of none)."""
+        return projects.group(rows, engine_key=several)
+
+    app.jinja_env.globals["group_projects"] = group_projects

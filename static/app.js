@@ -25,5 +25,26 @@
     if (det) { det.open = true; }
   }
   window.addEventListener("hashchange", openTarget);
+
+  // What the user set in a live list (project groups opened or closed, rows
+  // ticked for merged logs) stays as it was when the next poll swaps it in.
+  var kept = { open: {}, ticked: {} };
+  document.addEventListener("toggle", function (ev) {
+    var d = ev.target;
+    if (d && d.matches && d.matches("details[data-keep]")) { kept.open[d.getAttribute("data-keep")] = d.open; }
+  }, true);
+  document.addEventListener("change", function (ev) {
+    var t = ev.target;
+    if (t && t.matches && t.matches("input.pick")) { kept.ticked[t.value] = t.checked; }
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll("details[data-keep]").forEach(function (d) {
+      var k = d.getAttribute("data-keep");
+      if (Object.prototype.hasOwnProperty.call(kept.open, k) && d.open !== kept.open[k]) { d.open = kept.open[k]; }
+    });
+    document.querySelectorAll("input.pick").forEach(function (t) {
+      if (Object.prototype.hasOwnProperty.call(kept.ticked, t.value)) { t.checked = kept.ticked[t.value]; }
+    });
+  });
   document.addEventListener("DOMContentLoaded", openTarget);
 })();

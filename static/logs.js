@@ -4,15 +4,39 @@
   "use strict";
   var stick = true;
   var pending = false;
+  var before = -1;  // rows in the box before the poll's rows came
 
   function box() { return document.getElementById("log-lines"); }
 
   function atBottom(el) { return el.scrollHeight - el.scrollTop - el.clientHeight < 40; }
 
+  function stamp(row) {
+    var t = row.querySelector("time");
+    return t ? t.getAttribute("title") : null;
+  }
+
+  // A merged log's poll brings each container's new lines, in order among
+  // themselves; one older than a line already shown (another container's read
+  // was a moment later) moves up to its place. The engine's timestamps have a
+  // fixed width, so their texts sort as the times do.
+  function place(el, from) {
+    if (!el.classList.contains("merged") || from < 0) { return; }
+    var fresh = Array.prototype.slice.call(el.children, from);
+    fresh.forEach(function (row) {
+      var ts = stamp(row);
+      var prev = row.previousElementSibling;
+      if (ts === null || !prev || stamp(prev) <= ts) { return; }
+      while (prev && stamp(prev) > ts) { prev = prev.previousElementSibling; }
+      el.insertBefore(row, prev ? prev.nextElementSibling : el.firstElementChild);
+    });
+  }
+
   function settle() {
     pending = false;
     var el = box();
     if (!el) { return; }
+    place(el, before);
+    before = -1;
     var bound = parseInt(el.getAttribute("data-bound"), 10) || 5000;
     var extra = el.children.length - bound;
     if (extra > 0) {
@@ -33,7 +57,10 @@
 
   document.addEventListener("htmx:oobBeforeSwap", function (ev) {
     var t = ev.detail && ev.detail.target;
-    if (t && t.id === "log-lines") { stick = atBottom(t); }
+    if (t && t.id === "log-lines") {
+      stick = atBottom(t);
+      if (before < 0) { before = t.children.length; }
+    }
   });
   document.addEventListener("htmx:oobAfterSwap", function (ev) {
     var t = ev.detail && ev.detail.target;

@@ -66,7 +66,7 @@ def pytest_configure(config):
 # never by its folder: a test of a fake engine runs without a real one.
 ENGINE_FIXTURES = {"docker", "docker_host", "run_container", "test_image", "live_server",
                    "start_server", "deploy_image", "app", "client", "registry",
-                   "eng", "tls_engine", "second_engine", "swarm"}
+                   "eng", "tls_engine", "second_engine", "swarm", "compose"}
 BROWSER_FIXTURES = {"browser", "page"}
 
 
@@ -173,6 +173,35 @@ def run_container(docker, test_image):
     yield _run
     if made:
         docker("rm", "-f", "-v", *made, check=False)
+
+
+@pytest.fixture
+def compose(docker_host, docker, test_image):
+    """Bring up Compose projects with docker-compose; each is brought down
+    after the test, failures included.
+
+    compose({"web": {"command": "...", "scale": 2}, "db": {...}}) returns a
+    composekit.ComposeProject, already up (`scale` becomes --scale); `volumes`:
+    the file's named volumes (labelled too, removed with the project)."""
+    from composekit import ComposeProject, available
+
+    if not available():
+        pytest.fail("docker-compose is missing") if IN_CI else pytest.skip("no docker-compose")
+    made: list[ComposeProject] = []
+
+    def _up(services: dict, *, name: str | None = None, up: bool = True,
+            volumes: dict | None = None) -> ComposeProject:
+        scales = {k: v.pop("scale") for k, v in services.items() if "scale" in v}
+        p = ComposeProject(docker_host, name or f"pc{SESSION}{uuid.uuid4().hex[:6]}", services,
+                           label=LABEL, session=SESSION, image=test_image, volumes=volumes)
+        made.append(p)
+        if up:
+            p.up(*[f"--scale={k}={n}" for k, n in scales.items()])
+        return p
+
+    yield _up
+    for p in made:
+        p.down()
 
 
 @pytest.fixture(scope="session")

@@ -691,6 +691,11 @@ class Engine:
         return stream, cover, c
 
     def _logs_call(self, ref, stdout, stderr, timestamps, tail, since, until, timeout):
+        if until is not None and version_tuple(self.api_version) < (1, 35):
+            # the engine would ignore it and send everything after `since`
+            raise BadRequest(f"this engine speaks API {self.api_version}: logs have no "
+                             f"“until” before API 1.35, so a window cannot end here",
+                             status=400, method="GET", path=self.container_path(ref) + "/logs")
         params = {"stdout": int(stdout), "stderr": int(stderr), "timestamps": int(timestamps),
                   "tail": None if tail in (None, "all") else str(tail), "since": since,
                   "until": until}

@@ -21,7 +21,8 @@ def _page_context(read: logview.Read, o: logview.Opts) -> dict:
     return {"c": read.container, "cid": read.cid, "name": read.name, "tty": read.tty, "o": o,
             "r": read.result, "search": read.search, "cursor": read.cursor,
             "state": logview.state(read.container), "bound": PAGE_BOUND,
-            "render_rows": render_rows, "dl": download_url(read.cid, o)}
+            "render_rows": render_rows, "dl": download_url(read.cid, o),
+            "closed": logview.window_closed(o)}
 
 
 @bp.get("/containers/<ref>/logs")

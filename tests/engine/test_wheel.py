@@ -83,7 +83,11 @@ def get_pages(app_rules, url: str, cid: str, http) -> dict[str, int]:
             "<path:ref>", IMAGE).replace("<kind>", "images")
         if "<" in path:
             continue
-        params = {"cursor": "1-0"} if path.endswith("/poll") else None
+        params = None
+        if path.endswith("/poll"):  # a container's cursor, and a merged log's (empty)
+            params = {"cursor": "1-0", "cur": ""}
+        elif path.endswith("/logs/download") and "/containers/" not in path:
+            params = {"c": cid}  # merged logs of picked containers
         if rule.endpoint == "images.confirm_remove":
             params = {"ref": IMAGE}
         r = http.get(url + path, params=params, timeout=20, allow_redirects=False)

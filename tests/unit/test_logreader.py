@@ -245,3 +245,24 @@ def test_cursor_with_tasks_refuses_junk():
     for junk in ("1-aaa", "1-AAA:1", "1-a:1.", "1-a:1..b:2", "x-a:1"):
         assert Cursor.decode(junk) is None
     assert Cursor.decode("5-a:1.b:2") == Cursor(5, 3, (("a", 1), ("b", 2)))
+def test_cursors_per_container_round_trip_and_junk():
+    from app.logreader import Cursors
+
+    cs = Cursors()
+    cs.put("0123456789ab" + "f" * 52, Cursor(1795810063204780710, 3), "web_1", 7)
+    cs.put("ba9876543210", Cursor(0, 0), "db<1>", 0)  # only the name's safe characters kept
+    cs.put("cccccccccccc", Cursor(5, 1))
+    text = cs.encode()
+    assert text == (f"0123456789ab~{1795810063204780710:x}~3~7~web_1,ba9876543210~0~0~0~db1,"
+                    "cccccccccccc~5~1")
+    back = Cursors.decode(text)
+    assert back.keys() == {"0123456789ab", "ba9876543210", "cccccccccccc"}
+    assert back.get("0123456789abffff") == Cursor(1795810063204780710, 3)
+    assert back.name("ba9876543210") == "db1" and back.get("dddddddddddd") is None
+    assert (back.colour("0123456789ab"), back.colour("ba9876543210"),
+            back.colour("cccccccccccc")) == (7, 0, None)
+    assert len(Cursors.decode("")) == 0
+    for junk in ("x", "0123456789ab~1", "0123456789ab~1~2~1~a b", "0123456789AB~1~2",
+                 "0123456789ab~1~2~web", "0123456789ab~1~2~12~web",
+                 "0123456789ab~" + "f" * 17 + "~1", ",".join(["0123456789ab~1~1"] * 501)):
+        assert Cursors.decode(junk) is None, junk

@@ -1,0 +1,96 @@
+"""Compose projects (read from the labels Compose writes): the list (live; all
+engines side by side when several are configured and the URL names none), one
+project's page (live), and start / stop / restart of a whole project (POST,
+the result per container in plain words). What they know is app/projects.py."""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
+
+from .. import projects, selfdetect
+from ..web import EngineBlueprint, engine, registry, settings
+
+bp = EngineBlueprint("projects", __name__)
+RESULTS_KEY = "project_results"
+RESULTS_MAX = 24  # outcomes carried over the redirect (the session is a cookie)
+
+
+def combined() -> bool:
+    return g.get("engine_name") is None and registry().several
+
+
+def _list() -> dict:
+    if not combined():
+        prefix = url_for("containers.detail", ref="_")[:-1]
+        return {"projects": projects.fetch_projects(engine(), prefix), "trouble": [],
+                "several": False}
+    reg = registry()
+    prefixes = {e.name: url_for("containers.detail", ref="_", engine=e.name)[:-1] for e in reg}
+    found, trouble = projects.fetch_combined(reg, prefixes, settings().engine_budget)
+    return {"projects": found, "trouble": trouble, "several": True}
+
+
+@bp.get("/projects")
+def index():
+    return render_template("projects/index.html", **_list())
+
+
+@bp.get("/projects/_poll")
+def rows():
+    """The polled partial of the list, carrying its own trigger."""
+    return render_template("projects/_poll.html", **_list())
+
+
+def _project(name: str) -> projects.Project:
+    p = projects.fetch_project(engine(), name, url_for("containers.detail", ref="_")[:-1])
+    if p is None:
+        abort(404, description=f"No container on this engine belongs to a Compose project "
+                               f"named “{name[:100]}”.")
+    return p
+
+
+def _detail_context(p: projects.Project) -> dict:
+    own = selfdetect.own_container_id(engine())
+    return {"p": p, "own_id": own, "self_in": bool(own and any(m.id == own for m in p.members))}
+
+
+@bp.get("/projects/<name>")
+def detail(name: str):
+    p = _project(name)
+    results = session.pop(RESULTS_KEY, None)
+    return render_template("projects/detail.html", **_detail_context(p), results=results)
+
+
+@bp.get("/projects/<name>/poll")
+def poll(name: str):
+    return render_template("projects/_detail_poll.html", **_detail_context(_project(name)))
+
+
+def _timeout() -> int | None:
+    raw = (request.form.get("t") or "").strip()
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 600:
+        abort(400, description=f"The timeout must be a whole number of seconds from 0 to 600, "
+                               f"not “{raw[:20]}”.")
+    return int(raw)
+
+
+@bp.post("/projects/<name>/<action>")
+def act(name: str, action: str):
+    if action not in projects.ACTIONS:
+        abort(404, description=f"There is no project action “{action[:30]}”.")
+    t = _timeout()
+    p = _project(name)
+    eng = engine()
+    outcomes = projects.act(eng, p, action, timeout=t,
+                            is_self=lambda cid: selfdetect.is_self(eng, cid))
+    text, level = projects.summary(action, outcomes, p.name)
+    flash(text, level)
+    # the ones that did not simply work first: they are what the user must read
+    ordered = sorted(outcomes, key=lambda o: o.level == "ok")
+    kept = [{"level": o.level, "text": o.text} for o in ordered[:RESULTS_MAX]]
+    if len(ordered) > RESULTS_MAX:
+        kept.append({"level": "info", "text": f"… and {len(ordered) - RESULTS_MAX} more."})
+    session[RESULTS_KEY] = {"action": action, "items": kept}
+    return redirect(url_for("projects.detail", name=p.name), 303)
