@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .containerlist import present
-from .engines import Registry
+from .registry import Registry
 from .fanout import ask_all, each
 from .gateway import Engine
 from .gateway import exceptions as ge

@@ -27,7 +27,7 @@ from itertools import count, repeat
 from operator import itemgetter
 from typing import Iterator
 
-from . import logview, projects
+from . import composeprojects as projects, logview
 from .containerlist import present
 from .fanout import each
 from .gateway import Engine, check_ref

@@ -14,7 +14,7 @@ from flask import (Blueprint, Flask, abort, current_app, g, render_template, req
                    url_for)
 from markupsafe import Markup
 
-from . import display, filebrowser, fsnames, masking, projects, swarm
+from . import composeprojects, display, filebrowser, fsnames, masking, swarm
 from .config import Settings
 from .containerlist import row_key
 from .diskusage import DiskStore
@@ -299,6 +299,6 @@ def init_app(app: Flask) -> None:
 
     def group_projects(rows: list[dict], several: bool = False):
         """The list's rows by Compose project: (projects, rows of none)."""
-        return projects.group(rows, engine_key=several)
+        return composeprojects.group(rows, engine_key=several)
 
     app.jinja_env.globals["group_projects"] = group_projects

@@ -1,13 +1,13 @@
 """Compose projects (read from the labels Compose writes): the list (live; all
 engines side by side when several are configured and the URL names none), one
 project's page (live), and start / stop / restart of a whole project (POST,
-the result per container in plain words). What they know is app/projects.py."""
+the result per container in plain words). What they know is app/composeprojects.py."""
 
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
 
-from .. import projects, selfdetect
+from .. import composeprojects as projects, selfdetect
 from ..web import EngineBlueprint, engine, registry, settings
 
 bp = EngineBlueprint("projects", __name__)

@@ -19,7 +19,7 @@ from conftest import unique_name
 MLINE_RE = re.compile(
     r'<div class="ll (out|err|tty)">(?:<time title="([^"]+)">[^<]*</time>)?'
     r'<span class="lsrc (lc\d)" title="([^"]*)">([^<]*)</span>'
-    r'<span class="lst"[^>]*>[^<]*</span><span class="ltx">(.*?)</span></div>')
+    r'<i></i><span class="ltx">(.*?)</span></div>')
 
 
 def merged_lines(text: str) -> list[tuple[str, str, str, str]]:
@@ -32,7 +32,7 @@ def merged_lines(text: str) -> list[tuple[str, str, str, str]]:
 
 
 LINE_RE = re.compile(r'<div class="ll (out|err|tty)">(?:<time title="([^"]+)">[^<]*</time>)?'
-                     r'<span class="lst"[^>]*>[^<]*</span><span class="ltx">(.*?)</span></div>')
+                     r'<i></i><span class="ltx">(.*?)</span></div>')
 
 
 def page_lines(text: str) -> list[tuple[str, str, str]]:
@@ -303,7 +303,7 @@ def test_hostile_lines_in_the_merged_view(client, compose, docker):
     names = sorted(p.ps())
     wait_for(lambda: all(len(cli_lines(docker, n)) == 4 for n in names), what="logged")
     text = client.get(f"/projects/{p.name}/logs").get_data(as_text=True)
-    assert "<script>alert" not in text and "<img src=x>" not in text and "<i>" not in text
+    assert "<script>alert" not in text and "<img src=x>" not in text and "<i>" not in text.replace("<i></i>", "")
     got = merged_lines(text)
     from app.ansi import ansi_plain
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app import projects
+from app import composeprojects as projects
 from app.containerlist import present
 
 HERE = Path(__file__).parent / "recorded"
