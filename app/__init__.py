@@ -46,15 +46,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         registry = Registry([EngineEntry(engine.name, engine, settings.read_only,
                                          settings.allow_host_access)])
     app.extensions["periscope.engines"] = registry
+    if settings.stats:
+        from .statsampler import Sampler
+        app.extensions["periscope.stats"] = Sampler(
+            registry, poll_interval=settings.poll_interval, budget=settings.stats_budget,
+            state_dir=settings.state_dir)
 
     from . import errors, security, web
     web.init_app(app)
     security.init_app(app)
     errors.init_app(app)
 
-    from .views import (actions, auth, containers, create, engines, events, images, logs, system,
-                        whoami)
+    from .views import (actions, auth, containers, create, engines, events, images, logs, stats,
+                        system, whoami)
     for view in (containers, logs, create, actions, images, events, whoami, engines, system,
-                 auth):
+                 auth, stats):
         app.register_blueprint(view.bp)
     return app

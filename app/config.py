@@ -46,6 +46,8 @@ class Settings:
     connect_timeout: float = 3.0
     read_timeout: float = 30.0
     poll_interval: float = 2.0
+    stats: bool = True  # resource stats in the list and on container pages
+    stats_budget: float = 5.0  # samples per second per engine the list's rows may cost
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32))
     read_only: bool = False
     allow_host_access: bool = False
@@ -74,6 +76,8 @@ class Settings:
         s.connect_timeout = _float(env, "PERISCOPE_CONNECT_TIMEOUT", 3.0)
         s.read_timeout = _float(env, "PERISCOPE_READ_TIMEOUT", 30.0)
         s.poll_interval = _float(env, "PERISCOPE_POLL_INTERVAL", 2.0)
+        s.stats = _bool(env, "PERISCOPE_STATS", True)
+        s.stats_budget = _float(env, "PERISCOPE_STATS_BUDGET", 5.0)
         if env.get("PERISCOPE_SECRET_KEY"):
             s.secret_key = env["PERISCOPE_SECRET_KEY"]
         s.read_only = _bool(env, "PERISCOPE_READ_ONLY")

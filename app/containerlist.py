@@ -17,6 +17,7 @@ from .fanout import ask_all
 from .gateway import Engine
 
 STATES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"]
+SORTS = ("cpu", "mem")  # by resource stats (app/statsview.py sorts)
 
 
 def list_filters(args, engines: list[str] | None = None) -> dict:
@@ -26,12 +27,14 @@ def list_filters(args, engines: list[str] | None = None) -> dict:
     if state not in STATES:
         state = ""
     engine = (args.get("engine") or "").strip()
+    sort = (args.get("sort") or "").strip().lower()
     return {
         "all": params.flag(args.get("all")),
         "q": (args.get("q") or "").strip()[:200],
         "state": state,
         "label": (args.get("label") or "").strip()[:500],
         "engine": engine if engines and engine in engines else "",
+        "sort": sort if sort in SORTS else "",
     }
 
 
@@ -40,16 +43,18 @@ def query_string(f: dict) -> dict:
     out = {}
     if f["all"]:
         out["all"] = "1"
-    for k in ("q", "state", "label", "engine"):
+    for k in ("q", "state", "label", "engine", "sort"):
         if f.get(k):
             out[k] = f[k]
     return out
 
 
-def fetch_rows(eng: Engine, f: dict, href_prefix: str) -> list[dict]:
+def fetch_rows(eng: Engine, f: dict, href_prefix: str, max_age: float = 0) -> list[dict]:
     """One Engine call: GET /containers/json with the engine-side filters; the
-    free text over name/image/ID is applied here, on that one answer."""
-    raw = eng.containers(all=f["all"] or bool(f["state"]), filters=_engine_filters(f) or None)
+    free text over name/image/ID is applied here, on that one answer.
+    `max_age`: a live poll may share an answer that recent (gateway/shared.py)."""
+    raw = eng.containers(all=f["all"] or bool(f["state"]), filters=_engine_filters(f) or None,
+                         max_age=max_age)
     rows = _rows(raw, f, href_prefix)
     rows.sort(key=lambda r: (-r["created"], r["name"]))
     return rows
@@ -65,7 +70,7 @@ class EngineTrouble:
 
 
 def fetch_combined(registry: Registry, f: dict, prefixes: dict[str, str],
-                   budget: float) -> tuple[list[dict], list[EngineTrouble]]:
+                   budget: float, max_age: float = 0) -> tuple[list[dict], list[EngineTrouble]]:
     """Every engine's rows (or the one f["engine"] names), asked in parallel,
     each within `budget` seconds; each row carries its engine's name. An engine
     that fails or is late is a trouble entry, and the others are shown."""
@@ -74,7 +79,8 @@ def fetch_combined(registry: Registry, f: dict, prefixes: dict[str, str],
 
     def ask(entry):
         return entry.engine.containers(all=f["all"] or bool(f["state"]),
-                                       filters=_engine_filters(f) or None, timeout=budget)
+                                       filters=_engine_filters(f) or None, timeout=budget,
+                                       max_age=max_age)
 
     rows: list[dict] = []
     trouble: list[EngineTrouble] = []
@@ -179,7 +185,8 @@ class RowCache:
     def render(self, row: dict, context: tuple, make: Callable[[], str]) -> Markup:
         key = (row["id"], row["name"], row["image"], row["state"], row["health"],
                row["status"], row["created_rel"], row["created_iso"], tuple(row["ports"]),
-               row["href"], context)  # context: the list it sits in, read-only, its engine
+               row["href"], row.get("stats"),  # the stats cells' texts (statsview.cells)
+               context)  # context: the list it sits in, read-only, its engine
         html = self._html.get(key)
         if html is None:
             if len(self._html) >= self.MAX:

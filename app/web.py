@@ -53,13 +53,18 @@ def settings() -> Settings:
     return current_app.extensions["periscope.settings"]
 
 
+def stats_sampler():
+    """The process's stats sampler (app/statsampler.py), None when stats are off."""
+    return current_app.extensions.get("periscope.stats")
+
+
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
 # Polled partials never replace the Engine calls panel: it shows the calls of
 # the page, or of the last thing the user did (an action, a filter, a reveal).
-POLL_ENDPOINTS = {"containers.rows", "logs.poll", "events.poll", "images.pull_progress",
+POLL_ENDPOINTS = {"containers.rows", "stats.section", "logs.poll", "events.poll", "images.pull_progress",
                   "system.wait", "create.preview_partial", "static"}
 _CARRY_MAX_CALLS = 12
 _CARRY_MAX_BODY = 1500
@@ -147,7 +152,8 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.filters.update(
         reltime=display.reltime, exact=display.exact, iso=display.iso, bytes=display.size,
-        pretty_json=display.pretty_json, unquote_path=unquote,
+        pretty_json=display.pretty_json, unquote_path=unquote, ibytes=display.ibytes,
+        rate=display.rate, percent=display.percent,
         seconds=lambda v: f"{float(v):g} s",
         env_pairs=masking.env_pairs, masked_inspect=masking.mask_inspect)
     app.jinja_env.globals["engine_calls"] = lambda: g.get("engine_calls")
@@ -192,7 +198,8 @@ def init_app(app: Flask) -> None:
     rows = RowCache()
 
     def row_html(r: dict, list_url: str = "", several: bool = False, actions: bool = True):
-        """One container list row, rendered once while its data stays the same.
+        """One container list row, rendered once while its data stays the same
+        (its stats cells' texts included: new figures render it again).
         `several`: the list of every engine (an Engine column); `actions`: the
         list has an actions column."""
         read_only = registry().get(r["engine"]).read_only if "engine" in r else \
@@ -203,3 +210,12 @@ def init_app(app: Flask) -> None:
                                actions=actions))
 
     app.jinja_env.globals["row_html"] = row_html
+
+    def sort_qs(qs: dict, key: str) -> dict:
+        """The list's query with another sort (an empty key: the default order)."""
+        out = {k: v for k, v in qs.items() if k != "sort"}
+        if key:
+            out["sort"] = key
+        return out
+
+    app.jinja_env.globals["sort_qs"] = sort_qs

@@ -21,6 +21,7 @@ from .exceptions import (AmbiguousReference, BadRequest, EngineError, EngineTime
                          EngineUnreachable, InvalidReference, NotFound, from_status)
 from .hosts import Host, parse_host
 from .logstream import LogStream
+from .shared import SharedReads
 from .transports import SSHAdapter, UnixAdapter
 
 try:  # orjson decodes a 600-container list about 4x faster than the stdlib
@@ -160,6 +161,7 @@ class Engine:
         self._api: str | None = None
         self._engine_api: str | None = None
         self._lock = threading.Lock()
+        self.shared = SharedReads()
 
     # -- version negotiation -------------------------------------------------
     @property
@@ -339,7 +341,11 @@ class Engine:
 
     # -- containers ------------------------------------------------------------
     def containers(self, *, all: bool = False, filters: dict[str, list[str]] | None = None,
-                   size: bool = False, timeout: float | None = None) -> list[dict]:
+                   size: bool = False, timeout: float | None = None,
+                   max_age: float = 0) -> list[dict]:
+        """GET /containers/json. `max_age` > 0: an answer to the same question
+        at most that many seconds old may be given instead (a live poll; see
+        shared.py); the answer is shared, never to be changed by the caller."""
         params: dict[str, Any] = {}
         if all:
             params["all"] = "1"
@@ -347,7 +353,36 @@ class Engine:
             params["size"] = "1"
         if filters:
             params["filters"] = json.dumps(filters, separators=(",", ":"))
+        if max_age > 0:
+            return self.shared.get(("containers", tuple(sorted(params.items()))), max_age,
+                                   lambda: self._json("GET", "/containers/json", params=params,
+                                                      timeout=timeout))
         return self._json("GET", "/containers/json", params=params, timeout=timeout)
+
+    def stats_sample(self, ref: str, timeout: float | None = None) -> dict:
+        """One stats sample of a running container, as the engine answers it
+        (see app/statsmath.py for the figures). From API 1.41 with
+        `one-shot=true`: the engine's next sample, without waiting for a
+        second one to fill `precpu_stats` (about 2 s per call otherwise);
+        below 1.41 `stream=false` is all there is. A container that is not
+        running gets an answer without a sample (its `read` is the zero time)."""
+        params = {"stream": "false"}
+        if version_tuple(self.api_version) >= (1, 41):
+            params["one-shot"] = "true"
+        return self._json("GET", self.container_path(ref) + "/stats", params=params,
+                          timeout=timeout)
+
+    def top(self, ref: str, ps_args: str | None = None, max_age: float = 0) -> dict:
+        """GET /containers/{id}/top: {"Titles": [...], "Processes": [[...], ...]},
+        the host's `ps` columns (default `-ef`: UID PID PPID C STIME TTY TIME
+        CMD). A container that is not running is a StateConflict. `max_age`:
+        as for containers()."""
+        path = self.container_path(ref) + "/top"
+        params = {"ps_args": ps_args} if ps_args else None
+        if max_age > 0:
+            return self.shared.get(("top", path, ps_args), max_age,
+                                   lambda: self._json("GET", path, params=params))
+        return self._json("GET", path, params=params)
 
     def inspect_container(self, ref: str) -> dict:
         """Inspect by full ID, unique ID prefix or name, as the docker CLI does.

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from flask import g, redirect, render_template, request, url_for
 
-from .. import containerlist as cl
-from ..web import EngineBlueprint, engine, is_htmx, registry, settings
+from .. import containerlist as cl, statsview
+from ..web import EngineBlueprint, engine, engine_entry, is_htmx, registry, settings, stats_sampler
 
 bp = EngineBlueprint("containers", __name__)
 
@@ -17,23 +17,31 @@ def combined() -> bool:
     return g.get("engine_name") is None and registry().several
 
 
-def rows_for(args, *, everywhere: bool | None = None) -> tuple[list[dict], dict, list]:
-    """The rows, the filters, and the engines that could not be shown."""
+def rows_for(args, *, everywhere: bool | None = None,
+             poll: bool = False) -> tuple[list[dict], dict, list, statsview.ListStats]:
+    """The rows (with their stats cells, sorted as asked), the filters, the
+    engines that could not be shown, and the stats columns' state. `poll`: a
+    live poll, which may share a list answer of the last half interval."""
     if everywhere is None:
         everywhere = combined()
+    max_age = settings().poll_interval / 2 if poll else 0
     if not everywhere:
         f = cl.list_filters(args)
-        return cl.fetch_rows(engine(), f, url_for("containers.detail", ref="_")[:-1]), f, []
-    reg = registry()
-    f = cl.list_filters(args, reg.names())
-    prefixes = {e.name: url_for("containers.detail", ref="_", engine=e.name)[:-1] for e in reg}
-    rows, trouble = cl.fetch_combined(reg, f, prefixes, settings().engine_budget)
-    return rows, f, trouble
+        rows = cl.fetch_rows(engine(), f, url_for("containers.detail", ref="_")[:-1], max_age)
+        trouble = []
+    else:
+        reg = registry()
+        f = cl.list_filters(args, reg.names())
+        prefixes = {e.name: url_for("containers.detail", ref="_", engine=e.name)[:-1]
+                    for e in reg}
+        rows, trouble = cl.fetch_combined(reg, f, prefixes, settings().engine_budget, max_age)
+    stats = statsview.for_list(stats_sampler(), rows, engine_entry().name, f["sort"])
+    return rows, f, trouble, stats
 
 
-def _context(rows, f, trouble) -> dict:
+def _context(rows, f, trouble, stats) -> dict:
     return {"rows": rows, "f": f, "qs": cl.query_string(f), "trouble": trouble,
-            "several": combined()}
+            "several": combined(), "stats": stats}
 
 
 @bp.get("/")
@@ -55,7 +63,8 @@ def index():
 @bp.get("/containers/rows")
 def rows():
     """The polled partial: the table body, carrying its own trigger."""
-    return render_template("containers/_poll.html", **_context(*rows_for(request.args)))
+    return render_template("containers/_poll.html",
+                           **_context(*rows_for(request.args, poll=True)))
 
 
 @bp.get("/containers/<ref>")
