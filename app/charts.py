@@ -35,6 +35,7 @@ class Chart:
     limit_y: float | None = None  # y of a limit line (memory)
     note: str = ""
     empty: bool = True
+    none: bool = False  # the figure does not exist for this container (the note says why)
 
 
 def nice_ceiling(v: float, steps: Sequence[float] = (1, 2, 2.5, 5, 10)) -> float:
@@ -46,6 +47,19 @@ def nice_ceiling(v: float, steps: Sequence[float] = (1, 2, 2.5, 5, 10)) -> float
         if v <= s * mag * (1 + 1e-9):
             return s * mag
     return 10 * mag
+
+
+def nice_bytes(v: float, base: int = 1024) -> float:
+    """nice_ceiling in the unit a byte count is shown in (KiB, MiB... for 1024)."""
+    unit = 1.0
+    while v >= base * unit:
+        unit *= base
+    return nice_ceiling(v / unit) * unit
+
+
+def tidy(text: str) -> str:
+    """'100.0%' -> '100%', '2.0 MiB' -> '2 MiB': a scale's round top."""
+    return text.replace(".0%", "%").replace(".0 ", " ")
 
 
 def path(points: Sequence[tuple[float, float | None]], t_end: float, window: float,
@@ -80,8 +94,8 @@ def path(points: Sequence[tuple[float, float | None]], t_end: float, window: flo
 
 def line_chart(key: str, title: str, points: Sequence[tuple[float, Sequence[float | None]]],
                series: Sequence[tuple[str, str]], fmt: Callable[[float], str], *, window: float,
-               gap: float, floor: float, limit: float | None = None,
-               note: str = "") -> Chart:
+               gap: float, floor: float, limit: float | None = None, note: str = "",
+               none: bool = False, scale: Callable[[float], float] = nice_ceiling) -> Chart:
     """One chart of several series sharing a scale. `points`: (time, values)
     with one value per series; `floor`: the least top of the scale (so a
     quiet container is not drawn as if busy); `limit`: a line to draw when it
@@ -89,19 +103,19 @@ def line_chart(key: str, title: str, points: Sequence[tuple[float, Sequence[floa
     values = [v for _, vs in points for v in vs if v is not None]
     if not points or not values:
         return Chart(key, title, [Series(k, label, "", "—") for k, label in series], top="",
-                     note=note, empty=True)
+                     note=note, empty=True, none=none)
     high = max(max(values), floor)
     limit_y = None
     if limit and limit <= 2 * high:
         y_max = max(limit, high)
         limit_y = H - limit / y_max * H
     else:
-        y_max = nice_ceiling(high * 1.1)
+        y_max = scale(high * 1.1)
     t_end = points[-1][0]
     out = []
     for i, (k, label) in enumerate(series):
         d = path([(t, vs[i]) for t, vs in points], t_end, window, y_max, gap)
         last = points[-1][1][i]
         out.append(Series(k, label, d, "—" if last is None else fmt(last)))
-    return Chart(key, title, out, top=fmt(y_max), grid=[H * q for q in (0.25, 0.5, 0.75)],
+    return Chart(key, title, out, top=tidy(fmt(y_max)), grid=[H * q for q in (0.25, 0.5, 0.75)],
                  limit_y=limit_y, note=note, empty=False)

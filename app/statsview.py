@@ -187,20 +187,22 @@ def page_charts(points: list[Figures], *, gap: float) -> list[charts.Chart]:
     limit = last.limit if last else None
     has_net = bool(last and last.has_net)
     has_blk = bool(last and last.blk_total is not None)
+    no_net = bool(last) and not has_net
+    no_blk = bool(last) and not has_blk
     return [
         charts.line_chart("cpu", "CPU", pts("cpu"), [("cpu", "CPU")], percent, window=WINDOW,
                           gap=gap, floor=1.0, note="100% is one CPU busy"),
         charts.line_chart("mem", "Memory", pts("mem"), [("mem", "used")], ibytes, window=WINDOW,
-                          gap=gap, floor=1024 * 1024, limit=limit,
+                          gap=gap, floor=1024 * 1024, limit=limit, scale=charts.nice_bytes,
                           note=f"limit {ibytes(limit)}" if limit else ""),
-        charts.line_chart("net", "Network", pts("rx", "tx") if has_net else [],
+        charts.line_chart("net", "Network", [] if no_net else pts("rx", "tx"),
                           [("rx", "received"), ("tx", "sent")], rate, window=WINDOW, gap=gap,
-                          floor=1000.0, note="" if has_net or not last else
-                          "no network of its own"),
-        charts.line_chart("blk", "Block I/O", pts("rd", "wr") if has_blk else [],
+                          floor=1000.0, none=no_net,
+                          note="no network of its own" if no_net else "per second"),
+        charts.line_chart("blk", "Block I/O", [] if no_blk else pts("rd", "wr"),
                           [("rd", "read"), ("wr", "written")], rate, window=WINDOW, gap=gap,
-                          floor=1000.0, note="" if has_blk or not last else
-                          "the engine gives no block I/O figures"),
+                          floor=1000.0, none=no_blk,
+                          note="the engine gives no block I/O figures" if no_blk else "per second"),
     ]
 
 

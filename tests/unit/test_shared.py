@@ -1,0 +1,57 @@
+"""Shared reads: one answer for every asker within the age, one call in flight."""
+
+import threading
+
+import pytest
+
+from app.gateway.shared import SharedReads
+
+
+def test_kept_within_age_and_fresh_when_asked():
+    s = SharedReads()
+    n = [0]
+
+    def fetch():
+        n[0] += 1
+        return n[0]
+
+    assert s.get("k", 60, fetch) == 1
+    assert s.get("k", 60, fetch) == 1
+    assert s.get("k", 0, fetch) == 2  # max_age 0: never a kept one
+    assert s.get("other", 60, fetch) == 3
+
+
+def test_one_call_in_flight_joined():
+    s = SharedReads()
+    go, calls = threading.Event(), []
+
+    def fetch():
+        calls.append(1)
+        go.wait(5)
+        return "answer"
+
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(s.get("k", 60, fetch)))
+               for _ in range(5)]
+    for t in threads:
+        t.start()
+    while not calls:
+        pass
+    go.set()
+    for t in threads:
+        t.join()
+    assert out == ["answer"] * 5 and len(calls) == 1
+
+
+def test_errors_are_not_kept():
+    s = SharedReads()
+    with pytest.raises(ValueError):
+        s.get("k", 60, lambda: (_ for _ in ()).throw(ValueError("no")))
+    assert s.get("k", 60, lambda: "ok") == "ok"
+
+
+def test_bounded():
+    s = SharedReads()
+    for i in range(SharedReads.MAX * 2):
+        s.get(i, 60, lambda i=i: i)
+    assert len(s._kept) <= SharedReads.MAX
