@@ -46,6 +46,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         registry = Registry([EngineEntry(engine.name, engine, settings.read_only,
                                          settings.allow_host_access)])
     app.extensions["periscope.engines"] = registry
+    if settings.state_dir:  # gunicorn's workers share polled answers (gateway/shared.py)
+        for entry in registry:
+            try:
+                entry.engine.shared.use_folder(Path(settings.state_dir) / "shared" / entry.name)
+            except OSError:
+                pass
     if settings.stats:
         from .statsampler import Sampler
         app.extensions["periscope.stats"] = Sampler(

@@ -22,9 +22,23 @@ NONE = "—"  # the figure does not exist (not running; no network of its own)
 _FULL_ID = re.compile(r"[0-9a-f]{64}")
 
 
+FIRST_SCREEN = 20  # rows a first page load marks watched: a screenful or two
+_SHORT_ID = re.compile(r"[0-9a-f]{12}")
+
+
 def sort_param(args) -> str:
     v = (args.get("sort") or "").strip().lower()
     return v if v in SORTS else ""
+
+
+def seen_param(args) -> set[str] | None:
+    """The rows the browser says are on screen now (`seen`: short IDs, sent by
+    static/stats.js with each poll; empty when the tab is hidden). None when
+    the client did not say (no script): then every row counts as seen."""
+    raw = args.get("seen")
+    if raw is None:
+        return None
+    return {p for p in raw.split(",")[:500] if _SHORT_ID.fullmatch(p)}
 
 
 @dataclass
@@ -60,12 +74,22 @@ def cells(state: str, fig: Figures | None) -> tuple:
             NONE if fig.pids is None else str(fig.pids))
 
 
-def for_list(sampler: Sampler | None, rows: list[dict], engine_name: str, sort: str) -> ListStats:
-    """Mark the list's running rows watched, put their cells in each row
-    (row["stats"]), and sort the rows by CPU or memory when asked (highest
-    first; rows without that figure after, in their own order)."""
+def for_list(sampler: Sampler | None, rows: list[dict], engine_name: str, sort: str,
+             looking: set[str] | int | None = None) -> ListStats:
+    """Mark the running rows someone looks at as watched, put every row's
+    cells in it (row["stats"]), and sort the rows by CPU or memory when asked
+    (highest first; rows without that figure after, in their own order).
+
+    `looking`: the short IDs of the rows on the browser's screen (seen_param),
+    or the number of first rows (a page just loaded, before its script could
+    say), or None: every row. A sorted list watches every row: its order
+    depends on every figure."""
     if sampler is None:
         return ListStats(on=False)
+    if sort:
+        looking = None
+    if isinstance(looking, int):
+        first = {r["id"] for r in rows[:looking]}
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(r.get("engine") or engine_name, []).append(r)
@@ -73,7 +97,9 @@ def for_list(sampler: Sampler | None, rows: list[dict], engine_name: str, sort: 
     key: dict[str, float] = {}
     for name, group in groups.items():
         s = sampler.engine(name)
-        running = [r["id"] for r in group if r["state"] == "running"]
+        running = [r["id"] for r in group if r["state"] == "running" and (
+            looking is None or (r["id"] in first if isinstance(looking, int)
+                                else r["id"][:12] in looking))]
         if running:
             s.watch(running)
         snap = s.latest()

@@ -270,6 +270,8 @@ class Engine:
             raise EngineError(f"request to the engine failed: {exc}", method=method,
                               path=full_path) from exc
         self._record(method, full_path, resp.status_code, t0, body_text)
+        if method != "GET":
+            self.shared.clear()  # a change: no answer from before it is given again
         if 200 <= resp.status_code < 300 or resp.status_code in ok:
             return resp
         raise self._error_from(resp, method, full_path)

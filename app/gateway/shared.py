@@ -6,14 +6,32 @@ same question ten times a second; the engine answers it once per `max_age`
 instead. A caller that needs a fresh answer (a page just loaded, the answer
 to an action) asks with max_age=0 and never gets a kept one. Errors are
 never kept: the next asker asks again. Answers are shared objects: callers
-read them and never change them. No Flask here.
+read them and never change them.
+
+With a folder (`use_folder`: the state folder gunicorn's workers share), a
+kept answer is a file there, so one worker's answer serves every worker's
+askers, and any change made through an Engine (a POST, a DELETE) removes them
+all: no worker gives an answer from before it. No Flask here.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import secrets
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, Hashable
+
+try:
+    from orjson import dumps as _dumps, loads as _loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+
+    def _dumps(v):
+        return json.dumps(v).encode()
 
 
 class _Pending:
@@ -32,14 +50,85 @@ class SharedReads:
         self._lock = threading.Lock()
         self._kept: dict[Hashable, tuple[float, Any]] = {}
         self._inflight: dict[Hashable, _Pending] = {}
+        self._folder: Path | None = None
+        self._parsed: dict[Path, tuple[tuple, Any]] = {}
         self.calls = 0  # answers fetched (for tests and benchmarks)
 
-    def get(self, key: Hashable, max_age: float, fetch: Callable[[], Any]) -> Any:
-        now = time.monotonic()
-        with self._lock:
+    def use_folder(self, folder: Path) -> None:
+        """Keep answers as files in `folder` (0700), shared with other processes."""
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._folder = folder
+
+    # -- the kept answers: in memory, or files ------------------------------------
+    def _path(self, key: Hashable) -> Path:
+        return self._folder / (hashlib.sha1(repr(key).encode()).hexdigest()[:32] + ".json")
+
+    def _kept_value(self, key: Hashable, max_age: float):
+        if self._folder is None:
             kept = self._kept.get(key)
-            if kept is not None and now - kept[0] <= max_age:
-                return kept[1]
+            if kept is not None and time.monotonic() - kept[0] <= max_age:
+                return True, kept[1]
+            return False, None
+        path = self._path(key)
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False, None
+        if time.time() - st.st_mtime > max_age:
+            return False, None
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        hit = self._parsed.get(path)
+        if hit is not None and hit[0] == stamp:
+            return True, hit[1]
+        try:
+            with open(path, "rb") as fh:
+                value = _loads(fh.read())
+        except (OSError, ValueError):
+            return False, None
+        if len(self._parsed) >= self.MAX:
+            self._parsed.clear()
+        self._parsed[path] = (stamp, value)
+        return True, value
+
+    def _keep(self, key: Hashable, value: Any, asked_mono: float, asked_wall: float) -> None:
+        if self._folder is None:
+            if len(self._kept) >= self.MAX:
+                cut = sorted(self._kept.items(), key=lambda kv: kv[1][0])[: self.MAX // 4]
+                for k, _ in cut:
+                    del self._kept[k]
+            self._kept[key] = (asked_mono, value)  # the age counts from the asking
+            return
+        path = self._path(key)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(_dumps(value))
+            os.utime(tmp, (asked_wall, asked_wall))
+            os.replace(tmp, path)
+        except (OSError, TypeError, ValueError):
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            return
+        try:
+            names = os.listdir(self._folder)
+            if len(names) > self.MAX:
+                for name in names:
+                    p = self._folder / name
+                    if time.time() - os.stat(p).st_mtime > 60:
+                        p.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+    # -- asking ---------------------------------------------------------------
+    def get(self, key: Hashable, max_age: float, fetch: Callable[[], Any]) -> Any:
+        asked_mono, asked_wall = time.monotonic(), time.time()
+        with self._lock:
+            found, value = self._kept_value(key, max_age)
+            if found:
+                return value
             pending = self._inflight.get(key)
             mine = pending is None
             if mine:
@@ -59,17 +148,19 @@ class SharedReads:
                 self.calls += 1
                 del self._inflight[key]
                 if pending.error is None:
-                    if len(self._kept) >= self.MAX:
-                        self._forget_oldest()
-                    self._kept[key] = (now, pending.value)  # the age counts from the asking
+                    self._keep(key, pending.value, asked_mono, asked_wall)
             pending.done.set()
         return pending.value
 
-    def _forget_oldest(self) -> None:
-        cut = sorted(self._kept.items(), key=lambda kv: kv[1][0])[: self.MAX // 4]
-        for k, _ in cut:
-            del self._kept[k]
-
     def clear(self) -> None:
+        """Forget every kept answer (something changed), in every process."""
         with self._lock:
             self._kept.clear()
+            self._parsed.clear()
+            if self._folder is not None:
+                try:
+                    for name in os.listdir(self._folder):
+                        if name.endswith(".json"):
+                            (self._folder / name).unlink(missing_ok=True)
+                except OSError:
+                    pass

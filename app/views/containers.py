@@ -21,10 +21,11 @@ def rows_for(args, *, everywhere: bool | None = None,
              poll: bool = False) -> tuple[list[dict], dict, list, statsview.ListStats]:
     """The rows (with their stats cells, sorted as asked), the filters, the
     engines that could not be shown, and the stats columns' state. `poll`: a
-    live poll, which may share a list answer of the last half interval."""
+    live poll, which may share a list answer of the last poll interval (other
+    viewers' polls; an action of this process makes it fresh again)."""
     if everywhere is None:
         everywhere = combined()
-    max_age = settings().poll_interval / 2 if poll else 0
+    max_age = settings().poll_interval if poll else 0
     if not everywhere:
         f = cl.list_filters(args)
         rows = cl.fetch_rows(engine(), f, url_for("containers.detail", ref="_")[:-1], max_age)
@@ -35,7 +36,10 @@ def rows_for(args, *, everywhere: bool | None = None,
         prefixes = {e.name: url_for("containers.detail", ref="_", engine=e.name)[:-1]
                     for e in reg}
         rows, trouble = cl.fetch_combined(reg, f, prefixes, settings().engine_budget, max_age)
-    stats = statsview.for_list(stats_sampler(), rows, engine_entry().name, f["sort"])
+    # what is on someone's screen: the poll says (static/stats.js); a page just
+    # loaded shows its first rows
+    looking = statsview.seen_param(args) if poll else statsview.FIRST_SCREEN
+    stats = statsview.for_list(stats_sampler(), rows, engine_entry().name, f["sort"], looking)
     return rows, f, trouble, stats
 
 

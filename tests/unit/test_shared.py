@@ -55,3 +55,38 @@ def test_bounded():
     for i in range(SharedReads.MAX * 2):
         s.get(i, 60, lambda i=i: i)
     assert len(s._kept) <= SharedReads.MAX
+
+
+def test_workers_share_through_a_folder_and_a_change_clears_it(tmp_path):
+    a, b = SharedReads(), SharedReads()  # two gunicorn workers
+    a.use_folder(tmp_path / "shared")
+    b.use_folder(tmp_path / "shared")
+    assert a.get("k", 60, lambda: [{"Id": "x"}]) == [{"Id": "x"}]
+    assert b.get("k", 60, lambda: pytest.fail("asked again")) == [{"Id": "x"}]
+    assert (a.calls, b.calls) == (1, 0)
+    b.clear()  # a POST in the other worker
+    assert a.get("k", 60, lambda: ["fresh"]) == ["fresh"]
+    assert a.get("k", 0, lambda: ["fresher"]) == ["fresher"]
+
+
+def test_engine_polls_share_and_a_change_asks_again():
+    from app.gateway import Engine
+    from faultkit import FakeEngine, remove_tree, short_tmp
+
+    d = short_tmp()
+    fake = FakeEngine(d / "e.sock", {"/v1.41/containers/json": (200, "[]", "application/json"),
+                                     "/v1.41/containers/abc/start": (204, "", "text/plain")})
+    try:
+        eng = Engine(f"unix://{fake.path}")
+        lists = lambda: [s for s in fake.seen if "/containers/json" in s]  # noqa: E731
+        eng.containers(max_age=60)
+        eng.containers(max_age=60)
+        assert len(lists()) == 1
+        eng.containers()  # max_age 0: fresh
+        assert len(lists()) == 2
+        eng.start("abc")
+        eng.containers(max_age=60)
+        assert len(lists()) == 3
+    finally:
+        fake.close()
+        remove_tree(d)
