@@ -9,6 +9,15 @@ from dataclasses import dataclass, field
 from .params import flag
 
 
+def fast_tmp() -> str | None:
+    """Where to make a private state folder: /dev/shm (memory) when it can be
+    used, else the system's temporary folder (None). The workers' shared state
+    (stats, polled answers) is rewritten every second; on a disk each rename
+    can wait for the journal and hold up readers of the folder."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+
+
 def _bool(env, name, default=False) -> bool:
     return flag(env.get(name), default)
 

@@ -175,21 +175,42 @@ class RowCache:
     Live polling renders the same rows every few seconds; only a row whose data
     changed (state, status text, the relative time...) is rendered again. The
     HTML comes from a template that escapes every value, so it is marked safe
-    as a whole, never a container's own text."""
+    as a whole, never a container's own text.
+
+    A row's stats cells change with every sample, the rest of it seldom: they
+    are rendered apart (`cells`, kept per distinct set of texts) and put in
+    the kept row where it holds the STATS_MARK, so new figures never render
+    the row again."""
 
     MAX = 20_000
+    STATS_MARK = "<!--stats-cells-->"
 
     def __init__(self):
-        self._html: dict[tuple, Markup] = {}
+        self._html: dict[tuple, Markup | tuple[str, str]] = {}
+        self._cells: dict[tuple, str] = {}
 
-    def render(self, row: dict, context: tuple, make: Callable[[], str]) -> Markup:
+    def render(self, row: dict, context: tuple, make: Callable[[], str],
+               cells: Callable[[tuple], str] | None = None) -> Markup:
+        stats = row.get("stats")
         key = (row["id"], row["name"], row["image"], row["state"], row["health"],
                row["status"], row["created_rel"], row["created_iso"], tuple(row["ports"]),
-               row["href"], row.get("stats"),  # the stats cells' texts (statsview.cells)
+               row["href"], stats is not None,
                context)  # context: the list it sits in, read-only, its engine
         html = self._html.get(key)
         if html is None:
             if len(self._html) >= self.MAX:
                 self._html.clear()
-            html = self._html[key] = Markup(make())
-        return html
+            made = make()
+            if stats is not None and self.STATS_MARK in made:
+                head, _, tail = made.partition(self.STATS_MARK)
+                html = self._html[key] = (head, tail)
+            else:
+                html = self._html[key] = Markup(made)
+        if isinstance(html, Markup):
+            return html
+        cell_html = self._cells.get(stats)
+        if cell_html is None:
+            if len(self._cells) >= self.MAX:
+                self._cells.clear()
+            cell_html = self._cells[stats] = cells(stats) if cells else ""
+        return Markup(html[0] + cell_html + html[1])

@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import statsmath as sm
+from .config import fast_tmp
 from .gateway import Engine, exceptions as ge
 
 try:
@@ -148,6 +149,7 @@ class EngineSampler:
         # this worker's marks: id -> [until, focus until] (wall clock)
         self._mine: dict[str, list[float]] = {}
         self._written: dict[str, list[float]] = {}
+        self._marks_dirty = False
         self._files = _FileCache()
         # the leader's state
         self._lock_fd: int | None = None
@@ -184,8 +186,9 @@ class EngineSampler:
                 seen = self._written.get(cid)
                 if seen is None or seen[0] < until - 1.0 or (focus and seen[1] < until - 1.0):
                     write = True
-            if write:
-                self._write_marks(now)
+            # the file is written by this worker's sampler thread, not here: a
+            # page never waits for the disk
+            self._marks_dirty = self._marks_dirty or write
             start = self._thread is None
             if start:
                 self._thread = threading.Thread(target=self._run, daemon=True,
@@ -235,14 +238,20 @@ class EngineSampler:
     def _marks_path(self) -> Path:
         return self.folder / f"watch-{os.getpid()}.json"
 
-    def _write_marks(self, now: float) -> None:
-        """Called with self._lock held."""
-        for cid in [c for c, m in self._mine.items() if m[0] < now]:
-            del self._mine[cid]
-        self._written = {cid: list(m) for cid, m in self._mine.items()}
+    def _write_marks(self) -> None:
+        """This worker's marks to its file, when they changed (the thread)."""
+        now = time.time()
+        with self._lock:
+            if not self._marks_dirty:
+                return
+            self._marks_dirty = False
+            for cid in [c for c, m in self._mine.items() if m[0] < now]:
+                del self._mine[cid]
+            self._written = {cid: list(m) for cid, m in self._mine.items()}
+            marks = dict(self._written)
         try:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _write_json(self._marks_path(), self._written)
+            _write_json(self._marks_path(), marks)
         except OSError:
             log.exception("cannot write the stats marks in %s", self.folder)
 
@@ -287,6 +296,7 @@ class EngineSampler:
         idle_since = None
         try:
             while not self._stopping:
+                self._write_marks()
                 now = time.time()
                 if self._lock_fd is None and not self._try_lead():
                     if not self._mine_live(now) and self._quit_if_idle():
@@ -550,7 +560,7 @@ class Sampler:
         if self._root is None:
             # a process of its own (tests, `flask run`): a private folder,
             # removed at exit; under gunicorn the master made Settings.state_dir
-            self._root = Path(tempfile.mkdtemp(prefix="periscope-stats-"))
+            self._root = Path(tempfile.mkdtemp(prefix="periscope-stats-", dir=fast_tmp()))
             self._made_root = True
             atexit.register(shutil.rmtree, self._root, True)
         return self._root / name

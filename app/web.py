@@ -199,7 +199,7 @@ def init_app(app: Flask) -> None:
 
     def row_html(r: dict, list_url: str = "", several: bool = False, actions: bool = True):
         """One container list row, rendered once while its data stays the same
-        (its stats cells' texts included: new figures render it again).
+        (its stats cells apart: new figures render only them).
         `several`: the list of every engine (an Engine column); `actions`: the
         list has an actions column."""
         read_only = registry().get(r["engine"]).read_only if "engine" in r else \
@@ -207,7 +207,9 @@ def init_app(app: Flask) -> None:
         return rows.render(r, (list_url, read_only, several, actions, r.get("engine")),
                            lambda: app.jinja_env.get_template("containers/_row.html").render(
                                r=r, list_url=list_url, read_only=read_only, several=several,
-                               actions=actions))
+                               actions=actions),
+                           lambda stats: app.jinja_env.get_template("stats/_cells.html").render(
+                               stats=stats))
 
     app.jinja_env.globals["row_html"] = row_html
 

@@ -103,15 +103,15 @@ def viewers_child(url: str, n: int, seconds: float, interval: float, naive: bool
         time.sleep(random.Random(k).uniform(0, interval))  # browsers do not open in step
         nxt = time.monotonic()
         seen = None
-        if on_screen:  # a browser opens the page first (its first rows are marked), then polls
-            try:
-                first = s.get(f"{url}/containers?label={LABEL_KEY}={LABEL_VAL}", timeout=30)
+        try:  # a browser opens the page first (its first rows are marked), then polls
+            first = s.get(f"{url}/containers?label={LABEL_KEY}={LABEL_VAL}", timeout=30)
+            if on_screen:
                 seen = ",".join(re.findall(r'<tr id="c-([0-9a-f]{12})"', first.text)[:on_screen])
-            except requests.RequestException as exc:
-                with lock:
-                    out["errors"].append(f"page {type(exc).__name__}")
-            nxt += interval
-            time.sleep(max(0.0, nxt - time.monotonic()))
+        except requests.RequestException as exc:
+            with lock:
+                out["errors"].append(f"page {type(exc).__name__}")
+        nxt += interval
+        time.sleep(max(0.0, nxt - time.monotonic()))
         while time.monotonic() < until:
             t0 = time.perf_counter()
             try:
@@ -209,7 +209,9 @@ def run(name: str, dpid: int, seconds: float, ids: list[str], *, stats: bool | N
     import tempfile
 
     srv = None
-    state = tempfile.mkdtemp(prefix="bench-stats-")
+    from app.config import fast_tmp
+
+    state = tempfile.mkdtemp(prefix="bench-stats-", dir=fast_tmp())
     if stats is not None:
         srv = LiveServer({"PERISCOPE_POLL_INTERVAL": "2", "PERISCOPE_STATS": "1" if stats else "0",
                           "PERISCOPE_WORKERS": "2", "PERISCOPE_THREADS": "8",

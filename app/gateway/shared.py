@@ -52,6 +52,10 @@ class SharedReads:
         self._inflight: dict[Hashable, _Pending] = {}
         self._folder: Path | None = None
         self._parsed: dict[Path, tuple[tuple, Any]] = {}
+        self._to_write: dict[Path, tuple[Any, float]] = {}
+        self._writer: threading.Thread | None = None
+        self._write_wake = threading.Event()
+        self._cleared_mono = 0.0  # answers asked for before a change are not kept
         self.calls = 0  # answers fetched (for tests and benchmarks)
 
     def use_folder(self, folder: Path) -> None:
@@ -74,7 +78,7 @@ class SharedReads:
             st = os.stat(path)
         except OSError:
             return False, None
-        if time.time() - st.st_mtime > max_age:
+        if time.time() - st.st_mtime > max_age or st.st_mtime <= self._cleared_at():
             return False, None
         stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
         hit = self._parsed.get(path)
@@ -90,7 +94,16 @@ class SharedReads:
         self._parsed[path] = (stamp, value)
         return True, value
 
+    def _cleared_at(self) -> float:
+        """When any process last made a change (the `cleared` file's time)."""
+        try:
+            return os.stat(self._folder / "cleared").st_mtime
+        except OSError:
+            return 0.0
+
     def _keep(self, key: Hashable, value: Any, asked_mono: float, asked_wall: float) -> None:
+        if asked_mono <= self._cleared_mono:
+            return  # asked before a change: the answer may be from before it
         if self._folder is None:
             if len(self._kept) >= self.MAX:
                 cut = sorted(self._kept.items(), key=lambda kv: kv[1][0])[: self.MAX // 4]
@@ -98,7 +111,24 @@ class SharedReads:
                     del self._kept[k]
             self._kept[key] = (asked_mono, value)  # the age counts from the asking
             return
-        path = self._path(key)
+        # written by a thread of its own: the asker (a page) never waits for the disk
+        self._to_write[self._path(key)] = (value, asked_wall)
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_loop, daemon=True,
+                                            name="shared-reads")
+            self._writer.start()
+        self._write_wake.set()
+
+    def _write_loop(self) -> None:
+        while True:
+            self._write_wake.wait()
+            self._write_wake.clear()
+            with self._lock:
+                batch, self._to_write = self._to_write, {}
+            for path, (value, asked_wall) in batch.items():
+                self._write(path, value, asked_wall)
+
+    def _write(self, path: Path, value: Any, asked_wall: float) -> None:
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -155,9 +185,18 @@ class SharedReads:
     def clear(self) -> None:
         """Forget every kept answer (something changed), in every process."""
         with self._lock:
+            self._cleared_mono = time.monotonic()
             self._kept.clear()
             self._parsed.clear()
+            self._to_write.clear()
             if self._folder is not None:
+                try:
+                    marker = self._folder / "cleared"
+                    marker.touch(mode=0o600)
+                    now = time.time()
+                    os.utime(marker, (now, now))
+                except OSError:
+                    pass
                 try:
                     for name in os.listdir(self._folder):
                         if name.endswith(".json"):

@@ -1,6 +1,7 @@
 """Shared reads: one answer for every asker within the age, one call in flight."""
 
 import threading
+import time
 
 import pytest
 
@@ -62,6 +63,9 @@ def test_workers_share_through_a_folder_and_a_change_clears_it(tmp_path):
     a.use_folder(tmp_path / "shared")
     b.use_folder(tmp_path / "shared")
     assert a.get("k", 60, lambda: [{"Id": "x"}]) == [{"Id": "x"}]
+    deadline = time.monotonic() + 10  # written by a's writer thread
+    while not list((tmp_path / "shared").glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert b.get("k", 60, lambda: pytest.fail("asked again")) == [{"Id": "x"}]
     assert (a.calls, b.calls) == (1, 0)
     b.clear()  # a POST in the other worker
@@ -90,3 +94,14 @@ def test_engine_polls_share_and_a_change_asks_again():
     finally:
         fake.close()
         remove_tree(d)
+
+
+def test_an_answer_asked_before_a_change_is_not_kept():
+    s = SharedReads()
+
+    def fetch_during_a_change():
+        s.clear()  # a POST lands while the list is on its way
+        return "from before"
+
+    assert s.get("k", 60, fetch_during_a_change) == "from before"
+    assert s.get("k", 60, lambda: "after") == "after"
