@@ -22,7 +22,7 @@ NONE = "—"  # the figure does not exist (not running; no network of its own)
 _FULL_ID = re.compile(r"[0-9a-f]{64}")
 
 
-FIRST_SCREEN = 20  # rows a first page load marks watched: a screenful or two
+FIRST_SCREEN = 12  # rows a first page load marks watched (a screenful), before its script says
 _SHORT_ID = re.compile(r"[0-9a-f]{12}")
 
 

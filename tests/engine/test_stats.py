@@ -268,3 +268,24 @@ def test_stats_off_makes_no_stats_calls(run_container):
             if on:
                 app.extensions["periscope.stats"].stop()
     assert cid in asked[True] and asked[False] == []
+
+
+def test_only_rows_on_screen_are_sampled(app, run_container):
+    on = run_container(name=unique_name("on-screen"))
+    off = run_container(name=unique_name("off-screen"))
+    c = app.test_client()
+    s = app.extensions["periscope.stats"].engine("default")
+    try:
+        # the browser's script says which rows it shows (static/stats.js)
+        page = until(lambda: (lambda p: p if (row_cells(p, on) or {}).get("cpu", "…") != "…"
+                              else None)(list_rows(c, f"&seen={on[:12]}")),
+                     what="the row on screen sampled")
+        assert row_cells(page, off) == {"cpu": "…", "pending": "…"}  # never asked for
+        assert off not in s.latest().figures
+        # a hidden tab says nothing is on screen: nothing new is sampled
+        assert list_rows(c, "&seen=").count("stat cpu") == 2
+        # scrolled down: the other row is sampled in turn
+        until(lambda: (row_cells(list_rows(c, f"&seen={off[:12]}"), off) or {}).get(
+            "cpu", "…") != "…", what="the row scrolled to sampled")
+    finally:
+        app.extensions["periscope.stats"].stop()
