@@ -140,7 +140,8 @@ class EngineSampler:
         self.folder = folder
         self.poll_interval = poll_interval
         self.budget = budget
-        self.linger = linger if linger is not None else 2 * poll_interval + 2
+        # a mark outlives a few slow polls, and then sampling stops
+        self.linger = linger if linger is not None else max(10.0, 3 * poll_interval)
         self.samples_taken = 0  # stats calls made while leading (tests, benchmarks)
         self._lock = threading.Lock()
         self._wake = threading.Event()

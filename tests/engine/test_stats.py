@@ -89,20 +89,24 @@ def test_cpu_burner_in_the_list_and_on_its_page_as_docker_stats(stats_client, do
     seen = []
 
     def both_busy(figure):
+        # docker stats is asked beside each of our figures; on a busy machine the
+        # burner's share moves from second to second, so ours is held against
+        # the docker figure just before it and the one just after
+        before = docker_stats(docker, cid)["cpu"]
         ours = figure()
-        theirs = docker_stats(docker, cid)["cpu"] if ours is not None else None
-        seen.append((ours, theirs))
+        after = docker_stats(docker, cid)["cpu"]
+        seen.append((before, ours, after))
         del seen[:-5]
-        ok = ours is not None and 70 <= ours <= 130 and 70 <= theirs <= 130
-        return (ours, theirs) if ok else None
+        busy = [t for t in (before, after) if 70 <= t <= 130]
+        return (ours, busy[0]) if ours is not None and 70 <= ours <= 130 and busy else None
 
     # (on a busy shared machine the burner gets less than a CPU now and then:
     # both figures are asked for again until both see one CPU busy)
     ours, theirs = until(lambda: both_busy(
-        lambda: pct((row_cells(list_rows(stats_client), cid) or {}).get("cpu"))),
+        lambda: pct((row_cells(list_rows(stats_client), cid) or {}).get("cpu"))), timeout=90,
         what=lambda: f"the list shows the burner at 70-130 % as docker stats does ({seen})")
     ours, theirs = until(lambda: both_busy(lambda: pct(dd(page_stats(stats_client, cid), "cpu"))),
-                         what=lambda: f"its page shows it at 70-130 % as docker stats does "
+                         timeout=90, what=lambda: f"its page shows it at 70-130 % as docker stats does "
                                       f"({seen})")
 
 

@@ -120,15 +120,19 @@ def test_list_rows_share_the_budget_a_page_does_not(tmp):
     s = sampler(tmp, f.path, poll_interval=0.2, budget=2.0)
     try:
         ids = [f"{i:064x}" for i in range(1, 9)]
-        s.watch(ids)  # 8 list rows at 2 samples/s: each every 4 s
-        s.watch([A], focus=True)  # an open page: every poll interval
-        wait_until(lambda: all(i in s.latest().figures for i in ids + [A]), what="all sampled")
+        def look():
+            s.watch(ids)  # 8 list rows at 2 samples/s: each every 4 s
+            s.watch([A], focus=True)  # an open page: every poll interval
+            return True
+
+        # (pages keep looking while they are open: each poll marks again)
+        wait_until(lambda: look() and all(len(stats_calls(f, i)) >= 2 for i in ids + [A]),
+                   what="all sampled twice")
         assert s.latest().list_interval == pytest.approx(4.0)
         base = {i: len(stats_calls(f, i)) for i in ids + [A]}
         t0 = time.monotonic()
         while time.monotonic() - t0 < 2.5:
-            s.watch(ids)
-            s.watch([A], focus=True)
+            look()
             time.sleep(0.1)
         # the page's container kept being sampled; the rows at most once more each
         assert len(stats_calls(f, A)) - base[A] >= 3
