@@ -234,13 +234,3 @@ def figures(prev: Sample | None, cur: Sample) -> Figures:
     return Figures(t=cur.read, cpu=cpu_percent(prev, cur), mem=cur.mem_used, limit=cur.mem_limit,
                    mem_pct=pct, rx=rx, tx=tx, rd=rd, wr=wr, pids=cur.pids, net_total=cur.net,
                    blk_total=cur.blk, has_net=cur.net is not None)
-
-
-def sample_to_list(s: Sample) -> list:
-    return [s.read, s.cpu_total, s.system, s.online_cpus, s.mem_used, s.mem_limit,
-            list(s.net) if s.net else None, list(s.blk) if s.blk else None, s.pids]
-
-
-def sample_from_list(v: list) -> Sample:
-    return Sample(v[0], v[1], v[2], v[3], v[4], v[5], tuple(v[6]) if v[6] else None,
-                  tuple(v[7]) if v[7] else None, v[8])
