@@ -105,3 +105,21 @@ def test_an_answer_asked_before_a_change_is_not_kept():
 
     assert s.get("k", 60, fetch_during_a_change) == "from before"
     assert s.get("k", 60, lambda: "after") == "after"
+
+
+def test_an_engine_that_went_away_gives_no_kept_answer():
+    from app.gateway import Engine, exceptions as ge
+    from faultkit import FakeEngine, remove_tree, short_tmp
+
+    d = short_tmp()
+    fake = FakeEngine(d / "e.sock", {"/v1.41/containers/json": (200, "[]", "application/json")})
+    try:
+        eng = Engine(f"unix://{fake.path}", connect_timeout=1)
+        assert eng.containers(max_age=60) == []
+        fake.close()
+        with pytest.raises(ge.EngineUnreachable):
+            eng.containers()  # a page load finds it gone
+        with pytest.raises(ge.EngineUnreachable):
+            eng.containers(max_age=60)  # so the poll is not given the old answer
+    finally:
+        remove_tree(d)
