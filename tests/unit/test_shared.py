@@ -109,17 +109,19 @@ def test_an_answer_asked_before_a_change_is_not_kept():
 
 def test_an_engine_that_went_away_gives_no_kept_answer():
     from app.gateway import Engine, exceptions as ge
-    from faultkit import FakeEngine, remove_tree, short_tmp
+    from faultkit import CuttableProxy, FakeEngine, remove_tree, short_tmp
 
     d = short_tmp()
     fake = FakeEngine(d / "e.sock", {"/v1.41/containers/json": (200, "[]", "application/json")})
+    proxy = CuttableProxy(d / "p.sock", str(fake.path)).start()
     try:
-        eng = Engine(f"unix://{fake.path}", connect_timeout=1)
+        eng = Engine(f"unix://{proxy.path}", connect_timeout=1)
         assert eng.containers(max_age=60) == []
-        fake.close()
+        proxy.cut()  # the engine goes away, its connections too
         with pytest.raises(ge.EngineUnreachable):
             eng.containers()  # a page load finds it gone
         with pytest.raises(ge.EngineUnreachable):
             eng.containers(max_age=60)  # so the poll is not given the old answer
     finally:
+        fake.close()
         remove_tree(d)
