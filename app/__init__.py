@@ -55,6 +55,11 @@ def create_app(settings: "Settings | None" = None, engine: "Engine | None" = Non
         registry = Registry([EngineEntry(engine.name, engine, settings.read_only,
                                          settings.allow_host_access)])
     app.extensions["periscope.engines"] = registry
+    if settings.stats:
+        from .statsampler import Sampler
+        app.extensions["periscope.stats"] = Sampler(
+            registry, poll_interval=settings.poll_interval, budget=settings.stats_budget,
+            state_dir=settings.state_dir)
 
     from . import errors, security, web
     web.init_app(app)
@@ -63,9 +68,9 @@ def create_app(settings: "Settings | None" = None, engine: "Engine | None" = Non
 
     from .views import (actions, auth, changes, containers, create, disk, engines, events, files,
                         images, logs, mergedlogs, networks, nodes, projects, services, system,
-                        terminal, volumes, whoami)
+                        stats, terminal, volumes, whoami)
     for view in (containers, logs, files, changes, create, actions, images, volumes, networks, disk,
                  events, whoami, engines, system, auth, services, nodes, terminal, projects,
-                 mergedlogs):
+                 mergedlogs, stats):
         app.register_blueprint(view.bp)
     return app

@@ -9,6 +9,15 @@ from dataclasses import dataclass, field
 from .params import flag
 
 
+def fast_tmp() -> str | None:
+    """Where to make a private state folder: /dev/shm (memory) when it can be
+    used, else the system's temporary folder (None). The workers' shared state
+    (stats, polled answers) is rewritten every second; on a disk each rename
+    can wait for the journal and hold up readers of the folder."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+
+
 def _bool(env, name, default=False) -> bool:
     return flag(env.get(name), default)
 
@@ -58,6 +67,8 @@ class Settings:
     connect_timeout: float = 3.0
     read_timeout: float = 30.0
     poll_interval: float = 2.0
+    stats: bool = True  # resource stats in the list and on container pages
+    stats_budget: float = 5.0  # samples per second per engine the list's rows may cost
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32))
     read_only: bool = False
     allow_host_access: bool = False
@@ -96,6 +107,8 @@ class Settings:
         s.poll_interval = _float(env, "PERISCOPE_POLL_INTERVAL", 2.0)
         # below the poll interval, so a viewer's next poll sees a newer answer
         s.share_for = _float(env, "PERISCOPE_SHARE_FOR", 0.75 * s.poll_interval, zero=True)
+        s.stats = _bool(env, "PERISCOPE_STATS", True)
+        s.stats_budget = _float(env, "PERISCOPE_STATS_BUDGET", 5.0)
         if env.get("PERISCOPE_SECRET_KEY"):
             s.secret_key = env["PERISCOPE_SECRET_KEY"]
         s.read_only = _bool(env, "PERISCOPE_READ_ONLY")

@@ -16,6 +16,7 @@ from .gateway import Engine
 
 STATES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"]
 VIEWS = ("project",)  # besides the flat list: grouped by Compose project
+SORTS = ("cpu", "mem")  # by resource stats (app/statsview.py sorts)
 
 
 def list_filters(args, engines: list[str] | None = None) -> dict:
@@ -26,6 +27,7 @@ def list_filters(args, engines: list[str] | None = None) -> dict:
         state = ""
     engine = (args.get("engine") or "").strip()
     view = (args.get("view") or "").strip().lower()
+    sort = (args.get("sort") or "").strip().lower()
     return {
         "all": params.flag(args.get("all")),
         "q": (args.get("q") or "").strip()[:200],
@@ -33,6 +35,7 @@ def list_filters(args, engines: list[str] | None = None) -> dict:
         "label": (args.get("label") or "").strip()[:500],
         "engine": engine if engines and engine in engines else "",
         "view": view if view in VIEWS else "",
+        "sort": sort if sort in SORTS else "",
     }
 
 
@@ -41,7 +44,7 @@ def query_string(f: dict) -> dict:
     out = {}
     if f["all"]:
         out["all"] = "1"
-    for k in ("q", "state", "label", "engine", "view"):
+    for k in ("q", "state", "label", "engine", "view", "sort"):
         if f.get(k):
             out[k] = f[k]
     return out

@@ -137,3 +137,36 @@ class HtmlCache:
                 self._html.clear()
             html = self._html[key] = Markup(make())
         return html
+
+
+def ibytes(n) -> str:
+    """Binary units as `docker stats` prints memory: '61.8 MiB'."""
+    if n is None or n == "":
+        return ""
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+def rate(n) -> str:
+    """Bytes per second in decimal units, as `docker stats` prints I/O: '1.2 kB/s'."""
+    if n is None or n == "":
+        return ""
+    n = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}/s" if unit == "B" else f"{n:.1f} {unit}/s"
+        n /= 1000
+    return ""
+
+
+def dsize(n) -> str:
+    """Bytes in decimal units, as `docker stats` prints NET I/O totals: '1.2 kB'."""
+    return rate(n)[:-2] if n not in (None, "") else ""
+
+
+def percent(v) -> str:
+    return "" if v is None else f"{v:.1f}%"

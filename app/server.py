@@ -20,10 +20,14 @@ import tempfile
 # Workers must share one secret so a session (and its CSRF token) made by one
 # worker is valid in another: make it here, in the master, before they fork.
 os.environ.setdefault("PERISCOPE_SECRET_KEY", secrets.token_hex(32))
-# Likewise one private folder for state the workers share (pull jobs).
+# Likewise one private folder for state the workers share (pull jobs, stats,
+# polled answers), in memory where the system offers it (app/config.py fast_tmp).
+from .config import fast_tmp  # noqa: E402
+
 _made_state_dir = None
 if not os.environ.get("PERISCOPE_STATE_DIR"):
-    os.environ["PERISCOPE_STATE_DIR"] = _made_state_dir = tempfile.mkdtemp(prefix="periscope-")
+    os.environ["PERISCOPE_STATE_DIR"] = _made_state_dir = tempfile.mkdtemp(prefix="periscope-",
+                                                                           dir=fast_tmp())
 
 
 def _stop(message: str) -> None:

@@ -81,6 +81,11 @@ def disk_store() -> DiskStore:
     return state_store("disk", DiskStore)
 
 
+def stats_sampler():
+    """The process's stats sampler (app/statsampler.py), None when stats are off."""
+    return current_app.extensions.get("periscope.stats")
+
+
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
@@ -90,7 +95,7 @@ def is_htmx() -> bool:
 POLL_ENDPOINTS = {"containers.rows", "logs.poll", "events.poll", "images.pull_progress",
                   "system.wait", "create.preview_partial", "static", "services.rows",
                   "services.tasks", "services.logs_poll", "images.rows", "volumes.rows",
-                  "networks.rows", "projects.rows", "projects.poll", "mergedlogs.project_poll",
+                  "networks.rows", "stats.section", "projects.rows", "projects.poll", "mergedlogs.project_poll",
                   "mergedlogs.picked_poll"}
 _CARRY_MAX_CALLS = 12
 _CARRY_MAX_BODY = 1500
@@ -181,7 +186,8 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.filters.update(
         reltime=display.reltime, exact=display.exact, iso=display.iso, bytes=display.size,
-        pretty_json=display.pretty_json, unquote_path=unquote,
+        pretty_json=display.pretty_json, unquote_path=unquote, ibytes=display.ibytes,
+        rate=display.rate, percent=display.percent,
         seconds=lambda v: f"{float(v):g} s",
         env_pairs=masking.env_pairs, masked_inspect=masking.mask_inspect,
         swarm_state=swarm.swarm_state,
@@ -228,17 +234,27 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.globals["carried_calls"] = carried_calls
     row_cache = display.HtmlCache()  # every list's rows: keys say which list
+    STATS_MARK = "<!--stats-cells-->"  # where a container row's stats cells go
 
     def row_html(r: dict, list_url: str = "", several: bool = False, actions: bool = True):
-        """One container list row, rendered once while its data stays the same.
+        """One container list row, rendered once while its data stays the same
+        (its stats cells apart: new figures render only them).
         `several`: the list of every engine (an Engine column); `actions`: the
         list has an actions column."""
         read_only = registry().get(r["engine"]).read_only if "engine" in r else \
             engine_entry().read_only
-        return row_cache.keyed(
-            ("containers", row_key(r), list_url, read_only, several, actions, r.get("engine")),
+        stats = r.get("stats")
+        html = row_cache.keyed(
+            ("containers", row_key(r), stats is not None, list_url, read_only, several, actions,
+             r.get("engine")),
             lambda: app.jinja_env.get_template("containers/_row.html").render(
                 r=r, list_url=list_url, read_only=read_only, several=several, actions=actions))
+        if stats is None:
+            return html
+        head, _, tail = html.partition(STATS_MARK)
+        cells = row_cache.keyed(("stats-cells", stats), lambda: app.jinja_env.get_template(
+            "stats/_cells.html").render(stats=stats))
+        return Markup(head + cells + tail)
 
     app.jinja_env.globals["row_html"] = row_html
     from . import servicelist
@@ -302,3 +318,12 @@ def init_app(app: Flask) -> None:
         return composeprojects.group(rows, engine_key=several)
 
     app.jinja_env.globals["group_projects"] = group_projects
+
+    def sort_qs(qs: dict, key: str) -> dict:
+        """The list's query with another sort (an empty key: the default order)."""
+        out = {k: v for k, v in qs.items() if k != "sort"}
+        if key:
+            out["sort"] = key
+        return out
+
+    app.jinja_env.globals["sort_qs"] = sort_qs

@@ -139,7 +139,8 @@ class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer)
 
 class FakeEngine:
     """A tiny HTTP engine on a unix socket: /_ping answers `api_version`; every
-    other path answers what `routes` says: {path_prefix: (status, body, ctype)}.
+    other path answers what `routes` says: {path_prefix: (status, body, ctype)}
+    (the body may be a function of the path, called for each answer).
     With `min_version`, a versioned path below it is refused as Docker 29 does.
     Every request is recorded in `seen` as "METHOD /path"."""
 
@@ -182,6 +183,8 @@ class FakeEngine:
                             status, body, ctype = answer
                             if fake.gate is not None:
                                 fake.gate.wait(30)
+                            if callable(body):
+                                body = body(self.path)
                             break
                 data = body.encode()
                 self.send_response(status)

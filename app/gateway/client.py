@@ -310,6 +310,7 @@ class Engine:
         except requests.exceptions.ConnectTimeout as exc:
             self._record(method, full_path, None, t0, recorded, "connect timed out")
             self.forget_version()
+            self.shared.clear()
             raise EngineUnreachable(
                 f"cannot connect to the engine at {self.host.raw}: no answer within "
                 f"{timeout[0]:g} s", host=self.host.raw, os_error="connection timed out",
@@ -323,6 +324,7 @@ class Engine:
                 reason = _os_error_text(exc)
             self._record(method, full_path, None, t0, recorded, reason)
             self.forget_version()
+            self.shared.clear()  # it went away: no answer from before is given again
             raise EngineUnreachable(f"cannot connect to the engine at {self.host.raw}: {reason}",
                                     host=self.host.raw, os_error=reason, method=method,
                                     path=full_path) from exc
@@ -561,6 +563,28 @@ class Engine:
         key = ("containers", tuple(sorted(params.items())))
         return self._shared_json(key, "/containers/json", params=params, timeout=timeout,
                                  across=True)
+
+    def stats_sample(self, ref: str, timeout: float | None = None) -> dict:
+        """One stats sample of a running container, as the engine answers it
+        (see app/statsmath.py for the figures). From API 1.41 with
+        `one-shot=true`: the engine's next sample, without waiting for a
+        second one to fill `precpu_stats` (about 2 s per call otherwise);
+        below 1.41 `stream=false` is all there is. A container that is not
+        running gets an answer without a sample (its `read` is the zero time)."""
+        params = {"stream": "false"}
+        if version_tuple(self.api_version) >= (1, 41):
+            params["one-shot"] = "true"
+        return self._json("GET", self.container_path(ref) + "/stats", params=params,
+                          timeout=timeout)
+
+    def top(self, ref: str, ps_args: str | None = None) -> dict:
+        """GET /containers/{id}/top: {"Titles": [...], "Processes": [[...], ...]},
+        the host's `ps` columns (default `-ef`: UID PID PPID C STIME TTY TIME
+        CMD). A container that is not running is a StateConflict. Shared with
+        identical reads close together (sharing.py)."""
+        path = self.container_path(ref) + "/top"
+        params = {"ps_args": ps_args} if ps_args else None
+        return self._shared_json(("top", path, ps_args), path, params=params)[0]
 
     def inspect_container(self, ref: str) -> dict:
         """Inspect by full ID, unique ID prefix or name, as the docker CLI does.

@@ -81,10 +81,10 @@ def _answer(cid: str, message: str, level: str, status: int = 200, removed: bool
     # a row of the list of every engine: the answer is that list again
     everywhere = params.flag(request.form.get("everywhere")) and registry().several
     if is_htmx() and ctx == "row":
-        rows, f, trouble = rows_for(filters, everywhere=everywhere)
+        rows, f, trouble, stats = rows_for(filters, everywhere=everywhere)
         return render_template("actions/_row_response.html", rows=rows, f=f, trouble=trouble,
                                several=everywhere, qs=query_string(f), message=message,
-                               level=level), status
+                               level=level, stats=stats), status
     flash(message, level)
     if ctx == "row":
         f = list_filters(filters, registry().names())

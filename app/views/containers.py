@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from flask import g, redirect, render_template, request, url_for
 
+import hashlib
+
 from .. import __version__
-from .. import containerlist as cl
-from ..web import EngineBlueprint, engine, engine_entry, is_htmx, registry, settings
+from .. import containerlist as cl, statsview
+from ..web import EngineBlueprint, engine, engine_entry, is_htmx, registry, settings, stats_sampler
 
 bp = EngineBlueprint("containers", __name__)
 
@@ -27,22 +29,40 @@ def listing_for(args, everywhere: bool) -> tuple[cl.Listing, dict]:
     return cl.read_combined(reg, f, settings().engine_budget), f
 
 
-def rows_for(args, *, everywhere: bool | None = None,
-             listing: tuple[cl.Listing, dict] | None = None) -> tuple[list[dict], dict, list]:
-    """The rows, the filters, and the engines that could not be shown
-    (`listing`: what listing_for already read)."""
+def rows_for(args, *, everywhere: bool | None = None, poll: bool = False,
+             listing: tuple[cl.Listing, dict] | None = None
+             ) -> tuple[list[dict], dict, list, statsview.ListStats]:
+    """The rows (with their stats cells, sorted as asked), the filters, the
+    engines that could not be shown, and the stats columns' state
+    (`listing`: what listing_for already read; `poll`: a live poll, which says
+    which rows are on the viewer's screen)."""
     if everywhere is None:
         everywhere = combined()
     got, f = listing if listing is not None else listing_for(args, everywhere)
     prefixes = {name: url_for("containers.detail", ref="_", **({"engine": name} if everywhere
                                                                   else {}))[:-1]
                 for name in got.raw}
-    return cl.rows_of(got, f, prefixes, tagged=everywhere), f, got.trouble
+    rows = cl.rows_of(got, f, prefixes, tagged=everywhere)
+    # what is on someone's screen: the poll says (static/stats.js); a page just
+    # loaded shows its first rows
+    looking = statsview.seen_param(args) if poll else statsview.FIRST_SCREEN
+    stats = statsview.for_list(stats_sampler(), rows, engine_entry().name, f["sort"], looking)
+    return rows, f, got.trouble, stats
 
 
-def _context(rows, f, trouble, tag: str = "") -> dict:
+def _context(rows, f, trouble, stats, tag: str = "") -> dict:
     return {"rows": rows, "f": f, "qs": cl.query_string(f), "trouble": trouble,
-            "several": combined(), "tag": tag}
+            "several": combined(), "stats": stats, "tag": tag}
+
+
+def _with_stats(tag: str, rows: list[dict], stats: statsview.ListStats) -> str:
+    """The tag with the stats cells and the rows' order (a sort by CPU moves
+    rows while the list stays the same)."""
+    if not stats.on:
+        return tag
+    h = hashlib.blake2b(repr(([(r["id"], r.get("stats")) for r in rows], stats.notes,
+                              stats.interval)).encode(), digest_size=6)
+    return tag + "." + h.hexdigest()
 
 
 @bp.get("/")
@@ -53,7 +73,8 @@ def root():
 @bp.get("/containers")
 def index():
     listing, f = listing_for(request.args, combined())
-    ctx = _context(*rows_for(request.args, listing=(listing, f)), tag=_tag(listing))
+    rows, f, trouble, stats = rows_for(request.args, listing=(listing, f))
+    ctx = _context(rows, f, trouble, stats, tag=_with_stats(_tag(listing), rows, stats))
     if is_htmx() and request.headers.get("HX-Target") == "rows":
         # the filter form: answer the rows, and put the filters in the address
         # bar without the empty fields, so the URL can be shared as it reads
@@ -73,13 +94,17 @@ def _tag(listing: cl.Listing) -> str:
 def rows():
     """The polled partial: the table body, carrying its own trigger. When
     nothing it shows could have changed since the viewer's copy (the same tag
-    of the engines' answers), 204: no rows made, nothing rendered or sent."""
+    of the engines' answers and, with stats on, the same figures), 204: nothing
+    rendered or sent. With stats off no rows are even made."""
     listing, f = listing_for(request.args, combined())
     tag = _tag(listing)
+    if stats_sampler() is None and request.args.get("tag") == tag:
+        return "", 204
+    rows, f, trouble, stats = rows_for(request.args, listing=(listing, f), poll=True)
+    tag = _with_stats(tag, rows, stats)
     if request.args.get("tag") == tag:
         return "", 204
-    return render_template("containers/_poll.html",
-                           **_context(*rows_for(request.args, listing=(listing, f)), tag=tag))
+    return render_template("containers/_poll.html", **_context(rows, f, trouble, stats, tag=tag))
 
 
 @bp.get("/containers/<ref>")

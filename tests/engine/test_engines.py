@@ -288,3 +288,27 @@ def test_a_bad_engines_file_stops_the_start_naming_the_entry(tmp_path):
         assert p.returncode == 2, (text, p.stderr[-1000:])
         for w in words:
             assert w in p.stderr, (text, w, p.stderr[-1000:])
+
+
+def test_the_combined_list_has_each_engines_stats(server, containers):
+    """Each engine's rows get their own engine's figures (one sampler per
+    engine); the dead and the stalled engine hold none of it up."""
+    def cells():
+        r = requests.get(f"{server.url}/containers/rows?label={LABEL}={SESSION}",
+                         headers={"HX-Request": "true"}, timeout=30)
+        assert r.status_code == 200
+        got = {}
+        for eng, cid in (("main", containers["main"][0]), ("second", containers["second"][0])):
+            m = re.search(rf'data-id="{cid}"[^>]*data-engine="{eng}".*?</tr>', r.text, re.S)
+            assert m, eng
+            cpu = re.search(r'<td class="num stat cpu[^"]*"[^>]*>(?:<span[^>]*>[^<]*</span>)?'
+                            r'([^<]*)<', m.group(0))
+            got[eng] = cpu.group(1).strip() if cpu else None
+        return got
+
+    deadline = time.monotonic() + 40
+    got = cells()
+    while not all(v and v.endswith("%") for v in got.values()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        got = cells()
+    assert all(v and v.endswith("%") for v in got.values()), got

@@ -1,0 +1,75 @@
+"""What pages show of the stats: cells, sort, processes."""
+
+import json
+from pathlib import Path
+
+from app import statsmath as sm, statsview as sv
+
+DATA = Path(__file__).parent / "data" / "stats"
+
+
+def fig(name1, name2):
+    load = lambda n: sm.reduce(json.loads((DATA / f"{n}.json").read_text()))  # noqa: E731
+    return sm.figures(load(name1), load(name2))
+
+
+def test_cells_for_each_case():
+    assert sv.cells("exited", None) == ("off",)
+    assert sv.cells("paused", fig("v2-web-1", "v2-web-2")) == ("off",)
+    assert sv.cells("running", None) == ("wait",)
+    ok = sv.cells("running", fig("v2-web-1", "v2-web-2"))
+    assert ok[0] == "ok" and ok[1] == "50.0%" and ok[3] == "7.7 GiB"
+    assert ok[4] == "2.0 kB/s" and ok[5] == "500 B/s" and ok[8] == "6"
+    host = sv.cells("running", fig("v1-hostnet", "v1-hostnet"))
+    assert host[4] == host[5] == sv.NONE  # no network of its own
+    first = sv.cells("running", sm.figures(None, sm.reduce(
+        json.loads((DATA / "v1-holder-1.json").read_text()))))
+    assert first[1] == sv.PENDING and first[4] == sv.PENDING and first[2].endswith("MiB")
+
+
+class FakeSampler:
+    """Stands in for the sampler: the list's own logic only (marks, cells, sort)."""
+
+    def __init__(self, figures):
+        self.figures, self.marked = figures, []
+
+    def engine(self, name):
+        return self
+
+    def watch(self, ids, focus=False):
+        self.marked.extend(ids)
+
+    def latest(self):
+        from app.statsampler import Snapshot
+        return Snapshot(figures=self.figures, list_interval=4.0)
+
+
+def test_for_list_marks_running_rows_and_sorts():
+    busy, idle = fig("v1-burner-1", "v1-burner-2"), fig("v2-web-1", "v2-web-2")
+    rows = [{"id": "1" * 64, "state": "running"}, {"id": "2" * 64, "state": "exited"},
+            {"id": "3" * 64, "state": "running"}, {"id": "4" * 64, "state": "running"}]
+    s = FakeSampler({"1" * 64: idle, "3" * 64: busy})
+    out = sv.for_list(s, rows, "default", "cpu")
+    assert s.marked == ["1" * 64, "3" * 64, "4" * 64]  # running rows only
+    assert [r["id"][0] for r in rows] == ["3", "1", "2", "4"]  # busiest first, unknowns after
+    assert rows[2]["stats"] == ("off",) and rows[3]["stats"] == ("wait",)
+    assert out.on and out.interval == 4.0
+    sv.for_list(s, rows, "default", "mem")
+    assert rows[0]["id"][0] == "1"  # 7.7 GiB-limited web uses more than the burner
+    assert sv.for_list(None, rows, "default", "").on is False
+
+
+def test_processes_picks_columns_by_title():
+    top = {"Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
+           "Processes": [["root", "12", "1", "0", "10:00", "?", "00:00:01", "sleep 60"]]}
+    assert sv.processes(top) == (["PID", "User", "CPU time", "Command"],
+                                 [["12", "root", "00:00:01", "sleep 60"]])
+    win = {"Titles": ["Name", "PID", "CPU", "Private Working Set"],
+           "Processes": [["smss.exe", "228", "00:00:00.031", "225.3kB"]]}
+    assert sv.processes(win) == (["PID", "Command"], [["228", "smss.exe"]])
+    assert sv.processes({}) == ([], [])
+
+
+def test_sort_param():
+    assert sv.sort_param({"sort": "CPU"}) == "cpu"
+    assert sv.sort_param({"sort": "name"}) == ""
