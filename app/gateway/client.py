@@ -310,7 +310,7 @@ class Engine:
         except requests.exceptions.ConnectTimeout as exc:
             self._record(method, full_path, None, t0, recorded, "connect timed out")
             self.forget_version()
-            self.shared.clear()
+            self.shared.invalidate()
             raise EngineUnreachable(
                 f"cannot connect to the engine at {self.host.raw}: no answer within "
                 f"{timeout[0]:g} s", host=self.host.raw, os_error="connection timed out",
@@ -324,7 +324,7 @@ class Engine:
                 reason = _os_error_text(exc)
             self._record(method, full_path, None, t0, recorded, reason)
             self.forget_version()
-            self.shared.clear()  # it went away: no answer from before is given again
+            self.shared.invalidate()  # it went away: no answer from before is given again
             raise EngineUnreachable(f"cannot connect to the engine at {self.host.raw}: {reason}",
                                     host=self.host.raw, os_error=reason, method=method,
                                     path=full_path) from exc
