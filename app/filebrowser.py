@@ -89,8 +89,18 @@ def resolve_link(folder: str, target: str) -> str:
     joined = target if target.startswith("/") else posixpath.join(folder, target)
     try:
         return clean_path(joined)
-    except InputError:
-        return folder
+    except InputError:  # a target the page cannot ask for: shown, not linked
+        return ""
+
+
+def _link_to_open(path: str, target: str) -> str:
+    """Where a link leads, for a download; a target with a control character
+    is refused in words about the link, not the path the user typed."""
+    opens = resolve_link(parent(path), target)
+    if not opens:
+        raise InputError("The link's target has a control character in it, which cannot be "
+                         "asked for here.")
+    return opens
 
 
 @dataclass
@@ -157,9 +167,14 @@ def _entry(te: TarEntry, name: str, path: str, base: str) -> Entry:
     if te.kind == "symlink":
         out.link = te.linkname
         out.opens = resolve_link(parent(path), te.linkname)
-    elif te.kind == "hardlink":
-        out.opens = clean_path(posixpath.join(base, te.linkname)) if te.linkname else ""
-        out.link = out.opens
+    elif te.kind == "hardlink" and te.linkname:
+        # another name of the same file; a name the page cannot ask for (a
+        # control character in it) is shown, not linked
+        target = posixpath.join(base, te.linkname)
+        try:
+            out.opens = out.link = clean_path(target)
+        except InputError:
+            out.link, out.opens = target, ""
     if out.opens:
         out.oq = quote_path(out.opens)
     return out
@@ -446,12 +461,16 @@ def open_path(eng: Engine, ref: str, raw_path: str | None, *,
     finally:
         reader.close()
     if kind == "symlink":
-        opens = clean_path(archive.stat.link_target) if archive.stat.link_target else parent(path)
+        raw = archive.stat.link_target
+        opens = resolve_link(parent(path), raw) if raw else parent(path)
         link = LinkView(path, archive.stat, member, opens, None)
-        try:
-            link.target = eng.path_stat(cid, opens)
-        except ge.NoSuchPath:
-            link.target_missing = f"nothing is at {plain(opens)} in the container"
+        if not opens:
+            link.target_missing = "its target has a control character in it, which cannot be asked for here"
+        else:
+            try:
+                link.target = eng.path_stat(cid, opens)
+            except ge.NoSuchPath:
+                link.target_missing = f"nothing is at {plain(opens)} in the container"
         opened.link = link
     else:
         opened.other = OtherView(path, archive.stat, member)
@@ -546,13 +565,13 @@ def download(eng: Engine, ref: str, raw_path: str | None, *, head: bool = False)
         stat = eng.path_stat(cid, path)
         name = posixpath.basename(path) or stat.name
         if stat.kind == "symlink" and stat.link_target:
-            stat = eng.path_stat(cid, clean_path(stat.link_target))
+            stat = eng.path_stat(cid, _link_to_open(path, stat.link_target))
         return _headers_only(stat.kind, path, name, cname, stat.size)
     archive = eng.archive(cid, path)
     name = posixpath.basename(path) or archive.stat.name
     if archive.stat.kind == "symlink" and archive.stat.link_target:
         archive.close()
-        archive = eng.archive(cid, clean_path(archive.stat.link_target))
+        archive = eng.archive(cid, _link_to_open(path, archive.stat.link_target))
     kind = archive.stat.kind
     if kind != "file":
         try:

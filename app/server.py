@@ -108,6 +108,10 @@ threads = _settings.threads
 timeout = 120
 graceful_timeout = 10
 keepalive = 5
+# a request line up to 8 KiB (gunicorn's default is 4094): a file's path of up to
+# 4096 bytes with the container's ID and the engine's name, a merged log's
+# follow cursor of about 190 containers
+limit_request_line = 8190
 accesslog = _settings.access_log
 errorlog = "-"
 wsgi_app = "app:create_app()"

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 import pytest
+import requests
 
 from app import create_app
 from conftest import LABEL, SESSION, make_settings, unique_name
@@ -52,6 +53,8 @@ HOSTILE = r"""set -e
 mkdir -p /h
 touch '/h/<img src=x onerror=alert(1)>'
 touch "/h/$(printf 'new\nline')"
+ln "/h/$(printf 'new\nline')" /h/hard-to-newline
+ln -s "$(printf 'new\nline')" /h/link-to-newline
 touch "/h/$(printf 'rlo\342\200\256txt.exe')"
 touch "/h/$(printf 'bad\377byte')"
 touch "/h/$(printf '%0255d' 0 | tr 0 n)"
@@ -289,7 +292,7 @@ def test_a_file_page_shows_text_binary_links(mclient, fs, which):
 
 
 # -- hostile names and odd paths -----------------------------------------------------------
-def test_hostile_names_are_shown_safely_and_open(mclient, docker, hostile):
+def test_hostile_names_are_shown_safely_and_open(mclient, docker, hostile, live_server):
     r = mclient.get(f"/containers/{hostile}/files?path=/h")
     assert r.status_code == 200
     text = r.get_data(as_text=True)
@@ -300,6 +303,11 @@ def test_hostile_names_are_shown_safely_and_open(mclient, docker, hostile):
     assert "n" * 255 in text
     paths = row_paths(text)
     assert "/h/bad\udcffbyte" in paths and "/h/new\nline" not in paths  # a newline cannot be asked for
+    # a link to such a name: listed, shown, not linked (the row itself opens)
+    assert "/h/hard-to-newline" in paths and "/h/link-to-newline" in paths
+    assert "?path=/h/new" not in text
+    r = mclient.get(f"/containers/{hostile}/files?path=/h/link-to-newline")
+    assert r.status_code == 200 and "control character in it" in r.get_data(as_text=True)
     # a name that is not UTF-8 opens: its bytes went out and came back
     r = mclient.get(f"/containers/{hostile}/files?path=/h/bad%FFbyte")
     assert r.status_code == 200 and "This file is empty" in r.get_data(as_text=True)
@@ -324,6 +332,10 @@ def test_hostile_names_are_shown_safely_and_open(mclient, docker, hostile):
     assert row_paths(r.get_data(as_text=True)) == [deep_path]
     assert mclient.get(f"/containers/{hostile}/files/download?path={quote(deep_path)}").data == \
         b"at the bottom\n"
+    # and under gunicorn, through an engine's URL: the request line is near 4 KiB
+    r = requests.get(f"{live_server.url}/engines/default/containers/{hostile}/files/download"
+                     f"?path={quote(deep_path)}", timeout=60)
+    assert r.status_code == 200 and r.content == b"at the bottom\n"
     # the folder as a tar: the same long names as docker cp's
     ours = members(mclient.get(f"/containers/{hostile}/files/download?path=/h").data)
     assert ours == members(cp_tar(docker, hostile, "/h"))

@@ -47,7 +47,7 @@ def test_query_path_keeps_bytes_that_are_not_utf8():
 @pytest.mark.parametrize("folder, target, opens", [
     ("/data", "/etc/passwd", "/etc/passwd"), ("/data", "../etc", "/etc"),
     ("/data", "../../../../etc", "/etc"), ("/", "bin/sh", "/bin/sh"), ("/a/b", "./c", "/a/b/c"),
-    ("/data", "evil\nname", "/data"),  # a control character: nowhere to go but here
+    ("/data", "evil\nname", ""),  # a control character: shown, not linked
 ])
 def test_resolve_link(folder, target, opens):
     assert fb.resolve_link(folder, target) == opens
@@ -95,6 +95,17 @@ def test_members_of_a_folder_with_counts_below():
     assert folder.kind == "dir" and folder.path == "/data"
     entries.sort(key=fb._sort_key)
     assert [e.name for e in entries] == ["sub", "a.txt", "hard", "ln", "zz"]  # folders first
+
+
+def test_a_hard_link_to_a_name_with_a_control_character_is_shown_not_linked():
+    # the engine writes a second name of one inode as a hard link to the first
+    tar = _tar([("h/", D, None, ""), ("h/a\nb", F, b"x", ""), ("h/z", H, None, "h/a\nb"),
+                ("h/s", L, None, "a\nb")])
+    entries, _, _ = fb._members("/h", TarReader([tar]))
+    by = {e.name: e for e in entries}
+    assert by["z"].link == "/h/a\nb" and by["z"].opens == "" and by["z"].oq == ""
+    assert by["s"].link == "a\nb" and by["s"].opens == ""
+    assert by["a\nb"].q == ""  # the row itself cannot be opened either, and says so
 
 
 def test_members_of_the_root():
