@@ -380,6 +380,7 @@ class Download:
     sources: list[Source]
     chunks: Iterator[bytes]
     missing: list[str]
+    listed: int = 0  # containers the selection named (a project with none: not found)
 
 
 def download(eng: Engine, sel: Selection, d: logview.Download) -> Download:
@@ -405,7 +406,8 @@ def download(eng: Engine, sel: Selection, d: logview.Download) -> Download:
             st.close()
         raise fault
     width = max((len(s.short) for s, _ in streams), default=0)
-    return Download([s for s, _ in streams], _text(streams, width, d.timestamps), missing)
+    return Download([s for s, _ in streams], _text(streams, width, d.timestamps), missing,
+                    len(rows))
 
 
 def _text(streams: list[tuple[Source, LogStream]], width: int, timestamps: bool

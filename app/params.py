@@ -75,7 +75,14 @@ def since(text: str | None, now: float | None = None, *, name: str = "since") ->
     if re.fullmatch(r"\d{1,11}(\.\d{1,9})?", text):
         return text
     iso = text.replace(" ", "T", 1) if re.match(r"\d{4}-\d\d-\d\d \d", text) else text
-    iso = re.sub(r"(\.\d{6})\d+", r"\1", iso.replace("z", "Z"))  # Python takes microseconds
+    # Python takes microseconds at most: the fraction is kept apart, to the
+    # nanosecond (the engine's `until` is inclusive: a line's own timestamp
+    # as its row shows it must keep that line, as `docker logs --until` does)
+    frac = ""
+    m = re.search(r"\.(\d{1,9})\d*", iso)
+    if m:
+        frac, iso = m.group(1), iso[:m.start()] + iso[m.end():]
+    iso = iso.replace("z", "Z")
     try:
         when = dt.datetime.fromisoformat(iso)
     except ValueError:
@@ -84,5 +91,6 @@ def since(text: str | None, now: float | None = None, *, name: str = "since") ->
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
     whole = int(when.timestamp())
-    return f"{whole}.{when.microsecond:06d}000" if when.microsecond else str(whole)
+    frac = frac.ljust(9, "0")
+    return f"{whole}.{frac}" if frac.strip("0") else str(whole)
 

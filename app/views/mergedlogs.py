@@ -94,6 +94,10 @@ def _download(sel: logmerge.Selection, base: str):
     except InputError as exc:
         abort(400, description=str(exc))
     got = logmerge.download(engine(), sel, d)
+    if not sel.picked and not got.listed:  # as the page says: nothing of that name here
+        what = f"service “{sel.service[:100]}” of " if sel.service is not None else ""
+        abort(404, description=f"No container of {what}the Compose project “{sel.project[:100]}” "
+                               "is on this engine.")
     which = "" if d.stdout and d.stderr else ("-stdout" if d.stdout else "-stderr")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     name = f"{_SAFE.sub('_', base)[:100] or 'containers'}{which}-{stamp}.log"

@@ -71,6 +71,9 @@ def test_project_page_equals_compose_ps(client, shop, docker):
 def test_unknown_project_is_a_404(client):
     r = client.get("/projects/no-such-project-" + SESSION)
     assert r.status_code == 404 and "No container on this engine belongs" in r.get_data(as_text=True)
+    for path in ("logs", "logs/download"):  # its merged log and its download, alike
+        r = client.get(f"/projects/no-such-project-{SESSION}/{path}")
+        assert r.status_code == 404 and "is on this engine" in r.get_data(as_text=True)
 
 
 def test_actions_change_what_compose_ps_says(client, shop):

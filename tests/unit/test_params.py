@@ -39,7 +39,8 @@ def test_since_and_until():
     assert since("2026-01-31T14:00:00+02:00", now) == str(
         int(dt.datetime(2026, 1, 31, 12, tzinfo=dt.timezone.utc).timestamp()))
     base = int(dt.datetime(2026, 1, 31, 14, tzinfo=dt.timezone.utc).timestamp())
-    assert since("2026-01-31T14:00:00.123456789Z", now) == f"{base}.123456000"
+    assert since("2026-01-31T14:00:00.123456789Z", now) == f"{base}.123456789"
+    assert since("2026-01-31T14:00:00.5+00:00", now) == f"{base}.500000000"
     for bad in ("yesterday", "15x", "2026-13-40", "<script>"):
         with pytest.raises(InputError, match="Until"):
             since(bad, now, name="Until")

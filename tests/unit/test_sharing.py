@@ -115,3 +115,24 @@ def test_across_workers_one_call_per_freshness_period(tmp_path):
     b.invalidate()  # a write in worker B
     assert a.get("k", lambda: decode(read()), raw=(read, decode)) == ('{"n": 2}', None)
     assert len(asked) == 2
+
+
+def test_an_engine_that_went_away_gives_no_kept_answer():
+    from app.gateway import Engine, exceptions as ge
+    from faultkit import CuttableProxy, FakeEngine, remove_tree, short_tmp
+
+    d = short_tmp()
+    fake = FakeEngine(d / "e.sock", {"/v1.41/containers/json": (200, "[]", "application/json")})
+    proxy = CuttableProxy(d / "p.sock", str(fake.path)).start()
+    try:
+        eng = Engine(f"unix://{proxy.path}", connect_timeout=1, share_for=60)
+        assert eng.containers() == []
+        assert eng.containers() == []  # shared: the answer is kept for 60 s
+        proxy.cut()  # the engine goes away, its connections too
+        with pytest.raises(ge.EngineUnreachable):
+            eng.inspect_container("x")  # a page finds it gone
+        with pytest.raises(ge.EngineUnreachable):
+            eng.containers()  # so the poll is not given the kept answer
+    finally:
+        fake.close()
+        remove_tree(d)
