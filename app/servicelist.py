@@ -214,6 +214,18 @@ def fetch(eng: Engine, f: dict, href_prefix: str) -> Outcome:
     return Outcome(rows_from(raw, counts, f, href_prefix))
 
 
+def stack_rows(eng: Engine, href_prefix: str) -> list[dict]:
+    """A manager's services that belong to a stack (the projects page shows
+    stacks beside Compose projects). An engine that is no manager has none:
+    one refused call, no /info asked."""
+    f, _ = list_filters({})
+    try:
+        raw, counts = _raw(eng, f)
+    except ge.NotSwarmManager:
+        return []
+    return [r for r in rows_from(raw, counts, f, href_prefix) if r.get("stack")]
+
+
 def fetch_combined(registry: Registry, f: dict, prefixes: dict[str, str],
                    budget: float) -> tuple[list[dict], list[EngineTrouble]]:
     """Every manager's services (or the one engine f["engine"] names), in

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
 
-from .. import composeprojects as projects, selfdetect
+from .. import composeprojects as projects, selfdetect, servicelist as sl, swarm
+from ..gateway import exceptions as ge
 from ..web import EngineBlueprint, engine, registry, settings
 
 bp = EngineBlueprint("projects", __name__)
@@ -30,9 +31,26 @@ def _list() -> dict:
     return {"projects": found, "trouble": trouble, "several": True}
 
 
+def _stacks() -> list[dict]:
+    """Swarm stacks beside the projects (docker stack deploy's projects): on
+    the page, not each poll (a stack changes when it is deployed)."""
+    try:
+        if not combined():
+            rows = sl.stack_rows(engine(), url_for("services.detail", ref="_")[:-1])
+        else:
+            reg = registry()
+            prefixes = {e.name: url_for("services.detail", ref="_", engine=e.name)[:-1]
+                        for e in reg}
+            rows, _ = sl.fetch_combined(reg, sl.list_filters({}, reg.names())[0], prefixes,
+                                        settings().engine_budget)
+    except ge.EngineError:  # the projects are the page; its stacks are a side note
+        return []
+    return swarm.stacks(rows)
+
+
 @bp.get("/projects")
 def index():
-    return render_template("projects/index.html", **_list())
+    return render_template("projects/index.html", **_list(), stacks=_stacks())
 
 
 @bp.get("/projects/_poll")

@@ -58,6 +58,7 @@ def test_project_page_equals_compose_ps(client, shop, docker):
     assert shop.dir.as_posix() in text and "compose.json" in text
     # the list of projects: 3 of 3 running, both services, its files
     lst = client.get("/projects").get_data(as_text=True)
+    assert 'id="stacks-head"' not in lst  # an engine in no swarm: no stacks, no word of them
     row = lst.split(f'data-project="{shop.name}"', 1)[1].split("</tr>", 1)[0]
     assert ">3/3<" in row and "web <small" in row and "db <small" in row
     # one stopped by the CLI: the page follows compose ps

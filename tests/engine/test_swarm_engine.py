@@ -96,6 +96,10 @@ def test_services_filters_by_name_label_and_stack(swarm, svc):
     assert bad.status_code == 200 and "Label must be key or key=value" in bad.get_data(as_text=True)
     stacks = c.get("/stacks").get_data(as_text=True)
     assert f'data-stack="{st}"' in stacks and f"{st}_api" in stacks and "2/2 tasks running" in stacks
+    # the projects page shows the stacks beside Compose projects
+    projects = c.get("/projects").get_data(as_text=True)
+    assert 'id="stacks-head"' in projects and f'data-stack="{st}"' in projects
+    assert f"{st}_db" in projects and svc["web"] not in projects  # a service of no stack: not there
 
 
 def test_service_page_spec_tasks_and_links(swarm, svc):
