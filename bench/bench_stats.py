@@ -33,6 +33,7 @@ Containers are labelled periscope.bench=stats and removed at the end.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import random
@@ -85,6 +86,12 @@ def pct(values: list[float], p: float) -> float:
 
 
 # --- the child processes -----------------------------------------------------
+def _poll_url(base: str, body: str) -> str | None:
+    """The rows partial's own poll URL (hx-get, with its tag), as htmx reads it."""
+    m = re.search(r'<div id="rows"[^>]*?hx-get="([^"]+)"', body)
+    return base + html.unescape(m.group(1)) if m else None
+
+
 def viewers_child(url: str, n: int, seconds: float, interval: float, naive: bool,
                   on_screen: int, ids: list[str]) -> None:
     """n browsers polling the list partial, each saying which rows are on its
@@ -103,8 +110,10 @@ def viewers_child(url: str, n: int, seconds: float, interval: float, naive: bool
         time.sleep(random.Random(k).uniform(0, interval))  # browsers do not open in step
         nxt = time.monotonic()
         seen = None
+        poll_url = rows_url
         try:  # a browser opens the page first (its first rows are marked), then polls
             first = s.get(f"{url}/containers?label={LABEL_KEY}={LABEL_VAL}", timeout=30)
+            poll_url = _poll_url(url, first.text) or rows_url
             if on_screen:
                 seen = ",".join(re.findall(r'<tr id="c-([0-9a-f]{12})"', first.text)[:on_screen])
         except requests.RequestException as exc:
@@ -116,15 +125,22 @@ def viewers_child(url: str, n: int, seconds: float, interval: float, naive: bool
             t0 = time.perf_counter()
             try:
                 params = {"seen": seen} if seen is not None else None
-                r = s.get(rows_url, params=params, headers={"HX-Request": "true"}, timeout=30)
+                # as htmx polls: the URL of the last answer (its tag); a 204
+                # (nothing changed since) leaves the page and the URL as they are
+                r = s.get(poll_url, params=params, headers={"HX-Request": "true"}, timeout=30)
                 ms = (time.perf_counter() - t0) * 1000
                 body = r.text
-                ok = r.status_code == 200 and all(i in body for i in ids)
-                if on_screen:
+                ok = r.status_code == 204 or r.status_code == 200 and all(i in body for i in ids)
+                if r.status_code == 200:
+                    poll_url = _poll_url(url, body) or poll_url
+                if on_screen and r.status_code == 200:
                     order = re.findall(r'<tr id="c-([0-9a-f]{12})"', body)
                     seen = ",".join(order[:on_screen])
                 with lock:
-                    if ok:
+                    if r.status_code == 204:
+                        out["ms"].append(ms)
+                        out["unchanged"] = out.get("unchanged", 0) + 1
+                    elif ok:
                         out["ms"].append(ms)
                         out["filled"] = max(out["filled"], body.count('class="num stat cpu">'))
                     else:
@@ -342,7 +358,7 @@ def main() -> None:
         print(f"load average {os.getloadavg()[0]:.1f} at the end")
         print()
         print("| pass | dockerd CPU s | Periscope CPU s | viewers'/streamer's CPU s | "
-              "list partial p50 ms | p99 ms | partials | stats calls / samples | "
+              "list partial p50 ms | p99 ms | partials (of them 204) | stats calls / samples | "
               "rows with figures | errors |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         for r in results:
@@ -351,7 +367,7 @@ def main() -> None:
                   f"{'—' if r['periscope'] is None else format(r['periscope'], '.2f')} | "
                   f"{r['client']:.2f} | "
                   f"{format(statistics.median(ms), '.1f') if ms else '—'} | "
-                  f"{format(pct(ms, 99), '.1f') if ms else '—'} | {len(ms)} | "
+                  f"{format(pct(ms, 99), '.1f') if ms else '—'} | {len(ms)} ({r.get('unchanged', 0)}) | "
                   f"{r['stats_calls'] or '—'} | {r['filled'] or '—'} | {len(r['errors'])} |")
         print("(stats calls: by Periscope's sampler for the stats passes, by the viewers for "
               "the naive one, samples read off the streams for the streaming one)")
