@@ -49,6 +49,10 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 # the ssh:// engine tests run Debian's sshd on 127.0.0.1
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null || need+=(openssh-client)
+# the projects and merged-logs tests bring real projects up with Debian's
+# docker-compose; the scanner test runs wapiti against a live Periscope
+command -v docker-compose >/dev/null || need+=(docker-compose)
+command -v wapiti >/dev/null || need+=(wapiti)
 if ((${#need[@]})); then
   log "installing ${need[*]}"
   apt_install "${need[@]}" || log "could not install ${need[*]} (not root on Debian?)"
