@@ -70,8 +70,10 @@ def stop(proc, log):
     log.close()
 
 
-def get_pages(app_rules, url: str, cid: str, http) -> dict[str, int]:
-    """Every GET route of the app, with a real container for <ref>."""
+def get_pages(app_rules, url: str, cid: str, http, volume: str, project: str) -> dict[str, int]:
+    """Every GET route of the app, with a real container for <ref>, a real
+    volume and Compose project for <name> (a pull job's and a prune's pages
+    need one made first: not here)."""
     out = {}
     for rule in app_rules:
         if "GET" not in rule.methods or rule.endpoint == "static" or "<job_id>" in rule.rule:
@@ -79,8 +81,9 @@ def get_pages(app_rules, url: str, cid: str, http) -> dict[str, int]:
         if rule.websocket:  # the terminal's socket: a plain GET is refused (400) by design
             continue
         ref = "host" if rule.endpoint.startswith("networks.") else cid  # a network every engine has
+        name = volume if rule.endpoint.startswith("volumes.") else project
         path = rule.rule.replace("<ref>", ref).replace("<engine>", "default").replace(
-            "<path:ref>", IMAGE).replace("<kind>", "images")
+            "<path:ref>", IMAGE).replace("<kind>", "images").replace("<name>", name)
         if "<" in path:
             continue
         params = None
@@ -96,12 +99,29 @@ def get_pages(app_rules, url: str, cid: str, http) -> dict[str, int]:
     return out
 
 
-def test_the_installed_wheel_serves_every_page(wheel_venv, run_container, docker_host):
+def test_the_installed_wheel_serves_every_page(wheel_venv, run_container, docker_host, docker):
     from app import create_app
-    from conftest import make_settings
+    from conftest import LABEL, SESSION, make_settings, unique_name
 
     rules = list(create_app(make_settings()).url_map.iter_rules())
-    cid = run_container("echo from-the-wheel; sleep 300")
+    # a container of a Compose project (by its labels) with a named volume:
+    # the <name> pages of both are loaded too
+    volume, project = unique_name("wheelvol"), unique_name("wheelproj")
+    docker("volume", "create", "--label", f"{LABEL}={SESSION}", volume)
+    cid = None
+    try:
+        cid = run_container("echo from-the-wheel; sleep 300", args=["-v", f"{volume}:/data"],
+                            labels={"com.docker.compose.project": project,
+                                    "com.docker.compose.service": "web",
+                                    "com.docker.compose.container-number": "1"})
+        _serve_every_page(wheel_venv, docker_host, rules, cid, volume, project)
+    finally:
+        if cid:
+            docker("rm", "-f", cid)
+        docker("volume", "rm", "-f", volume)
+
+
+def _serve_every_page(wheel_venv, docker_host, rules, cid, volume, project):
     htmx = (ROOT / "static/vendor/htmx/htmx.min.js").read_bytes()
     # the command as shipped; then plain gunicorn with none of Periscope's
     # configuration, behind a password (so the login page is loaded too)
@@ -123,7 +143,7 @@ def test_the_installed_wheel_serves_every_page(wheel_venv, run_container, docker
                 r = http.post(url + "/login", data={"password": password, "csrf_token": tok},
                               headers={"Origin": url}, allow_redirects=False, timeout=10)
                 assert r.status_code == 303
-            codes = get_pages(rules, url, cid, http)
+            codes = get_pages(rules, url, cid, http, volume, project)
             assert codes.pop("/") == 302 and codes.pop("/login") == 302
             assert codes.pop("/engines/default/") == 302  # to that engine's list
             # a service's pages on an engine in no swarm: the plain "not a
