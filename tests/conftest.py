@@ -410,10 +410,15 @@ def page(browser, request):
     ctx.close()
 
 
+# An answer counts when it was swapped in (afterSettle), or when it was a 204
+# (the server's "nothing changed": htmx leaves the page as it is, no settle).
 _POLL_WATCH = """() => { if (window.__polls) return; window.__polls = {};
-  document.addEventListener('htmx:afterSettle', (e) => {
-    const info = e.detail.pathInfo || {}; const path = (info.requestPath || '').split('?')[0];
-    window.__polls[path] = (window.__polls[path] || 0) + 1; }); }"""
+  const count = (e) => { const info = e.detail.pathInfo || {};
+    const path = (info.requestPath || '').split('?')[0];
+    window.__polls[path] = (window.__polls[path] || 0) + 1; };
+  document.addEventListener('htmx:afterSettle', count);
+  document.addEventListener('htmx:afterRequest', (e) => {
+    if (e.detail.xhr && e.detail.xhr.status === 204) count(e); }); }"""
 
 
 def polls_done(page, path: str) -> int:
@@ -425,9 +430,9 @@ def polls_done(page, path: str) -> int:
 
 def wait_polls(page, path: str, n: int = 2, timeout: float = 10_000,
                since: int | None = None) -> None:
-    """Wait until `n` more htmx answers for `path` have been swapped in (more
-    than `since`, a polls_done count taken earlier): a condition, never a
-    fixed sleep."""
+    """Wait until `n` more htmx answers for `path` have been swapped in or
+    said "no change" (a 204), more than `since` (a polls_done count taken
+    earlier): a condition, never a fixed sleep."""
     start = polls_done(page, path) if since is None else since
     page.wait_for_function("([p, n]) => (window.__polls[p] || 0) >= n", arg=[path, start + n],
                            timeout=timeout)
