@@ -104,17 +104,21 @@ def test_page_charts_and_processes_update(page, live_server, run_container, dock
 
 def test_poll_says_which_rows_are_on_screen(page, live_server, run_container):
     made = [run_container(name=unique_name(f"row{i}")) for i in range(4)]
-    oldest = made[0]  # the list is newest first: the oldest is at the bottom
     seen = []
     page.on("request", lambda r: "/containers/rows" in r.url and seen.append(r.url))
     page.set_viewport_size({"width": 1280, "height": 420})
     page.goto(f"{live_server.url}/containers?label={LABEL}={SESSION}")
-    page.wait_for_selector(f'tr[data-id="{oldest}"]', state="attached")
+    for cid in made:
+        page.wait_for_selector(f'tr[data-id="{cid}"]', state="attached")
+    # newest first, by the engine's Created (whole seconds: names order a tie)
+    order = page.eval_on_selector_all("tr[data-id]", "rows => rows.map(r => r.dataset.id)")
+    assert sorted(order) == sorted(made)
+    top, bottom = order[0], order[-1]
     wait_polls(page, "/containers/rows", 1)
     last = seen[-1]
-    assert "seen=" in last and made[-1][:12] in last  # the top row is on screen
-    assert oldest[:12] not in last  # the bottom one is not: its stats are not asked for
+    assert "seen=" in last and top[:12] in last  # the top row is on screen
+    assert bottom[:12] not in last  # the bottom one is not: its stats are not asked for
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     n = len(seen)
     wait_polls(page, "/containers/rows", 1)
-    assert len(seen) > n and oldest[:12] in seen[-1]
+    assert len(seen) > n and bottom[:12] in seen[-1]

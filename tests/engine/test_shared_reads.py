@@ -133,7 +133,8 @@ def test_after_a_stop_from_the_page_the_next_poll_shows_it_stopped(start_server,
         assert f'data-id="{cid}"' not in r.text
 
 
-def test_an_unchanged_list_poll_is_204_and_a_changed_one_is_not(client, run_container, docker):
+def test_an_unchanged_list_poll_is_204_and_a_changed_one_is_not(run_container, docker):
+    client = create_app(make_settings(stats=False)).test_client()  # figures change on their own
     cid = run_container()
     html = client.get(f"/containers?label={LABEL}={SESSION}").get_data(as_text=True)
     poll = re.search(r'id="rows"[^>]*hx-get="([^"]+)"', html, re.S).group(1).replace("&amp;", "&")
@@ -142,6 +143,30 @@ def test_an_unchanged_list_poll_is_204_and_a_changed_one_is_not(client, run_cont
     r = client.get(poll)
     assert r.status_code == 200 and "paused" in r.get_data(as_text=True)
     docker("unpause", cid)
+
+
+def test_new_stats_figures_make_the_list_poll_answer_not_204(run_container):
+    """With stats on, the same list with new figures is a change: the poll
+    answers them (the tag holds the stats cells), where the list's tag alone
+    would say 204 forever."""
+    client = create_app(make_settings(stats=True)).test_client()
+    cid = run_container()
+    html = client.get(f"/containers?label={LABEL}={SESSION}").get_data(as_text=True)
+    assert 'class="num stat cpu pending"' in html  # no figure yet: a page never waits for one
+    poll = re.search(r'id="rows"[^>]*hx-get="([^"]+)"', html, re.S).group(1).replace("&amp;", "&")
+    deadline = time.monotonic() + 30
+    got = None
+    while time.monotonic() < deadline:
+        r = client.get(poll)
+        if r.status_code == 200:
+            body = r.get_data(as_text=True)
+            poll = re.search(r'id="rows"[^>]*hx-get="([^"]+)"', body, re.S).group(1).replace(
+                "&amp;", "&")
+            if '<td class="num stat mem">' in body:
+                got = body
+                break
+        time.sleep(0.2)  # a poll's pace, as the page's; the condition is the figures
+    assert got is not None and cid[:12] in got, "the figures never reached the poll"
 
 
 def test_viewers_following_one_log_share_its_window_and_miss_nothing(run_container, docker):
