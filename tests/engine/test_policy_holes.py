@@ -80,6 +80,40 @@ def test_binds_through_planted_links_are_refused(client, docker, docker_host, pl
         docker("volume", "rm", "-f", f"pvol-{SESSION}", check=False)
 
 
+def labelled_volumes(docker) -> set[str]:
+    return set(docker("volume", "ls", "-q", "--filter", f"label={LABEL}={SESSION}").split())
+
+
+def test_local_volumes_of_other_file_systems_are_refused(client, docker, test_image):
+    """overlay with lowerdir=/, proc, sysfs, cgroup2: the host's / or its kernel
+    file systems, through a volume's driver options and no host path at all."""
+    owning = [{"type": "overlay", "device": "overlay", "o": "lowerdir=/:/etc"},
+              {"type": "proc", "device": "x"}, {"type": "sysfs", "device": "sysfs"},
+              {"type": "cgroup2", "device": "cgroup2"}]
+    vol = f"pproc-{SESSION}"
+    docker("volume", "create", "--label", f"{LABEL}={SESSION}", "--opt", "type=proc",
+           "--opt", "device=x", vol)
+    before, before_vols = labelled(docker), labelled_volumes(docker)
+    try:
+        for opts in owning:
+            r = create(client, {"Image": test_image, "HostConfig": {"Mounts": [{
+                "Type": "volume", "Target": "/h", "VolumeOptions": {
+                    "Labels": {LABEL: SESSION},
+                    "DriverConfig": {"Name": "local", "Options": opts}}}]}}, start=True)
+            assert refused(r, "HostConfig.Mounts[0].VolumeOptions", "local volume may only"), \
+                (opts, r.get_data(as_text=True)[:3000])
+        # an existing volume of proc, named by a bind and by a mount
+        for hc in ({"Binds": [f"{vol}:/h"]},
+                   {"Mounts": [{"Type": "volume", "Source": vol, "Target": "/h"}]}):
+            r = create(client, {"Image": test_image, "HostConfig": hc}, start=True)
+            assert refused(r, f"the volume {vol}&#39;s file system type"), \
+                (hc, r.get_data(as_text=True)[:3000])
+        assert labelled(docker) == before
+        assert labelled_volumes(docker) == before_vols
+    finally:
+        docker("volume", "rm", "-f", vol, check=False)
+
+
 def test_the_two_step_plant_through_the_form_is_refused(client, docker, plant, test_image):
     # first, an allowed container with an ordinary writable bind plants the link...
     first = unique_name("planter")

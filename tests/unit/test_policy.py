@@ -8,8 +8,8 @@ import os
 import pytest
 
 from app.manifest import parse
-from app.policy import (FIELDS, MOUNT_FIELDS, HostView, Lookups, judge, judge_service,
-                        resolve_under, sensitive_path)
+from app.policy import (FIELDS, MOUNT_FIELDS, VOLUME_DRIVER_OPTIONS, HostView, Lookups, judge,
+                        judge_service, resolve_under, sensitive_path)
 
 
 @pytest.fixture
@@ -125,6 +125,63 @@ def test_binds_are_judged_where_their_links_lead(host, bind):
         ["HostConfig.Mounts[0].VolumeOptions"]
 
 
+# local volume driver options that mount the host's / or its kernel file systems
+# without any host path in `device` (the device is a file system's name there)
+HOST_OWNING_OPTIONS = [
+    {"type": "overlay", "device": "overlay", "o": "lowerdir=/:/etc"},
+    {"type": "proc", "device": "x"},
+    {"type": "sysfs", "device": "sysfs"},
+    {"type": "cgroup2", "device": "cgroup2"},
+    {"type": "ext4", "device": "/dev/sda1"},
+    {"type": "none", "o": "bind,remount", "device": "/srv/app"},  # not a bind flag
+    {"type": "none", "o": "bind,lowerdir=/", "device": "/srv/app"},
+    {"o": "addr=127.0.0.1", "device": "/srv/app"},  # type "" takes bind options only
+    {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,lowerdir=/"},
+    {"type": "tmpfs", "device": "tmpfs", "o": "nr_inodes"},
+    {"device": "/srv/app", "o": "bind", "size": "1g"},  # a key Periscope does not know
+    {"Type": "overlay", "device": "overlay"},  # the engine's keys are exact: refused as unknown
+    {"type": 1},
+]
+
+
+@pytest.mark.parametrize("opts", HOST_OWNING_OPTIONS)
+def test_local_volume_options_are_judged_by_allow_list(host, opts):
+    # inline, on a mount (the engine creates the volume with them)...
+    found = judge(hc(Mounts=[{"Type": "volume", "Target": "/v", "VolumeOptions": {
+        "DriverConfig": {"Name": "local", "Options": opts}}}]), host=host)
+    assert found and {v.field for v in found} == {"HostConfig.Mounts[0].VolumeOptions"}, found
+    assert all(len(v.reason) > 20 for v in found)
+    # ...and an existing volume a bind or a mount names, as the engine reports it
+    look = Lookups(volume={"ovl": {"Driver": "local", "Options": opts}}.get)
+    for m in (hc(Binds=["ovl:/v"]), hc(Mounts=[{"Type": "volume", "Source": "ovl",
+                                               "Target": "/v"}])):
+        found = judge(m, host=host, lookups=look)
+        assert len(found) >= 1 and "the volume ovl's" in found[0].reason, (m, found)
+
+
+def test_local_volume_options_that_pass(host):
+    look = Lookups(volume={
+        "bound": {"Driver": "local", "Options": {"type": "none", "o": "bind,ro,nosuid",
+                                                 "device": "/srv/app"}},
+        "tmp": {"Driver": "local", "Options": {"type": "tmpfs", "device": "tmpfs",
+                                               "o": "size=64m,mode=1777,uid=1000,gid=1000"}},
+        "plain": {"Driver": "local", "Options": {}}}.get)
+    assert judge(hc(Binds=["bound:/a", "tmp:/b", "plain:/c"]), host=host, lookups=look) == []
+    for opts in ({"type": "none", "o": "rbind,rw,nodev,noexec", "device": "/srv/app"},
+                 {"o": "bind", "device": "/srv/fine"}, {"type": "tmpfs", "device": "tmpfs"},
+                 {"type": "tmpfs", "device": "/", "o": "size=1m"}):  # a tmpfs's device is a name
+        assert judge(hc(Mounts=[{"Type": "volume", "Target": "/v", "VolumeOptions": {
+            "DriverConfig": {"Name": "local", "Options": opts}}}]), host=host) == [], opts
+    # the device of a bind is still a host path, judged where it leads
+    assert fields(hc(Mounts=[{"Type": "volume", "Target": "/v", "VolumeOptions": {
+        "DriverConfig": {"Options": {"type": "none", "o": "bind", "device": "/srv/data/root"}}}}]),
+        host=host) == ["HostConfig.Mounts[0].VolumeOptions"]
+    # DriverConfig itself is by allow-list too
+    assert fields(hc(Mounts=[{"Type": "volume", "Target": "/v", "VolumeOptions": {
+        "DriverConfig": {"Name": "local", "Extra": {}}}}]), host=host) == \
+        ["HostConfig.Mounts[0].VolumeOptions.DriverConfig.Extra"]
+
+
 def test_resolution_is_the_kernels(host):
     assert resolve_under(host.root, "/srv/data/root/etc/x")[0] == "/etc/x"
     assert resolve_under(host.root, "/srv/data/ssl/../shadow")[0] == "/etc/shadow"
@@ -188,7 +245,7 @@ def test_a_recorded_engine_hostconfig_with_a_new_field_added(host):
 
 
 def test_every_field_has_a_reason():
-    for table in (FIELDS, MOUNT_FIELDS):
+    for table in (FIELDS, MOUNT_FIELDS, VOLUME_DRIVER_OPTIONS):
         for name, (verdict, why) in table.items():
             assert verdict in ("ok", "judged", "empty", "unset") and len(why) > 5, name
 
@@ -287,7 +344,7 @@ def test_docs_security_lists_every_field_with_its_verdict():
     from app.policy import SPEC_FIELDS
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
-    for table in (FIELDS, MOUNT_FIELDS, SPEC_FIELDS):
+    for table in (FIELDS, MOUNT_FIELDS, SPEC_FIELDS, VOLUME_DRIVER_OPTIONS):
         for name, (_verdict, why) in table.items():
             assert any(line.startswith(f"| `{name}`") and why in line
                        for line in text.splitlines()), name
