@@ -239,7 +239,9 @@ def resolve_under(root: str, path: str, max_links: int = 40) -> tuple[str, list[
     followed as the kernel would (absolute targets re-rooted at `root`, `..`
     taken after the link before it, never above /): (the resolved host path,
     every host path met on the way). A part that does not exist is kept as
-    written (the engine would create it)."""
+    written (the engine would create it); one that cannot be looked at (a
+    folder Periscope's user may not search) raises OSError: the caller
+    refuses what it cannot resolve."""
     parts = [p for p in path.split("/") if p and p != "."]
     done: list[str] = []
     seen: list[str] = ["/"]
@@ -255,7 +257,10 @@ def resolve_under(root: str, path: str, max_links: int = 40) -> tuple[str, list[
         real = os.path.join(root, cand.lstrip("/"))
         try:
             st = os.lstat(real)
-        except OSError:
+        except (FileNotFoundError, NotADirectoryError):
+            # not there (or under a file): the engine would create it as written.
+            # Any other error (EACCES, EPERM in a folder Periscope's user cannot
+            # search, EIO...) is raised: a link could hide there, unseen.
             done.append(name)
             done.extend(p for p in parts)
             break
@@ -302,7 +307,15 @@ class Judge:
             return
         try:  # as spelled (the kernel takes .. after links) and as the engine may clean it
             resolved = {resolve_under(self.host.root, q)[0] for q in (path, p)}
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            at = str(exc.filename or "")
+            if at.startswith(self.host.root):
+                at = "/" + at[len(self.host.root):].lstrip("/")
+            self.refuse(where, f"{p} cannot be resolved on the host: {exc.strerror or exc} at "
+                               f"{at or p}, so Periscope cannot tell where it leads (a symbolic "
+                               "link there could reach the host's root)")
+            return
+        except ValueError as exc:
             self.refuse(where, f"{p} cannot be resolved on the host: {exc}")
             return
         for r in sorted(resolved):

@@ -4,6 +4,9 @@ host tree made here), and inherited mounts and named volumes are looked up."""
 
 import json
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -189,6 +192,73 @@ def test_resolution_is_the_kernels(host):
     assert resolve_under(host.root, "/../../srv/app")[0] == "/srv/app"  # never above /
     with pytest.raises(ValueError):
         resolve_under(host.root, "/srv/data/loop1")
+
+
+def test_a_path_under_a_file_is_kept_as_written(host):
+    (Path(host.root) / "srv/app/file").write_text("x")
+    assert resolve_under(host.root, "/srv/app/file/x")[0] == "/srv/app/file/x"
+    assert judge(hc(Binds=["/srv/app/file/x:/x"]), host=host) == []
+
+
+def judged_as_nobody(root: str, binds: list[str]) -> dict[str, str]:
+    """judge() in a forked child that is uid/gid 65534 when the suite is root
+    (the same interpreter: one under /root could not be run as nobody)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never back into pytest
+        code = 1
+        try:
+            os.close(r)
+            if os.getuid() == 0:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+            found = judge({"Image": "b", "HostConfig": {"Binds": binds}}, host=HostView(root))
+            os.write(w, json.dumps({v.field: v.reason for v in found}).encode())
+            code = 0
+        except BaseException as exc:  # said to the parent, which fails the test
+            os.write(w, json.dumps({"error": repr(exc)}).encode())
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    out = json.loads(data or b"{}")
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, out
+    return out
+
+
+def test_links_in_folders_periscope_cannot_search_are_refused():
+    """A folder Periscope's user may not search hides where a link in it
+    leads: that path cannot be resolved, so it is refused (not taken as
+    missing). Checked honestly, by the kernel's own permission check: the
+    judgement runs in a child process as uid 65534 (nobody) when the suite
+    runs as root (root searches any folder, whatever its mode, so a
+    monkeypatched os call would prove less); the folder's mode is 000, which
+    denies its owner too when the suite is not root."""
+    top = Path(tempfile.mkdtemp(prefix="pdeny-", dir="/tmp"))
+    try:
+        os.chmod(top, 0o755)
+        for d in ("srv/d", "srv/open"):
+            (top / d).mkdir(parents=True)
+            os.chmod(top / d, 0o755)
+        os.chmod(top / "srv", 0o755)
+        os.symlink("/", top / "srv/d/l")
+        os.symlink("/", top / "srv/open/l")
+        os.chmod(top / "srv/d", 0o000)
+        found = judged_as_nobody(str(top), ["/srv/d/l:/h", "/srv/d/l/etc:/e", "/srv/open/l:/o",
+                                            "/srv/open/new:/n"])
+        assert sorted(found) == ["HostConfig.Binds[0]", "HostConfig.Binds[1]",
+                                 "HostConfig.Binds[2]"], found
+        for i in (0, 1):
+            reason = found[f"HostConfig.Binds[{i}]"]
+            assert "cannot be resolved" in reason and "Permission denied" in reason, reason
+            assert "at /srv/d/l" in reason and str(top) not in reason, reason
+        assert "leads to / on the host" in found["HostConfig.Binds[2]"]  # a searchable one
+    finally:
+        os.chmod(top / "srv/d", 0o755)
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def test_without_a_view_of_the_host_only_allowed_roots_pass():
