@@ -279,6 +279,19 @@ def resolve_under(root: str, path: str, max_links: int = 40) -> tuple[str, list[
     return resolved, seen
 
 
+class Refused(Exception):
+    """A container the policy will not let the engine start or restart as it
+    is now (app/hostview.py judge_before_start); app/errors.py answers 403."""
+
+    def __init__(self, name: str, action: str, violations: list[Violation],
+                 host: HostView | None = None):
+        super().__init__(f"{name}: {action} refused by the host-access policy")
+        self.name = name
+        self.action = action
+        self.violations = violations
+        self.host = host
+
+
 class Judge:
     """One manifest's judgement (see judge())."""
 

@@ -218,3 +218,54 @@ def test_random_manifests_accepted_never_own_the_host(client, docker, docker_hos
         finally:
             docker("rm", "-f", cid, check=False)
     assert accepted >= 5 and refused_n >= 20, (accepted, refused_n)
+
+
+def _relink_to_root(folder: Path) -> None:
+    """What an attacker with a writable host folder does after the create:
+    the folder a bind names becomes a link to /."""
+    shutil.rmtree(folder)
+    os.symlink("/", folder)
+
+
+def test_start_and_restart_judge_the_paths_again(client, docker, plant, test_image):
+    """A link planted on the host after the create reaches / at the start:
+    starts and restarts from the list are judged, refused with 403, and the
+    container is left as it was."""
+    (plant / "ok").mkdir()
+    name = unique_name("late-link")
+    r = create(client, {"Image": test_image, "Cmd": ["sleep", "600"],
+                        "HostConfig": {"Binds": [f"{plant}/ok:/ok"]}}, name=name)
+    assert r.status_code == 303, r.get_data(as_text=True)[:2000]  # fine when created
+    _relink_to_root(plant / "ok")
+    for action in ("start", "restart"):
+        r = csrf_post(client, f"/containers/{name}/{action}", {"ctx": "row"},
+                      headers={"HX-Request": "true"})
+        text = r.get_data(as_text=True)
+        assert r.status_code == 403, (action, r.status_code, text[:2000])
+        assert 'id="violations"' in text and "HostConfig.Binds[0]" in text, text[:2000]
+        assert f"{plant}/ok leads to / on the host" in text and f"will not {action}" in text
+        state = docker.inspect(name)["State"]
+        assert state["Running"] is False and state["StartedAt"].startswith("0001-"), state
+    # the same container with its folder back is started as before
+    os.unlink(plant / "ok")
+    (plant / "ok").mkdir()
+    r = csrf_post(client, f"/containers/{name}/start", {"ctx": "detail"})
+    assert r.status_code == 303 and docker.inspect(name)["State"]["Running"] is True
+    docker("rm", "-f", name, check=False)
+
+
+def test_a_project_start_judges_every_container_first(client, compose, docker, plant):
+    (plant / "ok").mkdir()
+    p = compose({"web": {"command": ["sleep", "600"], "volumes": [f"{plant}/ok:/ok"]},
+                 "db": {"command": ["sleep", "600"]}})
+    p("stop", "-t", "0")
+    stopped = {n: docker.inspect(n)["State"]["StartedAt"] for n in p.ps()}
+    _relink_to_root(plant / "ok")
+    for action in ("start", "restart"):
+        r = csrf_post(client, f"/projects/{p.name}/{action}")
+        text = r.get_data(as_text=True)
+        assert r.status_code == 403, (action, r.status_code, text[:2000])
+        assert f"{p.name}_web_1" in text and f"{plant}/ok leads to / on the host" in text
+        # nothing was started, the harmless db neither (docker-compose ps and inspect)
+        assert {s.split()[0] for s in p.ps().values()} == {"Exit"}, p.ps()
+        assert {n: docker.inspect(n)["State"]["StartedAt"] for n in stopped} == stopped
