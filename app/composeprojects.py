@@ -322,14 +322,23 @@ SELF_HARM = {"stop", "restart"}
 
 
 def act(eng: Engine, project: Project, action: str, *, timeout: int | None = None,
-        is_self: Callable[[str], bool] = lambda cid: False) -> list[Outcome]:
+        is_self: Callable[[str], bool] = lambda cid: False,
+        before_start: Callable[[list[tuple[str, str]], str], None] | None = None
+        ) -> list[Outcome]:
     """start / stop / restart every container of the project's services (not
     its one-off `run` containers), level by level (see `levels`), the
     containers of a level in parallel. Periscope's own container is skipped
-    for stop and restart, and said so."""
+    for stop and restart, and said so. `before_start((id, name) pairs,
+    action)` judges every container a start or restart would mount again
+    before any is touched (app/hostview.py judge_before_start: it raises
+    policy.Refused, and nothing is started)."""
     if action not in ACTIONS:
         raise ValueError(action)
     outcomes: dict[str, Outcome] = {}
+    plan = levels(project, action)
+    if before_start is not None and action in ("start", "restart"):
+        before_start([(m.id, m.name) for level in plan for m in level
+                      if not (action in SELF_HARM and is_self(m.id))], action)
 
     def one(m: Member) -> Outcome:
         if action in SELF_HARM and is_self(m.id):
@@ -349,7 +358,7 @@ def act(eng: Engine, project: Project, action: str, *, timeout: int | None = Non
         return Outcome(m.name, m.id, "ok" if changed else "info",
                        (done if changed else already).format(n=m.name))
 
-    for level in levels(project, action):
+    for level in plan:
         for m, (value, exc) in zip(level, each(level, one)):
             if exc is not None:
                 raise exc  # not the engine's (those are outcomes): a fault of ours

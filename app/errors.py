@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from .gateway import exceptions as ge
 from .gateway.hosts import HostConfigError
+from .policy import Refused
 from .web import engine_entry, is_htmx
 
 log = logging.getLogger("periscope")
@@ -101,6 +102,15 @@ def init_app(app: Flask) -> None:
         entry = engine_entry()
         return _render(x.status, x.kind, x.title, x.message, docker_host=entry.host.raw,
                        engine_name=entry.name, **x.extra)
+
+    @app.errorhandler(Refused)
+    def _policy_refused(e: Refused):
+        # a start or restart the host-access policy refuses (app/hostview.py)
+        return _render(403, "policy", f"Refused: {e.name} would own the host",
+                       f"Periscope will not {e.action} {e.name}: a start mounts its binds again, "
+                       "and what they lead to now would give it host access, which this engine "
+                       "does not allow. Nothing was started.",
+                       violations=e.violations, host_view=e.host)
 
     @app.errorhandler(HostConfigError)
     def _host_config(e: HostConfigError):

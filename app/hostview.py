@@ -11,6 +11,12 @@ sees the engine host's files:
   are resolved from /;
 - otherwise (a remote engine, or Periscope in a container with no host root)
   it cannot: host paths are refused unless under PERISCOPE_BIND_ROOTS.
+
+Every start mounts a container's binds again, through whatever links are on
+the host by then: the create form's judgement right before its start, a
+start or restart from the list or a container's page, and a project's start
+or restart all judge the container's paths as the engine recorded them with
+one function, `judge_recorded`.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ import threading
 from . import selfdetect
 from .registry import EngineEntry
 from .gateway import exceptions as ge
-from .policy import HostView, Lookups
+from . import policy
+from .policy import HostView, Lookups, Violation
 
 _local: dict[str, bool] = {}
 _lock = threading.Lock()
@@ -85,3 +92,43 @@ def lookups(entry: EngineEntry) -> Lookups:
             return None
 
     return Lookups(container=container, volume=volume)
+
+
+def guard(entry: EngineEntry, *, host_root: str | None,
+          bind_roots: tuple[str, ...]) -> dict | None:
+    """What the host-access policy judges with for this engine (policy.judge's
+    keyword arguments); None when the engine allows host access."""
+    if entry.allow_host_access:
+        return None
+    return {"engine_socket": entry.host.socket_path,
+            "host": view(entry, host_root=host_root, bind_roots=bind_roots),
+            "lookups": lookups(entry)}
+
+
+def judge_recorded(entry: EngineEntry, ref: str, judged_with: dict) -> list[Violation]:
+    """A container's host paths (Binds, Mounts, VolumesFrom of its inspect's
+    HostConfig, as the engine recorded them) judged right before the engine
+    mounts them: a link planted since the last judgement is caught if it is
+    there by now. A container that is gone raises NotFound."""
+    try:
+        recorded = entry.engine.inspect_container(ref).get("HostConfig") or {}
+    except ge.NotFound:
+        raise
+    except ge.EngineError:
+        return [Violation("HostConfig", "the container could not be read back to judge what "
+                                        "it mounts")]
+    return policy.judge_paths(recorded, **judged_with)
+
+
+def judge_before_start(entry: EngineEntry, refs: list[tuple[str, str]], action: str, *,
+                       host_root: str | None, bind_roots: tuple[str, ...]) -> None:
+    """Before a start or restart of these containers ((id, name) pairs):
+    raises policy.Refused for the first one whose paths the policy refuses
+    now, unless the engine allows host access. Nothing is started then."""
+    judged_with = guard(entry, host_root=host_root, bind_roots=bind_roots)
+    if judged_with is None:
+        return
+    for ref, name in refs:
+        found = judge_recorded(entry, ref, judged_with)
+        if found:
+            raise policy.Refused(name, action, found, judged_with["host"])

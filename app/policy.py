@@ -135,7 +135,7 @@ MOUNT_FIELDS: dict[str, tuple[str, str]] = {
     "ReadOnly": ("ok", "read-only"),
     "Consistency": ("ok", "a Docker Desktop hint"),
     "BindOptions": ("judged", "propagation private only; the rest is safe"),
-    "VolumeOptions": ("judged", "a local volume's device is a host path, judged"),
+    "VolumeOptions": ("judged", "a local volume's driver options, judged as below"),
     "TmpfsOptions": ("ok", "size and mode of a tmpfs"),
     "ImageOptions": ("ok", "a path inside an image (API 1.48)"),
     "ClusterOptions": ("empty", "a cluster (CSI) volume"),
@@ -143,6 +143,19 @@ MOUNT_FIELDS: dict[str, tuple[str, str]] = {
 BIND_OPTION_FIELDS = {"Propagation", "NonRecursive", "CreateMountpoint", "ReadOnlyNonRecursive",
                       "ReadOnlyForceRecursive"}
 VOLUME_OPTION_FIELDS = {"NoCopy", "Labels", "DriverConfig", "Subpath"}
+DRIVER_CONFIG_FIELDS = {"Name", "Options"}
+# a local volume's driver options (`docker volume create --opt`, a mount's
+# VolumeOptions.DriverConfig.Options): what the engine hands to mount(2). Keys
+# are the engine's, in its case (it refuses any other key).
+VOLUME_DRIVER_OPTIONS: dict[str, tuple[str, str]] = {
+    "type": ("judged", "the file system: none (a bind of a host folder) or tmpfs only; any other "
+                       "can mount the host's / (overlay), its /proc, /sys, cgroups or a device"),
+    "o": ("judged", "mount options: bind, rbind, ro, rw, nosuid, nodev, noexec for a bind; size, "
+                    "mode, uid, gid for a tmpfs"),
+    "device": ("judged", "for a bind, a host path, judged as binds are (a tmpfs's is only a name)"),
+}
+BIND_VOLUME_FLAGS = {"bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec"}
+TMPFS_VOLUME_OPTS = {"size", "mode", "uid", "gid"}
 # a Swarm service's ContainerSpec (Periscope sends one when it scales or updates)
 SPEC_FIELDS: dict[str, tuple[str, str]] = {
     "Image": ("ok", "the image"), "Labels": ("ok", "labels"), "Command": ("ok", "the command"),
@@ -226,7 +239,9 @@ def resolve_under(root: str, path: str, max_links: int = 40) -> tuple[str, list[
     followed as the kernel would (absolute targets re-rooted at `root`, `..`
     taken after the link before it, never above /): (the resolved host path,
     every host path met on the way). A part that does not exist is kept as
-    written (the engine would create it)."""
+    written (the engine would create it); one that cannot be looked at (a
+    folder Periscope's user may not search) raises OSError: the caller
+    refuses what it cannot resolve."""
     parts = [p for p in path.split("/") if p and p != "."]
     done: list[str] = []
     seen: list[str] = ["/"]
@@ -242,7 +257,10 @@ def resolve_under(root: str, path: str, max_links: int = 40) -> tuple[str, list[
         real = os.path.join(root, cand.lstrip("/"))
         try:
             st = os.lstat(real)
-        except OSError:
+        except (FileNotFoundError, NotADirectoryError):
+            # not there (or under a file): the engine would create it as written.
+            # Any other error (EACCES, EPERM in a folder Periscope's user cannot
+            # search, EIO...) is raised: a link could hide there, unseen.
             done.append(name)
             done.extend(p for p in parts)
             break
@@ -259,6 +277,19 @@ def resolve_under(root: str, path: str, max_links: int = 40) -> tuple[str, list[
     resolved = "/" + "/".join(done)
     seen.append(resolved)
     return resolved, seen
+
+
+class Refused(Exception):
+    """A container the policy will not let the engine start or restart as it
+    is now (app/hostview.py judge_before_start); app/errors.py answers 403."""
+
+    def __init__(self, name: str, action: str, violations: list[Violation],
+                 host: HostView | None = None):
+        super().__init__(f"{name}: {action} refused by the host-access policy")
+        self.name = name
+        self.action = action
+        self.violations = violations
+        self.host = host
 
 
 class Judge:
@@ -289,7 +320,15 @@ class Judge:
             return
         try:  # as spelled (the kernel takes .. after links) and as the engine may clean it
             resolved = {resolve_under(self.host.root, q)[0] for q in (path, p)}
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            at = str(exc.filename or "")
+            if at.startswith(self.host.root):
+                at = "/" + at[len(self.host.root):].lstrip("/")
+            self.refuse(where, f"{p} cannot be resolved on the host: {exc.strerror or exc} at "
+                               f"{at or p}, so Periscope cannot tell where it leads (a symbolic "
+                               "link there could reach the host's root)")
+            return
+        except ValueError as exc:
             self.refuse(where, f"{p} cannot be resolved on the host: {exc}")
             return
         for r in sorted(resolved):
@@ -310,9 +349,43 @@ class Judge:
             self.refuse(where, f"the volume {name} uses the plugin {driver!r}, which runs with "
                                "host privileges")
             return
-        dev = (vol.get("Options") or {}).get("device")
-        if isinstance(dev, str) and dev:
-            self.host_path(where, dev)
+        self.volume_options(where, vol.get("Options"), f"the volume {name}'s ")
+
+    def volume_options(self, where: str, opts: Any, whose: str = "") -> None:
+        """A local volume's driver options, as the engine will mount them: a
+        bind of a host folder (type none, its device judged as a host path)
+        or a tmpfs, nothing else (VOLUME_DRIVER_OPTIONS)."""
+        if opts in (None, {}):
+            return
+        if not isinstance(opts, dict):
+            return self.refuse(where, f"{whose}driver options must be an object")
+        for key, value in opts.items():
+            if key not in VOLUME_DRIVER_OPTIONS:
+                self.refuse(where, f"{whose}option {str(key)[:40]!r} is not one Periscope knows "
+                                   "(type, o, device), so it is refused")
+            elif not isinstance(value, str):
+                self.refuse(where, f"{whose}option {key!r} must be a string")
+        kind, o, dev = (opts.get(k) for k in ("type", "o", "device"))
+        kind = kind if isinstance(kind, str) else ""
+        flags = [f for f in o.split(",") if f] if isinstance(o, str) else []
+        if kind in ("", "none"):
+            bad = [f for f in flags if f not in BIND_VOLUME_FLAGS]
+            if bad:
+                self.refuse(where, f"{whose}mount options {','.join(bad)[:80]!r}: a volume that "
+                                   "binds a host folder may only take bind, rbind, ro, rw, nosuid, "
+                                   "nodev and noexec")
+            if isinstance(dev, str) and dev:
+                self.host_path(where, dev)
+        elif kind == "tmpfs":
+            bad = [f for f in flags if f.split("=", 1)[0] not in TMPFS_VOLUME_OPTS or "=" not in f]
+            if bad:
+                self.refuse(where, f"{whose}mount options {','.join(bad)[:80]!r}: a tmpfs volume "
+                                   "may only take size, mode, uid and gid")
+        else:
+            self.refuse(where, f"{whose}file system type {kind[:40]!r}: a local volume may only "
+                               "bind a host folder (type none) or be a tmpfs; another file system "
+                               "can mount the host's / (overlay), its /proc, /sys or cgroups, "
+                               "or a device")
 
     # -- HostConfig ----------------------------------------------------------------------
     def host_config(self, hc: Any, prefix: str = "HostConfig") -> None:
@@ -477,13 +550,17 @@ class Judge:
                     self.refuse(f"{where}.VolumeOptions.{key}", "not a field Periscope knows")
             dc = get(vo, "DriverConfig")
             if isinstance(dc, dict):
+                for key in dc:
+                    if fold(key) not in map(fold, DRIVER_CONFIG_FIELDS):
+                        self.refuse(f"{where}.VolumeOptions.DriverConfig.{key}",
+                                    "not a field Periscope knows")
                 drv = get(dc, "Name")
                 if drv not in (None, "", "local"):
                     self.refuse(f"{where}.VolumeOptions.DriverConfig.Name",
                                 "a volume plugin other than local runs with host privileges")
-                dev = get(get(dc, "Options"), "device")
-                if isinstance(dev, str) and dev:
-                    self.host_path(f"{where}.VolumeOptions", dev)
+                self.volume_options(f"{where}.VolumeOptions", get(dc, "Options"))
+            elif dc is not None:
+                self.refuse(f"{where}.VolumeOptions.DriverConfig", "must be an object")
 
     def f_SecurityOpt(self, where, opts):
         if opts is None:

@@ -5,7 +5,10 @@ Every action is a POST (CSRF is checked globally in app/security.py). Each
 answers htmx with the updated list section (row buttons) or follows the same
 path as a plain form: a message, then a 303 redirect back to the page it came
 from (the detail page's htmx forms select their section from that page).
-"Already started" (304) and the like are plain messages, not errors.
+"Already started" (304) and the like are plain messages, not errors. A
+start or restart mounts the container's binds again: unless the engine allows
+host access, its paths are judged first (app/hostview.py judge_before_start;
+a refusal is a 403 with the policy's words, app/errors.py).
 """
 
 from __future__ import annotations
@@ -14,11 +17,11 @@ import re
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from .. import params, selfdetect
+from .. import hostview, params, selfdetect
 from ..containerlist import list_filters, query_string
 from ..gateway import exceptions as ge
 from ..security import changes_state, local_path, safe_next
-from ..web import EngineBlueprint, engine, is_htmx, registry
+from ..web import EngineBlueprint, engine, engine_entry, is_htmx, registry, settings
 from .containers import rows_for
 
 bp = EngineBlueprint("actions", __name__)
@@ -111,6 +114,10 @@ def act(ref: str, action: str):
                                "container.")
     eng = engine()
     sig = None
+    if action in ("start", "restart"):  # a start mounts its binds again: judged now
+        st = settings()
+        hostview.judge_before_start(engine_entry(), [(cid, name)], action,
+                                    host_root=st.host_root, bind_roots=st.bind_roots)
     try:
         if action in ("stop", "restart"):
             changed = getattr(eng, action)(cid, _timeout())

@@ -30,14 +30,6 @@ def _preview(form: dict) -> dict | None:
     return mf.preview(form["manifest"], form["name"], form["start"], host=eng.host, api=api)
 
 
-def _policy(entry) -> dict:
-    """What the host-access policy judges with, for this engine."""
-    st = settings()
-    return {"engine_socket": entry.host.socket_path,
-            "host": hostview.view(entry, host_root=st.host_root, bind_roots=st.bind_roots),
-            "lookups": hostview.lookups(entry)}
-
-
 def form_from(source) -> dict:
     """The form's fields from request.form (or a stored pull job)."""
     return {"manifest": source.get("manifest", ""),
@@ -97,7 +89,8 @@ def create():
         return render_form(form, 400, problems=problems)
     eng = engine()
     entry = engine_entry()
-    guard = None if entry.allow_host_access else _policy(entry)
+    st = settings()
+    guard = hostview.guard(entry, host_root=st.host_root, bind_roots=st.bind_roots)
     if guard is not None:
         found = policy.judge(m, **guard)
         if found:
@@ -116,13 +109,7 @@ def create():
     if guard is not None:
         # judged again right before it can start, on what the engine recorded:
         # a link planted since the first judgement is caught if it is there now
-        try:
-            recorded = eng.inspect_container(cid).get("HostConfig") or {}
-        except ge.EngineError:
-            recorded = None
-        found = policy.judge_paths(recorded, **guard) if recorded is not None else [
-            policy.Violation("HostConfig", "the created container could not be read back to "
-                                           "judge it again")]
+        found = hostview.judge_recorded(entry, cid, guard)
         if found:
             eng.remove(cid, force=True, volumes=True)
             return render_form(form, 403, violations=found, host_view=guard["host"])

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
 
-from .. import composeprojects as projects, selfdetect, servicelist as sl, swarm
+from .. import composeprojects as projects, hostview, selfdetect, servicelist as sl, swarm
 from ..gateway import exceptions as ge
-from ..web import EngineBlueprint, engine, registry, settings
+from ..web import EngineBlueprint, engine, engine_entry, registry, settings
 
 bp = EngineBlueprint("projects", __name__)
 RESULTS_KEY = "project_results"
@@ -101,8 +101,12 @@ def act(name: str, action: str):
     t = _timeout()
     p = _project(name)
     eng = engine()
+    entry, st = engine_entry(), settings()
     outcomes = projects.act(eng, p, action, timeout=t,
-                            is_self=lambda cid: selfdetect.is_self(eng, cid))
+                            is_self=lambda cid: selfdetect.is_self(eng, cid),
+                            before_start=lambda refs, act: hostview.judge_before_start(
+                                entry, refs, act, host_root=st.host_root,
+                                bind_roots=st.bind_roots))
     text, level = projects.summary(action, outcomes, p.name)
     flash(text, level)
     # the ones that did not simply work first: they are what the user must read

@@ -80,6 +80,40 @@ def test_binds_through_planted_links_are_refused(client, docker, docker_host, pl
         docker("volume", "rm", "-f", f"pvol-{SESSION}", check=False)
 
 
+def labelled_volumes(docker) -> set[str]:
+    return set(docker("volume", "ls", "-q", "--filter", f"label={LABEL}={SESSION}").split())
+
+
+def test_local_volumes_of_other_file_systems_are_refused(client, docker, test_image):
+    """overlay with lowerdir=/, proc, sysfs, cgroup2: the host's / or its kernel
+    file systems, through a volume's driver options and no host path at all."""
+    owning = [{"type": "overlay", "device": "overlay", "o": "lowerdir=/:/etc"},
+              {"type": "proc", "device": "x"}, {"type": "sysfs", "device": "sysfs"},
+              {"type": "cgroup2", "device": "cgroup2"}]
+    vol = f"pproc-{SESSION}"
+    docker("volume", "create", "--label", f"{LABEL}={SESSION}", "--opt", "type=proc",
+           "--opt", "device=x", vol)
+    before, before_vols = labelled(docker), labelled_volumes(docker)
+    try:
+        for opts in owning:
+            r = create(client, {"Image": test_image, "HostConfig": {"Mounts": [{
+                "Type": "volume", "Target": "/h", "VolumeOptions": {
+                    "Labels": {LABEL: SESSION},
+                    "DriverConfig": {"Name": "local", "Options": opts}}}]}}, start=True)
+            assert refused(r, "HostConfig.Mounts[0].VolumeOptions", "local volume may only"), \
+                (opts, r.get_data(as_text=True)[:3000])
+        # an existing volume of proc, named by a bind and by a mount
+        for hc in ({"Binds": [f"{vol}:/h"]},
+                   {"Mounts": [{"Type": "volume", "Source": vol, "Target": "/h"}]}):
+            r = create(client, {"Image": test_image, "HostConfig": hc}, start=True)
+            assert refused(r, f"the volume {vol}&#39;s file system type"), \
+                (hc, r.get_data(as_text=True)[:3000])
+        assert labelled(docker) == before
+        assert labelled_volumes(docker) == before_vols
+    finally:
+        docker("volume", "rm", "-f", vol, check=False)
+
+
 def test_the_two_step_plant_through_the_form_is_refused(client, docker, plant, test_image):
     # first, an allowed container with an ordinary writable bind plants the link...
     first = unique_name("planter")
@@ -184,3 +218,54 @@ def test_random_manifests_accepted_never_own_the_host(client, docker, docker_hos
         finally:
             docker("rm", "-f", cid, check=False)
     assert accepted >= 5 and refused_n >= 20, (accepted, refused_n)
+
+
+def _relink_to_root(folder: Path) -> None:
+    """What an attacker with a writable host folder does after the create:
+    the folder a bind names becomes a link to /."""
+    shutil.rmtree(folder)
+    os.symlink("/", folder)
+
+
+def test_start_and_restart_judge_the_paths_again(client, docker, plant, test_image):
+    """A link planted on the host after the create reaches / at the start:
+    starts and restarts from the list are judged, refused with 403, and the
+    container is left as it was."""
+    (plant / "ok").mkdir()
+    name = unique_name("late-link")
+    r = create(client, {"Image": test_image, "Cmd": ["sleep", "600"],
+                        "HostConfig": {"Binds": [f"{plant}/ok:/ok"]}}, name=name)
+    assert r.status_code == 303, r.get_data(as_text=True)[:2000]  # fine when created
+    _relink_to_root(plant / "ok")
+    for action in ("start", "restart"):
+        r = csrf_post(client, f"/containers/{name}/{action}", {"ctx": "row"},
+                      headers={"HX-Request": "true"})
+        text = r.get_data(as_text=True)
+        assert r.status_code == 403, (action, r.status_code, text[:2000])
+        assert 'id="violations"' in text and "HostConfig.Binds[0]" in text, text[:2000]
+        assert f"{plant}/ok leads to / on the host" in text and f"will not {action}" in text
+        state = docker.inspect(name)["State"]
+        assert state["Running"] is False and state["StartedAt"].startswith("0001-"), state
+    # the same container with its folder back is started as before
+    os.unlink(plant / "ok")
+    (plant / "ok").mkdir()
+    r = csrf_post(client, f"/containers/{name}/start", {"ctx": "detail"})
+    assert r.status_code == 303 and docker.inspect(name)["State"]["Running"] is True
+    docker("rm", "-f", name, check=False)
+
+
+def test_a_project_start_judges_every_container_first(client, compose, docker, plant):
+    (plant / "ok").mkdir()
+    p = compose({"web": {"command": ["sleep", "600"], "volumes": [f"{plant}/ok:/ok"]},
+                 "db": {"command": ["sleep", "600"]}})
+    p("stop", "-t", "0")
+    stopped = {n: docker.inspect(n)["State"]["StartedAt"] for n in p.ps()}
+    _relink_to_root(plant / "ok")
+    for action in ("start", "restart"):
+        r = csrf_post(client, f"/projects/{p.name}/{action}")
+        text = r.get_data(as_text=True)
+        assert r.status_code == 403, (action, r.status_code, text[:2000])
+        assert f"{p.name}_web_1" in text and f"{plant}/ok leads to / on the host" in text
+        # nothing was started, the harmless db neither (docker-compose ps and inspect)
+        assert {s.split()[0] for s in p.ps().values()} == {"Exit"}, p.ps()
+        assert {n: docker.inspect(n)["State"]["StartedAt"] for n in stopped} == stopped

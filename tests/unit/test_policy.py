@@ -4,12 +4,15 @@ host tree made here), and inherited mounts and named volumes are looked up."""
 
 import json
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from app.manifest import parse
-from app.policy import (FIELDS, MOUNT_FIELDS, HostView, Lookups, judge, judge_service,
-                        resolve_under, sensitive_path)
+from app.policy import (FIELDS, MOUNT_FIELDS, VOLUME_DRIVER_OPTIONS, HostView, Lookups, judge,
+                        judge_service, resolve_under, sensitive_path)
 
 
 @pytest.fixture
@@ -125,6 +128,63 @@ def test_binds_are_judged_where_their_links_lead(host, bind):
         ["HostConfig.Mounts[0].VolumeOptions"]
 
 
+# local volume driver options that mount the host's / or its kernel file systems
+# without any host path in `device` (the device is a file system's name there)
+HOST_OWNING_OPTIONS = [
+    {"type": "overlay", "device": "overlay", "o": "lowerdir=/:/etc"},
+    {"type": "proc", "device": "x"},
+    {"type": "sysfs", "device": "sysfs"},
+    {"type": "cgroup2", "device": "cgroup2"},
+    {"type": "ext4", "device": "/dev/sda1"},
+    {"type": "none", "o": "bind,remount", "device": "/srv/app"},  # not a bind flag
+    {"type": "none", "o": "bind,lowerdir=/", "device": "/srv/app"},
+    {"o": "addr=127.0.0.1", "device": "/srv/app"},  # type "" takes bind options only
+    {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,lowerdir=/"},
+    {"type": "tmpfs", "device": "tmpfs", "o": "nr_inodes"},
+    {"device": "/srv/app", "o": "bind", "size": "1g"},  # a key Periscope does not know
+    {"Type": "overlay", "device": "overlay"},  # the engine's keys are exact: refused as unknown
+    {"type": 1},
+]
+
+
+@pytest.mark.parametrize("opts", HOST_OWNING_OPTIONS)
+def test_local_volume_options_are_judged_by_allow_list(host, opts):
+    # inline, on a mount (the engine creates the volume with them)...
+    found = judge(hc(Mounts=[{"Type": "volume", "Target": "/v", "VolumeOptions": {
+        "DriverConfig": {"Name": "local", "Options": opts}}}]), host=host)
+    assert found and {v.field for v in found} == {"HostConfig.Mounts[0].VolumeOptions"}, found
+    assert all(len(v.reason) > 20 for v in found)
+    # ...and an existing volume a bind or a mount names, as the engine reports it
+    look = Lookups(volume={"ovl": {"Driver": "local", "Options": opts}}.get)
+    for m in (hc(Binds=["ovl:/v"]), hc(Mounts=[{"Type": "volume", "Source": "ovl",
+                                               "Target": "/v"}])):
+        found = judge(m, host=host, lookups=look)
+        assert len(found) >= 1 and "the volume ovl's" in found[0].reason, (m, found)
+
+
+def test_local_volume_options_that_pass(host):
+    look = Lookups(volume={
+        "bound": {"Driver": "local", "Options": {"type": "none", "o": "bind,ro,nosuid",
+                                                 "device": "/srv/app"}},
+        "tmp": {"Driver": "local", "Options": {"type": "tmpfs", "device": "tmpfs",
+                                               "o": "size=64m,mode=1777,uid=1000,gid=1000"}},
+        "plain": {"Driver": "local", "Options": {}}}.get)
+    assert judge(hc(Binds=["bound:/a", "tmp:/b", "plain:/c"]), host=host, lookups=look) == []
+    for opts in ({"type": "none", "o": "rbind,rw,nodev,noexec", "device": "/srv/app"},
+                 {"o": "bind", "device": "/srv/fine"}, {"type": "tmpfs", "device": "tmpfs"},
+                 {"type": "tmpfs", "device": "/", "o": "size=1m"}):  # a tmpfs's device is a name
+        assert judge(hc(Mounts=[{"Type": "volume", "Target": "/v", "VolumeOptions": {
+            "DriverConfig": {"Name": "local", "Options": opts}}}]), host=host) == [], opts
+    # the device of a bind is still a host path, judged where it leads
+    assert fields(hc(Mounts=[{"Type": "volume", "Target": "/v", "VolumeOptions": {
+        "DriverConfig": {"Options": {"type": "none", "o": "bind", "device": "/srv/data/root"}}}}]),
+        host=host) == ["HostConfig.Mounts[0].VolumeOptions"]
+    # DriverConfig itself is by allow-list too
+    assert fields(hc(Mounts=[{"Type": "volume", "Target": "/v", "VolumeOptions": {
+        "DriverConfig": {"Name": "local", "Extra": {}}}}]), host=host) == \
+        ["HostConfig.Mounts[0].VolumeOptions.DriverConfig.Extra"]
+
+
 def test_resolution_is_the_kernels(host):
     assert resolve_under(host.root, "/srv/data/root/etc/x")[0] == "/etc/x"
     assert resolve_under(host.root, "/srv/data/ssl/../shadow")[0] == "/etc/shadow"
@@ -132,6 +192,73 @@ def test_resolution_is_the_kernels(host):
     assert resolve_under(host.root, "/../../srv/app")[0] == "/srv/app"  # never above /
     with pytest.raises(ValueError):
         resolve_under(host.root, "/srv/data/loop1")
+
+
+def test_a_path_under_a_file_is_kept_as_written(host):
+    (Path(host.root) / "srv/app/file").write_text("x")
+    assert resolve_under(host.root, "/srv/app/file/x")[0] == "/srv/app/file/x"
+    assert judge(hc(Binds=["/srv/app/file/x:/x"]), host=host) == []
+
+
+def judged_as_nobody(root: str, binds: list[str]) -> dict[str, str]:
+    """judge() in a forked child that is uid/gid 65534 when the suite is root
+    (the same interpreter: one under /root could not be run as nobody)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never back into pytest
+        code = 1
+        try:
+            os.close(r)
+            if os.getuid() == 0:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+            found = judge({"Image": "b", "HostConfig": {"Binds": binds}}, host=HostView(root))
+            os.write(w, json.dumps({v.field: v.reason for v in found}).encode())
+            code = 0
+        except BaseException as exc:  # said to the parent, which fails the test
+            os.write(w, json.dumps({"error": repr(exc)}).encode())
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    out = json.loads(data or b"{}")
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, out
+    return out
+
+
+def test_links_in_folders_periscope_cannot_search_are_refused():
+    """A folder Periscope's user may not search hides where a link in it
+    leads: that path cannot be resolved, so it is refused (not taken as
+    missing). Checked honestly, by the kernel's own permission check: the
+    judgement runs in a child process as uid 65534 (nobody) when the suite
+    runs as root (root searches any folder, whatever its mode, so a
+    monkeypatched os call would prove less); the folder's mode is 000, which
+    denies its owner too when the suite is not root."""
+    top = Path(tempfile.mkdtemp(prefix="pdeny-", dir="/tmp"))
+    try:
+        os.chmod(top, 0o755)
+        for d in ("srv/d", "srv/open"):
+            (top / d).mkdir(parents=True)
+            os.chmod(top / d, 0o755)
+        os.chmod(top / "srv", 0o755)
+        os.symlink("/", top / "srv/d/l")
+        os.symlink("/", top / "srv/open/l")
+        os.chmod(top / "srv/d", 0o000)
+        found = judged_as_nobody(str(top), ["/srv/d/l:/h", "/srv/d/l/etc:/e", "/srv/open/l:/o",
+                                            "/srv/open/new:/n"])
+        assert sorted(found) == ["HostConfig.Binds[0]", "HostConfig.Binds[1]",
+                                 "HostConfig.Binds[2]"], found
+        for i in (0, 1):
+            reason = found[f"HostConfig.Binds[{i}]"]
+            assert "cannot be resolved" in reason and "Permission denied" in reason, reason
+            assert "at /srv/d/l" in reason and str(top) not in reason, reason
+        assert "leads to / on the host" in found["HostConfig.Binds[2]"]  # a searchable one
+    finally:
+        os.chmod(top / "srv/d", 0o755)
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def test_without_a_view_of_the_host_only_allowed_roots_pass():
@@ -188,7 +315,7 @@ def test_a_recorded_engine_hostconfig_with_a_new_field_added(host):
 
 
 def test_every_field_has_a_reason():
-    for table in (FIELDS, MOUNT_FIELDS):
+    for table in (FIELDS, MOUNT_FIELDS, VOLUME_DRIVER_OPTIONS):
         for name, (verdict, why) in table.items():
             assert verdict in ("ok", "judged", "empty", "unset") and len(why) > 5, name
 
@@ -287,7 +414,7 @@ def test_docs_security_lists_every_field_with_its_verdict():
     from app.policy import SPEC_FIELDS
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
-    for table in (FIELDS, MOUNT_FIELDS, SPEC_FIELDS):
+    for table in (FIELDS, MOUNT_FIELDS, SPEC_FIELDS, VOLUME_DRIVER_OPTIONS):
         for name, (_verdict, why) in table.items():
             assert any(line.startswith(f"| `{name}`") and why in line
                        for line in text.splitlines()), name
