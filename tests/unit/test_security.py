@@ -352,3 +352,32 @@ def test_the_slowdown_is_shared_through_its_file_and_capped_after_a_restart(tmp_
     assert worker_a.wait_left("198.51.100.1") == 0.0
     path.write_text("not json")  # a broken file starts afresh, never a crash
     assert worker_b.wait_left("198.51.100.1") == 0.0 and worker_b.failed("x") == 0.0
+
+
+# --- WebSocket handshakes: the Origin ------------------------------------------------
+WS_FOREIGN = "its Origin is another site"  # the refusal of a foreign or missing Origin
+
+
+@pytest.mark.parametrize("origins", [
+    ["http://["], ["http://[::1"], ["http://a:notaport"], ["http://local\thost"],
+    ["http://localhost\x01"], ["http://local\x7fhost"], ["http://localhost/" + "a" * 5000],
+    ["http://localhost", "http://localhost"], ["null"], ["localhost"], ["ftp://localhost"],
+    ["http://évil.example"],
+], ids=lambda o: repr(o)[:40])
+def test_a_malformed_websocket_origin_is_refused_as_a_foreign_one(origins):
+    c = make_app().test_client()
+    headers = [("Upgrade", "websocket"), ("Connection", "Upgrade")]
+    headers += [("Origin", o) for o in origins]
+    for path in ("/healthz", "/containers/x/terminal/ws"):
+        r = c.get(path, headers=headers)
+        assert r.status_code == 403, (origins, path, r.status_code)
+        assert WS_FOREIGN in r.get_data(as_text=True), (origins, path)
+
+
+def test_a_plain_same_origin_websocket_passes_the_origin_check():
+    # the next check (no CSRF token offered) refuses it: the Origin itself passed
+    c = make_app().test_client()
+    r = c.get("/healthz", headers={"Upgrade": "websocket", "Origin": "http://localhost"})
+    assert r.status_code == 403
+    body = r.get_data(as_text=True)
+    assert WS_FOREIGN not in body and "CSRF token" in body
