@@ -381,3 +381,50 @@ def test_a_plain_same_origin_websocket_passes_the_origin_check():
     assert r.status_code == 403
     body = r.get_data(as_text=True)
     assert WS_FOREIGN not in body and "CSRF token" in body
+
+
+# --- an engine name that is not configured ------------------------------------------
+TWO_ENGINES = "alpha-eng=unix:///nonexistent/alpha.sock,spare-eng=unix:///nonexistent/spare.sock"
+LAYOUT = ("/nonexistent/", "alpha-eng", "spare-eng")  # what only the guards' passers may see
+
+
+def _tells_nothing(body: str) -> None:
+    assert not [w for w in LAYOUT if w in body], body[:300]
+
+
+def test_an_unknown_engine_meets_the_host_check_first():
+    c = make_app(engines=TWO_ENGINES).test_client()
+    for method, path in (("GET", "/engines/nope/containers"), ("GET", "/engines/nope"),
+                         ("GET", "/engines/nope/containers/x/logs"),
+                         ("POST", "/engines/nope/containers/x/stop")):
+        r = c.open(path, method=method, headers={"Host": "evil.example"})
+        body = r.get_data(as_text=True)
+        assert r.status_code == 400 and "not allowed" in body, (method, path)
+        _tells_nothing(body)
+
+
+def test_an_unknown_engine_sends_a_logged_out_visitor_to_login_first():
+    c = make_app(engines=TWO_ENGINES, password="pw").test_client()
+    r = c.get("/engines/nope/containers")
+    assert r.status_code == 302
+    assert r.headers["Location"] == "/login?next=/engines/nope/containers"
+    _tells_nothing(r.get_data(as_text=True))
+    r = c.get("/engines/nope/containers/rows", headers={"HX-Request": "true"})
+    assert r.status_code == 401 and r.headers["HX-Redirect"].startswith("/login")
+    _tells_nothing(r.get_data(as_text=True))
+    r = c.post("/engines/nope/containers/x/stop")  # a form sent with no session
+    assert r.status_code == 401 and 'type="password"' in r.get_data(as_text=True)
+    _tells_nothing(r.get_data(as_text=True))
+    login(c, "pw")  # logged in: the 404 that names the engines
+    r = c.get("/engines/nope/containers")
+    body = r.get_data(as_text=True)
+    assert r.status_code == 404
+    assert "There is no engine named “nope” here. Engines: alpha-eng, spare-eng." in body
+
+
+def test_an_unknown_engine_is_the_404_naming_the_engines_without_a_password():
+    c = make_app(engines=TWO_ENGINES).test_client()
+    for path in ("/engines/nope/containers", "/engines/nope", "/engines/nope/containers/x"):
+        r = c.get(path)
+        assert r.status_code == 404, path
+        assert "Engines: alpha-eng, spare-eng." in r.get_data(as_text=True), path
