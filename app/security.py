@@ -270,18 +270,34 @@ class Throttle:
             entry = self._entry(ip, now)
             return max(0.0, entry[1] - now) if entry else 0.0
 
-    def failed(self, ip: str) -> float:
-        """Count a failure; returns the wait now imposed on the next try."""
+    def attempt(self, ip: str) -> tuple[bool, float]:
+        """One login try from this address, before its password is checked:
+        (False, seconds left to wait) refuses it, uncounted; (True, delay)
+        lets it through counted as a failure already (succeeded() clears it),
+        delay being the wait it imposes on the next try. One lock (and the
+        shared file's) for both, so tries sent at once cannot all find the
+        address free: at most one passes each wait."""
         with self._shared(write=True):
             now = self._clock()
             entry = self._entry(ip, now)
-            n = (entry[0] if entry else 0) + 1
-            delay = 0.0 if n <= self.FREE else min(2.0 ** (n - self.FREE - 1), self.MAX_DELAY)
-            self._seen[ip] = (n, now + delay)
-            self._seen.move_to_end(ip)
-            while len(self._seen) > self.MAX_CLIENTS:
-                self._seen.popitem(last=False)
-            return delay
+            if entry and entry[1] > now:
+                return False, entry[1] - now
+            return True, self._count(ip, now)
+
+    def failed(self, ip: str) -> float:
+        """Count a failure; returns the wait now imposed on the next try."""
+        with self._shared(write=True):
+            return self._count(ip, self._clock())
+
+    def _count(self, ip: str, now: float) -> float:
+        entry = self._entry(ip, now)
+        n = (entry[0] if entry else 0) + 1
+        delay = 0.0 if n <= self.FREE else min(2.0 ** (n - self.FREE - 1), self.MAX_DELAY)
+        self._seen[ip] = (n, now + delay)
+        self._seen.move_to_end(ip)
+        while len(self._seen) > self.MAX_CLIENTS:
+            self._seen.popitem(last=False)
+        return delay
 
     def succeeded(self, ip: str) -> None:
         with self._shared(write=True):

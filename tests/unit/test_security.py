@@ -105,6 +105,40 @@ def test_throttle_slows_down_after_failures_and_forgets():
     assert t.failed("c") == 0  # forgotten: starts again
 
 
+def test_an_attempt_is_counted_before_the_password_is_checked():
+    now = [1000.0]
+    t = Throttle(clock=lambda: now[0])
+    assert [t.attempt("a") for _ in range(Throttle.FREE + 2)] == (
+        [(True, 0.0)] * Throttle.FREE + [(True, 1.0), (False, 1.0)])
+    now[0] += 1
+    assert t.attempt("a") == (True, 2.0)  # one more try per wait
+    t.succeeded("a")  # that one was right: the count is gone
+    assert t.attempt("a") == (True, 0.0) and t.attempt("b") == (True, 0.0)
+
+
+def test_attempts_at_once_in_two_workers_pass_one_by_one(tmp_path):
+    """16 threads in two "workers" (each its own Throttle on the shared file),
+    released together at a frozen clock: only the free tries and the one that
+    starts the wait pass, whatever the interleaving."""
+    import threading
+
+    path = tmp_path / "logins.json"
+    workers = [Throttle(clock=lambda: 1000.0, path=path) for _ in range(2)]
+    start, results = threading.Barrier(16, timeout=30), []
+
+    def one(i):
+        start.wait()
+        results.append(workers[i % 2].attempt("198.51.100.7"))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(results) == [(False, 1.0)] * (16 - Throttle.FREE - 1) + (
+        [(True, 0.0)] * Throttle.FREE + [(True, 1.0)])
+
+
 def test_throttle_memory_is_bounded():
     t = Throttle()
     t.MAX_CLIENTS = 100
