@@ -64,6 +64,7 @@ def create_app(settings: "Settings | None" = None, engine: "Engine | None" = Non
     from . import errors, security, web
     web.init_app(app)
     security.init_app(app)
+    web.init_engine_check(app)  # after security's guard
     errors.init_app(app)
 
     from .views import (actions, auth, changes, containers, create, disk, engines, events, files,

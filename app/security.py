@@ -65,6 +65,20 @@ def _host_allowed(host_header: str, allowed: list[str]) -> bool:
     return name in allowed or "*" in allowed
 
 
+def _site_of(src: str | None) -> str | None:
+    """The host[:port] an Origin or Referer names (lowercase), or None when it
+    is not a plain http(s) URL (non-ASCII, over 4096 bytes, a space or control
+    character, "http://[")."""
+    if not src or len(src) > 4096 or not src.isascii() or any(ord(c) < 33 for c in src):
+        return None
+    try:
+        parts = urlsplit(src)
+        netloc = parts.netloc.lower()
+    except ValueError:
+        return None
+    return netloc if parts.scheme in ("http", "https") else None
+
+
 def _same_origin() -> bool:
     """The Origin (else the Referer) names this very site. Any header that is
     not a plain URL (given twice, non-ASCII, "http://[") is not."""
@@ -73,14 +87,8 @@ def _same_origin() -> bool:
         return False
     origin = origins[0] if origins else None
     src = origin if origin and origin != "null" else request.headers.get("Referer")
-    if not src or len(src) > 4096 or not src.isascii() or any(ord(c) < 33 for c in src):
-        return False
-    try:
-        parts = urlsplit(src)
-        netloc = parts.netloc.lower()
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and netloc == (request.host or "").lower()
+    site = _site_of(src)
+    return site is not None and site == (request.host or "").lower()
 
 
 def check_csrf() -> None:
@@ -111,9 +119,10 @@ def is_websocket() -> bool:
 
 
 def check_websocket() -> None:
-    origin = request.headers.get("Origin") or ""
-    netloc = urlsplit(origin).netloc.lower()
-    if (not origin or origin == "null" or netloc != (request.host or "").lower()
+    origins = request.headers.getlist("Origin")
+    # one plain URL (as a POST's Origin must be): a malformed one is a foreign one
+    netloc = _site_of(origins[0]) if len(origins) == 1 else None
+    if (netloc is None or netloc != (request.host or "").lower()
             or not _host_allowed(netloc, settings().allowed_hosts)):
         abort(403, description="Refused: this WebSocket was not opened by a Periscope page "
                                "(its Origin is another site's, or missing).")
@@ -261,18 +270,34 @@ class Throttle:
             entry = self._entry(ip, now)
             return max(0.0, entry[1] - now) if entry else 0.0
 
-    def failed(self, ip: str) -> float:
-        """Count a failure; returns the wait now imposed on the next try."""
+    def attempt(self, ip: str) -> tuple[bool, float]:
+        """One login try from this address, before its password is checked:
+        (False, seconds left to wait) refuses it, uncounted; (True, delay)
+        lets it through counted as a failure already (succeeded() clears it),
+        delay being the wait it imposes on the next try. One lock (and the
+        shared file's) for both, so tries sent at once cannot all find the
+        address free: at most one passes each wait."""
         with self._shared(write=True):
             now = self._clock()
             entry = self._entry(ip, now)
-            n = (entry[0] if entry else 0) + 1
-            delay = 0.0 if n <= self.FREE else min(2.0 ** (n - self.FREE - 1), self.MAX_DELAY)
-            self._seen[ip] = (n, now + delay)
-            self._seen.move_to_end(ip)
-            while len(self._seen) > self.MAX_CLIENTS:
-                self._seen.popitem(last=False)
-            return delay
+            if entry and entry[1] > now:
+                return False, entry[1] - now
+            return True, self._count(ip, now)
+
+    def failed(self, ip: str) -> float:
+        """Count a failure; returns the wait now imposed on the next try."""
+        with self._shared(write=True):
+            return self._count(ip, self._clock())
+
+    def _count(self, ip: str, now: float) -> float:
+        entry = self._entry(ip, now)
+        n = (entry[0] if entry else 0) + 1
+        delay = 0.0 if n <= self.FREE else min(2.0 ** (n - self.FREE - 1), self.MAX_DELAY)
+        self._seen[ip] = (n, now + delay)
+        self._seen.move_to_end(ip)
+        while len(self._seen) > self.MAX_CLIENTS:
+            self._seen.popitem(last=False)
+        return delay
 
     def succeeded(self, ip: str) -> None:
         with self._shared(write=True):

@@ -117,18 +117,35 @@ def _carry_calls(log) -> list[dict]:
     return out
 
 
+def init_engine_check(app: Flask) -> None:
+    """The 404 of an engine name that is not configured. Registered after
+    security.init_app (before_request functions run in the order they were
+    registered): a foreign Host or a logged-out visitor meets its guard first
+    and never learns which engines there are."""
+
+    @app.before_request
+    def _known_engine():
+        name = g.get("unknown_engine")
+        if name is not None:
+            abort(404, description=f"There is no engine named “{name[:60]}” here. "
+                                   f"Engines: {', '.join(registry().names())}.")
+
+
 def init_app(app: Flask) -> None:
     scoped: set[str] = set()
 
     @app.url_value_preprocessor
     def _engine_from_url(endpoint, values):
+        """Only notes the name: this runs before every guard, so the 404 of a
+        name that is not configured (it lists the engines) waits for them
+        (see init_engine_check)."""
         name = (values or {}).pop("engine", None)
         if name is not None:
             try:
                 registry().get(name)
             except UnknownEngine:
-                abort(404, description=f"There is no engine named “{name[:60]}” here. "
-                                       f"Engines: {', '.join(registry().names())}.")
+                g.unknown_engine = name  # the page stays on the default until then
+                return
             g.engine_name = name
 
     @app.url_defaults

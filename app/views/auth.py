@@ -28,16 +28,16 @@ def login():
             return redirect(safe_next(request.args.get("next")))
         return _page()
     ip = request.remote_addr or "?"
-    wait = throttle().wait_left(ip)
-    if wait > 0:
+    # counted before the check: tries sent at once cannot all pass the wait
+    allowed, wait = throttle().attempt(ip)
+    if not allowed:
         secs = math.ceil(wait)
         return _page(429, f"Too many wrong passwords from your address. Try again in {secs} s.",
                      {"Retry-After": str(secs)})
     if not pw.check(request.form.get("password", "")):
-        delay = throttle().failed(ip)
         msg = "Wrong password."
-        if delay:
-            msg += f" Wait {math.ceil(delay)} s before the next try."
+        if wait:
+            msg += f" Wait {math.ceil(wait)} s before the next try."
         return _page(401, msg)
     throttle().succeeded(ip)
     log_in()

@@ -207,3 +207,14 @@ def test_odd_refs_under_gunicorn_raw(live_server):
         expected = (414,) if len(line) > 8190 else (400, 404)
         assert status in expected, (line[:60], resp[:200])
         assert b"Traceback" not in resp
+
+
+def test_a_malformed_websocket_origin_is_a_403_under_gunicorn_raw(live_server):
+    for path in (b"/healthz", b"/containers/x/terminal/ws"):
+        for origin in (b"http://[", b"http://a:notaport", b"http://local\thost"):
+            resp = _raw(live_server.url, b"GET " + path + b" HTTP/1.1\r\nUpgrade: websocket\r\n"
+                        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        b"Origin: " + origin)
+            status = int(resp.split(b" ", 2)[1])
+            assert status == 403, (path, origin, resp[:200])
+            assert b"its Origin is another site" in resp and b"Traceback" not in resp

@@ -248,3 +248,52 @@ def test_the_login_slowdown_is_shared_by_the_gunicorn_workers(start_server):
     # then 429 at once: the count was kept across the workers, wherever it landed
     assert codes[:Throttle.FREE + 1] == [401] * (Throttle.FREE + 1), codes
     assert codes[Throttle.FREE + 1] == 429, codes
+
+
+def test_wrong_passwords_sent_at_once_get_one_check_per_wait(start_server, tmp_path):
+    """16 wrong passwords at once (2 workers x 8 threads, each on its own
+    connection), from an address that has failed before and whose wait is
+    over: each try is counted before its password is checked, so only one is
+    checked and the rest are told to wait (were the count taken after the
+    check, every try that arrived during the others' checks would be let in)."""
+    import threading
+
+    from app.security import Throttle
+
+    hfile = tmp_path / "periscope.hash"
+    hfile.write_text(generate_password_hash("the right one"))
+    state = tmp_path / "state"
+    # ten failures two minutes ago (the clock of the seeding Throttle): the
+    # wait they imposed is over, the next failure imposes the longest one
+    past = Throttle(clock=lambda: time.time() - 120, path=state / "logins.json")
+    for _ in range(Throttle.FREE + 7):
+        past.failed("127.0.0.1")
+    srv = start_server({"PERISCOPE_PASSWORD_FILE": str(hfile), "PERISCOPE_STATE_DIR": str(state),
+                        "PERISCOPE_WORKERS": "2", "PERISCOPE_THREADS": "8"})
+    n = 16
+    tries = []
+    for _ in range(n):  # each with its own session and token, fetched beforehand
+        s = requests.Session()
+        page = s.get(srv.url + "/login", headers={"Connection": "close"}, timeout=10)
+        tries.append((s, token_from(page.text)))
+    start, answers = threading.Barrier(n, timeout=30), []
+
+    def one(i):
+        s, tok = tries[i]
+        start.wait()
+        r = s.post(srv.url + "/login", data={"password": f"wrong {i}", "csrf_token": tok},
+                   headers={"Origin": srv.url, "Connection": "close"}, allow_redirects=False,
+                   timeout=30)
+        answers.append((r.status_code, r.text))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    checked = [a for a in answers if a[0] == 401 and "Wrong password." in a[1]]
+    told_to_wait = [a for a in answers
+                    if a[0] == 429 and "Too many wrong passwords from your address" in a[1]]
+    assert len(checked) == 1, [a[0] for a in answers]
+    assert len(told_to_wait) == n - 1, [a[0] for a in answers]
+    assert f"Wait {int(Throttle.MAX_DELAY)} s before the next try" in checked[0][1]

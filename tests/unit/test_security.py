@@ -105,6 +105,40 @@ def test_throttle_slows_down_after_failures_and_forgets():
     assert t.failed("c") == 0  # forgotten: starts again
 
 
+def test_an_attempt_is_counted_before_the_password_is_checked():
+    now = [1000.0]
+    t = Throttle(clock=lambda: now[0])
+    assert [t.attempt("a") for _ in range(Throttle.FREE + 2)] == (
+        [(True, 0.0)] * Throttle.FREE + [(True, 1.0), (False, 1.0)])
+    now[0] += 1
+    assert t.attempt("a") == (True, 2.0)  # one more try per wait
+    t.succeeded("a")  # that one was right: the count is gone
+    assert t.attempt("a") == (True, 0.0) and t.attempt("b") == (True, 0.0)
+
+
+def test_attempts_at_once_in_two_workers_pass_one_by_one(tmp_path):
+    """16 threads in two "workers" (each its own Throttle on the shared file),
+    released together at a frozen clock: only the free tries and the one that
+    starts the wait pass, whatever the interleaving."""
+    import threading
+
+    path = tmp_path / "logins.json"
+    workers = [Throttle(clock=lambda: 1000.0, path=path) for _ in range(2)]
+    start, results = threading.Barrier(16, timeout=30), []
+
+    def one(i):
+        start.wait()
+        results.append(workers[i % 2].attempt("198.51.100.7"))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(results) == [(False, 1.0)] * (16 - Throttle.FREE - 1) + (
+        [(True, 0.0)] * Throttle.FREE + [(True, 1.0)])
+
+
 def test_throttle_memory_is_bounded():
     t = Throttle()
     t.MAX_CLIENTS = 100
@@ -352,3 +386,79 @@ def test_the_slowdown_is_shared_through_its_file_and_capped_after_a_restart(tmp_
     assert worker_a.wait_left("198.51.100.1") == 0.0
     path.write_text("not json")  # a broken file starts afresh, never a crash
     assert worker_b.wait_left("198.51.100.1") == 0.0 and worker_b.failed("x") == 0.0
+
+
+# --- WebSocket handshakes: the Origin ------------------------------------------------
+WS_FOREIGN = "its Origin is another site"  # the refusal of a foreign or missing Origin
+
+
+@pytest.mark.parametrize("origins", [
+    ["http://["], ["http://[::1"], ["http://a:notaport"], ["http://local\thost"],
+    ["http://localhost\x01"], ["http://local\x7fhost"], ["http://localhost/" + "a" * 5000],
+    ["http://localhost", "http://localhost"], ["null"], ["localhost"], ["ftp://localhost"],
+    ["http://évil.example"],
+], ids=lambda o: repr(o)[:40])
+def test_a_malformed_websocket_origin_is_refused_as_a_foreign_one(origins):
+    c = make_app().test_client()
+    headers = [("Upgrade", "websocket"), ("Connection", "Upgrade")]
+    headers += [("Origin", o) for o in origins]
+    for path in ("/healthz", "/containers/x/terminal/ws"):
+        r = c.get(path, headers=headers)
+        assert r.status_code == 403, (origins, path, r.status_code)
+        assert WS_FOREIGN in r.get_data(as_text=True), (origins, path)
+
+
+def test_a_plain_same_origin_websocket_passes_the_origin_check():
+    # the next check (no CSRF token offered) refuses it: the Origin itself passed
+    c = make_app().test_client()
+    r = c.get("/healthz", headers={"Upgrade": "websocket", "Origin": "http://localhost"})
+    assert r.status_code == 403
+    body = r.get_data(as_text=True)
+    assert WS_FOREIGN not in body and "CSRF token" in body
+
+
+# --- an engine name that is not configured ------------------------------------------
+TWO_ENGINES = "alpha-eng=unix:///nonexistent/alpha.sock,spare-eng=unix:///nonexistent/spare.sock"
+LAYOUT = ("/nonexistent/", "alpha-eng", "spare-eng")  # what only the guards' passers may see
+
+
+def _tells_nothing(body: str) -> None:
+    assert not [w for w in LAYOUT if w in body], body[:300]
+
+
+def test_an_unknown_engine_meets_the_host_check_first():
+    c = make_app(engines=TWO_ENGINES).test_client()
+    for method, path in (("GET", "/engines/nope/containers"), ("GET", "/engines/nope"),
+                         ("GET", "/engines/nope/containers/x/logs"),
+                         ("POST", "/engines/nope/containers/x/stop")):
+        r = c.open(path, method=method, headers={"Host": "evil.example"})
+        body = r.get_data(as_text=True)
+        assert r.status_code == 400 and "not allowed" in body, (method, path)
+        _tells_nothing(body)
+
+
+def test_an_unknown_engine_sends_a_logged_out_visitor_to_login_first():
+    c = make_app(engines=TWO_ENGINES, password="pw").test_client()
+    r = c.get("/engines/nope/containers")
+    assert r.status_code == 302
+    assert r.headers["Location"] == "/login?next=/engines/nope/containers"
+    _tells_nothing(r.get_data(as_text=True))
+    r = c.get("/engines/nope/containers/rows", headers={"HX-Request": "true"})
+    assert r.status_code == 401 and r.headers["HX-Redirect"].startswith("/login")
+    _tells_nothing(r.get_data(as_text=True))
+    r = c.post("/engines/nope/containers/x/stop")  # a form sent with no session
+    assert r.status_code == 401 and 'type="password"' in r.get_data(as_text=True)
+    _tells_nothing(r.get_data(as_text=True))
+    login(c, "pw")  # logged in: the 404 that names the engines
+    r = c.get("/engines/nope/containers")
+    body = r.get_data(as_text=True)
+    assert r.status_code == 404
+    assert "There is no engine named “nope” here. Engines: alpha-eng, spare-eng." in body
+
+
+def test_an_unknown_engine_is_the_404_naming_the_engines_without_a_password():
+    c = make_app(engines=TWO_ENGINES).test_client()
+    for path in ("/engines/nope/containers", "/engines/nope", "/engines/nope/containers/x"):
+        r = c.get(path)
+        assert r.status_code == 404, path
+        assert "Engines: alpha-eng, spare-eng." in r.get_data(as_text=True), path
