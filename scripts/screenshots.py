@@ -93,6 +93,10 @@ def shoot(base: str, ids: dict[str, str]) -> list[Path]:
                                         color_scheme=scheme)
                 page.goto(base + path)
                 page.wait_for_load_state("networkidle")
+                # the list's stats cells fill with its polls: shoot them with figures
+                page.wait_for_function(
+                    "() => !document.querySelector('tr[data-id] td.stat.cpu.pending')",
+                    timeout=20_000)
                 target = OUT / name
                 page.screenshot(path=str(target))
                 made.append(target)
