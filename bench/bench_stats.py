@@ -231,7 +231,9 @@ def run(name: str, dpid: int, seconds: float, ids: list[str], *, stats: bool | N
     if stats is not None:
         srv = LiveServer({"PERISCOPE_POLL_INTERVAL": "2", "PERISCOPE_STATS": "1" if stats else "0",
                           "PERISCOPE_WORKERS": "2", "PERISCOPE_THREADS": "8",
-                          "PERISCOPE_STATE_DIR": state})
+                          "PERISCOPE_STATE_DIR": state,
+                          # as shipped: the tests' server turns shared reads off
+                          "PERISCOPE_SHARE_FOR": "1.5"})
         time.sleep(2)  # let the workers settle
     try:
         d0, p0, t0 = cpu_of(dpid), family_cpu(srv.proc.pid) if srv else 0.0, time.monotonic()
