@@ -65,7 +65,10 @@ class Server:
     def __init__(self, env: dict):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # shared reads off: each round is a fresh read of every engine, as the
+        # raw calls beside it are (a shared answer would cost no Engine call)
         e = dict(os.environ, PERISCOPE_BIND=f"127.0.0.1:{self.port}", PERISCOPE_WORKERS="1",
+                 PERISCOPE_SHARE_FOR="0",
                  PERISCOPE_THREADS="4", **env)
         self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
                                      cwd=ROOT, env=e, stdout=subprocess.DEVNULL,
