@@ -245,7 +245,7 @@ def run(name: str, dpid: int, seconds: float, ids: list[str], *, stats: bool | N
                                "1" if naive else "0", str(on_screen), *ids))
         if not procs:
             time.sleep(seconds)
-        result = {"ms": [], "errors": [], "stats_calls": 0, "filled": 0}
+        result = {"ms": [], "errors": [], "stats_calls": 0, "filled": 0, "unchanged": 0}
         client_cpu = 0.0
         for proc in procs:  # each reports its own CPU (the sum of its threads) as it ends
             out, _ = proc.communicate(timeout=seconds + 120)
@@ -254,6 +254,7 @@ def run(name: str, dpid: int, seconds: float, ids: list[str], *, stats: bool | N
             result["ms"] += got["ms"]
             result["errors"] += got["errors"]
             result["stats_calls"] += got["stats_calls"]
+            result["unchanged"] += got.get("unchanged", 0)
             result["filled"] = max(result["filled"], got["filled"])
         d1, t1 = cpu_of(dpid), time.monotonic()
         p1 = family_cpu(srv.proc.pid) if srv else 0.0
