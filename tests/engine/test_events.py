@@ -43,6 +43,25 @@ def cli_events(docker, since: float, until: float, *filters: str) -> list[tuple[
     return out
 
 
+def wait_events(docker, since: float, filt: str, want: int, timeout: float = 30) -> None:
+    """Until the engine itself reports `want` events (its CLI, the witness),
+    and the newest is older than the page's lag (a window ends LAG_NS before
+    now): conditions with a deadline, never a fixed sleep."""
+    from app.eventfeed import LAG_NS
+
+    deadline = time.monotonic() + timeout
+    while True:
+        got = cli_events(docker, since, time.time(), filt)
+        if len(got) >= want:
+            break
+        assert time.monotonic() < deadline, f"the engine reported {len(got)} of {want} events"
+        time.sleep(0.1)
+    newest = max(ns for ns, *_ in got)
+    while time.time_ns() - LAG_NS <= newest:
+        time.sleep(0.01)
+
+
+
 def test_lifecycle_events_in_order_once_each(client, docker, test_image):
     tag = uuid.uuid4().hex[:8]
     name = unique_name("ev")
@@ -51,7 +70,7 @@ def test_lifecycle_events_in_order_once_each(client, docker, test_image):
                  f"evtest={tag}", test_image, "sh", "-c", "exit 3").strip()
     assert docker("wait", cid).strip() == "3"
     docker("rm", "-v", cid)
-    time.sleep(0.3)
+    wait_events(docker, t0 - 1, f"label=evtest={tag}", 4)  # create, start, die, destroy
     r = client.get(f"/events?label=evtest={tag}")
     assert r.status_code == 200
     page = r.get_data(as_text=True)
@@ -73,11 +92,12 @@ def test_lifecycle_events_in_order_once_each(client, docker, test_image):
 
 def test_filters_type_action_container_label(client, docker, run_container, test_image):
     tag = uuid.uuid4().hex[:8]
+    t0 = time.time()
     a = run_container("exit 0", name=unique_name("eva"), labels={"evtest": tag})
     b = run_container("exit 1", name=unique_name("evb"), labels={"evtest": tag})
     docker("wait", a)
     docker("wait", b)
-    time.sleep(0.2)
+    wait_events(docker, t0 - 1, f"label=evtest={tag}", 6)  # create, start, die each
 
     def get(q):
         r = client.get(f"/events?{q}")
@@ -142,7 +162,7 @@ def test_polling_doubles_nothing_and_loses_nothing(client, docker, test_image):
     for cid in made:
         docker("wait", cid)
     docker("rm", "-v", *made)
-    time.sleep(0.3)
+    wait_events(docker, start - 1, f"label=evtest={tag}", 6 * 4)
     for _ in range(2):
         part = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
         seen += rows(part)
@@ -156,9 +176,10 @@ def test_polling_doubles_nothing_and_loses_nothing(client, docker, test_image):
 def test_poll_drops_what_it_carries_in_its_cursor(client, docker, run_container):
     """The overlap re-read returns events already shown: the carried keys drop them."""
     tag = uuid.uuid4().hex[:8]
+    t0 = time.time()
     cid = run_container("exit 0", labels={"evtest": tag})
     docker("wait", cid)
-    time.sleep(0.2)
+    wait_events(docker, t0 - 1, f"label=evtest={tag}", 3)  # create, start, die
     page = client.get(f"/events?label=evtest={tag}").get_data(as_text=True)
     shown = rows(page)
     assert {a for _n, _t, a, _i in shown} >= {"create", "start", "die"}

@@ -115,7 +115,10 @@ def test_stalled_engine_is_a_504_and_other_pages_still_served(tmpdir_short, star
 
             stuck = [pool.submit(timed, p) for p in ["/containers", "/containers/abc",
                                                      "/engines/default", "/containers/rows"] * 2]
-            time.sleep(0.2)
+            deadline = time.monotonic() + 10
+            while stalled.accepted < 1:  # they reach the engine (and hang there)
+                assert time.monotonic() < deadline, "no request reached the stalled engine"
+                time.sleep(0.02)
             # while those hang on the engine, pages that need no engine are served at once
             for path in ("/static/style.css", "/static/app.js"):
                 t0 = time.monotonic()
