@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import posixpath
 import stat as stat_mod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from .manifest import fold, get
