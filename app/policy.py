@@ -429,6 +429,12 @@ class Judge:
                 self.host_path(f"{where}[{i}]", src)
             else:
                 self.volume(f"{where}[{i}]", src)
+            parts = b.split(":")
+            opts = parts[2].split(",") if len(parts) > 2 else []
+            if any(o.strip().lower() in ("shared", "rshared", "slave", "rslave") for o in opts):
+                # as a mount's BindOptions.Propagation
+                self.refuse(f"{where}[{i}]", "shared or slave propagation ties the container's "
+                                             "mounts to the host's")
 
     def f_LogConfig(self, where, lc):
         if lc is None:
