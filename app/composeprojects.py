@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from . import display
 from .containerlist import present
 from .registry import Registry
 from .fanout import ask_all, each
@@ -315,9 +316,6 @@ class Outcome:
     text: str
 
 
-DONE = {"start": ("Started {n}.", "{n} was already running."),
-        "stop": ("Stopped {n}.", "{n} was already stopped."),
-        "restart": ("Restarted {n}.", "Restarted {n}.")}
 SELF_HARM = {"stop", "restart"}
 
 
@@ -354,7 +352,7 @@ def act(eng: Engine, project: Project, action: str, *, timeout: int | None = Non
             return Outcome(m.name, m.id, "warn", f"{m.name} is gone: it was removed meanwhile.")
         except ge.EngineError as exc:  # a refusal, or the engine failing midway
             return Outcome(m.name, m.id, "bad", f"{m.name}: {exc.message}")
-        done, already = DONE[action]
+        done, already = display.ACTION_DONE[action]
         return Outcome(m.name, m.id, "ok" if changed else "info",
                        (done if changed else already).format(n=m.name))
 

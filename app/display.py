@@ -170,3 +170,12 @@ def dsize(n) -> str:
 
 def percent(v) -> str:
     return "" if v is None else f"{v:.1f}%"
+
+
+# What a container action did, in words: (done, it was so already) by action.
+ACTION_DONE = {"start": ("Started {n}.", "{n} was already running."),
+               "stop": ("Stopped {n}.", "{n} was already stopped."),
+               "restart": ("Restarted {n}.", "{n} was restarted."),
+               "kill": ("Sent {sig} to {n}.", "{n} was not running."),
+               "pause": ("Paused {n}.", "{n} was already paused."),
+               "unpause": ("Resumed {n}.", "{n} was not paused.")}

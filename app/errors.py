@@ -22,6 +22,7 @@ from .gateway import exceptions as ge
 from .gateway.hosts import HostConfigError
 from .policy import Refused
 from .web import engine_entry, is_htmx
+from .params import InputError
 
 log = logging.getLogger("periscope")
 
@@ -111,6 +112,11 @@ def init_app(app: Flask) -> None:
                        "and what they lead to now would give it host access, which this engine "
                        "does not allow. Nothing was started.",
                        violations=e.violations, host_view=e.host)
+
+    @app.errorhandler(InputError)
+    def _input(e: InputError):
+        # a request's own value refused (app/params.py and the domain's checks)
+        return _render(400, "http", "Bad request", str(e))
 
     @app.errorhandler(HostConfigError)
     def _host_config(e: HostConfigError):

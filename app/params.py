@@ -49,6 +49,24 @@ def count(text: str | None, *, name: str, default: int | None = None,
     return int(t)
 
 
+def seconds(text: str | None, *, name: str, maximum: int) -> int | None:
+    """Whole seconds from 0 to `maximum` (a stop's timeout); '' -> None."""
+    t = (text or "").strip()
+    if not t:
+        return None
+    if not (t.isascii() and t.isdigit()) or len(t) > 9 or int(t) > maximum:
+        raise InputError(f"{name} must be a whole number of seconds from 0 to {maximum}, "
+                         f"not “{t[:20]}”.")
+    return int(t)
+
+
+def shown(text: str | None) -> int:
+    """The count of lines a page says it shows (carried by its poll): only
+    a display figure, so anything but a plain count is 0."""
+    t = text or ""
+    return int(t) if t.isascii() and t.isdigit() and len(t) < 10 else 0
+
+
 def tail(text: str | None, default: str = "500") -> str:
     """A logs tail: 'all' or any positive count (as `docker logs --tail` takes)."""
     t = (text or "").strip().lower() or default

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import posixpath
 import stat as stat_mod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from .manifest import fold, get
@@ -429,6 +429,12 @@ class Judge:
                 self.host_path(f"{where}[{i}]", src)
             else:
                 self.volume(f"{where}[{i}]", src)
+            parts = b.split(":")
+            opts = parts[2].split(",") if len(parts) > 2 else []
+            if any(o.strip().lower() in ("shared", "rshared", "slave", "rslave") for o in opts):
+                # as a mount's BindOptions.Propagation
+                self.refuse(f"{where}[{i}]", "shared or slave propagation ties the container's "
+                                             "mounts to the host's")
 
     def f_LogConfig(self, where, lc):
         if lc is None:
@@ -676,9 +682,27 @@ def judge_service(spec: dict, *, engine_socket: str | None = None,
     Periscope cannot see: binds need an allowed bind root)."""
     j = Judge(engine_socket, host or HostView(None), lookups or Lookups())
     tt = get(spec, "TaskTemplate")
-    cs = get(tt, "ContainerSpec") if isinstance(tt, dict) else None
+    if not isinstance(tt, dict):
+        return j.out
+    cs = get(tt, "ContainerSpec")
     if cs is not None:
         j.container_spec(cs, "TaskTemplate.ContainerSpec")
+    # a managed plugin task is root on every node; another runtime as for a container
+    if get(tt, "PluginSpec") not in (None, {}):
+        j.refuse("TaskTemplate.PluginSpec", "a plugin task installs a managed plugin, which "
+                                            "runs as root on every node")
+    runtime = get(tt, "Runtime")
+    if runtime not in (None, "", "container"):
+        j.refuse("TaskTemplate.Runtime", "only container tasks are sent")
+    ld = get(tt, "LogDriver")
+    if ld is not None:
+        name = get(ld, "Name") if isinstance(ld, dict) else None
+        j.f_LogConfig("TaskTemplate.LogDriver", {"Type": name or ""})
+    nets = get(tt, "Networks") or get(spec, "Networks") or []
+    if any(isinstance(n, dict) and str(get(n, "Target") or "").lower() == "host"
+           for n in (nets if isinstance(nets, list) else [])):
+        j.refuse("TaskTemplate.Networks", "\"host\" shares the host's network namespace with "
+                                          "the tasks")
     return j.out
 
 

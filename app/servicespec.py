@@ -125,19 +125,14 @@ def masked(service: dict) -> dict:
 def violations(spec: dict, engine_socket: str | None = None,
                bind_roots: tuple[str, ...] = ()) -> list[policy.Violation]:
     """Every reason this service spec would own its nodes: app/policy.py's
-    judgement of its ContainerSpec (by allow-list; a node's host is one
-    Periscope cannot see, so binds need an allowed bind root), and the host's
-    network asked for in TaskTemplate.Networks."""
+    judgement of its task template (the ContainerSpec by allow-list; a node's
+    host is one Periscope cannot see, so binds need an allowed bind root; no
+    plugin task, runtime or log driver but the plain ones; not the host's
+    network)."""
     host = policy.HostView(None, tuple(bind_roots),
                            "a service runs on the swarm's nodes, whose files Periscope cannot "
                            "see; PERISCOPE_BIND_ROOTS names host folders binds may use")
-    out = policy.judge_service(spec, engine_socket=engine_socket, host=host)
-    tt = spec.get("TaskTemplate") or {}
-    nets = tt.get("Networks") or spec.get("Networks") or []
-    if any(str(n.get("Target") or "").lower() == "host" for n in nets if isinstance(n, dict)):
-        out.append(policy.Violation("TaskTemplate.Networks", "\"host\" shares the host's "
-                                                             "network namespace with the tasks"))
-    return out
+    return policy.judge_service(spec, engine_socket=engine_socket, host=host)
 
 
 # -- changes -------------------------------------------------------------------------------

@@ -175,7 +175,7 @@ def _state(eng: Engine, ref: str) -> tuple[str, str, str]:
 
 
 def for_page(sampler: Sampler | None, eng: Engine, engine_name: str, ref: str,
-             poll_interval: float) -> PageStats:
+             poll_interval: float, watch: bool = True) -> PageStats:
     """A container page's stats section: mark it watched (sampled every poll
     interval while open), its last figures, 10-minute charts, and its
     processes (GET /containers/{id}/top; the gateway shares identical reads
@@ -187,7 +187,7 @@ def for_page(sampler: Sampler | None, eng: Engine, engine_name: str, ref: str,
                + ("&one-shot=true" if version_tuple(api) >= (1, 41) else ""))
     if sampler is not None:
         s = sampler.engine(engine_name)
-        if ps.running:
+        if ps.running and watch:  # not for a hidden tab: nobody is looking
             s.watch([cid], focus=True)
         snap = s.latest()
         ps.note, ps.interval = snap.note, snap.focus_interval

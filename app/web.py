@@ -65,6 +65,11 @@ def settings() -> Settings:
     return current_app.extensions["periscope.settings"]
 
 
+def combined() -> bool:
+    """A page of every engine: several are configured and the URL names none."""
+    return g.get("engine_name") is None and registry().several
+
+
 def state_store(name: str, make):
     """One store per app of files the workers share, in the state folder's
     `name` subfolder (None without a state folder): make(folder)."""

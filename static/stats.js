@@ -1,11 +1,15 @@
 // The container list's live poll tells the server which rows are on screen
 // (`seen`: their short IDs), so the engine is asked for the stats of those
-// only; nothing while the tab is hidden. No inline script (the CSP forbids it).
+// only; nothing while the tab is hidden (a container page's poll says
+// `hidden=1` then). No inline script (the CSP forbids it).
 (function () {
   "use strict";
   document.addEventListener("htmx:configRequest", function (ev) {
     var elt = ev.detail.elt;
-    if (!elt || elt.id !== "rows" || ev.detail.verb !== "get") { return; }
+    if (!elt || ev.detail.verb !== "get") { return; }
+    // a container page's resources: a hidden tab is not looking at them
+    if (elt.id === "stats") { if (document.hidden) { ev.detail.parameters["hidden"] = "1"; } return; }
+    if (elt.id !== "rows") { return; }
     var seen = [];
     if (!document.hidden) {
       var rows = elt.querySelectorAll("tr[data-id]");

@@ -17,7 +17,7 @@ import re
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from .. import hostview, params, selfdetect
+from .. import display, hostview, params, selfdetect
 from ..containerlist import list_filters, query_string
 from ..gateway import exceptions as ge
 from ..security import changes_state, local_path, safe_next
@@ -31,12 +31,6 @@ ACTIONS = ("start", "stop", "restart", "kill", "pause", "unpause")
 SELF_HARM = {"stop", "restart", "kill", "pause", "remove"}
 SIGNAL_RE = re.compile(r"^(?:SIG)?[A-Z][A-Z0-9+-]{0,15}$|^[0-9]{1,2}$")
 
-DONE = {"start": ("Started {n}.", "{n} was already running."),
-        "stop": ("Stopped {n}.", "{n} was already stopped."),
-        "restart": ("Restarted {n}.", "{n} was restarted."),
-        "kill": ("Sent {sig} to {n}.", "{n} was not running."),
-        "pause": ("Paused {n}.", "{n} was already paused."),
-        "unpause": ("Resumed {n}.", "{n} was not paused.")}
 
 
 def _is_self(container_id: str) -> bool:
@@ -51,16 +45,7 @@ def _safe_next(default: str) -> str:
 
 
 def _timeout() -> int | None:
-    raw = (request.form.get("t") or "").strip()
-    if not raw:
-        return None
-    try:
-        t = int(raw)
-    except ValueError:
-        abort(400, description=f"The timeout must be a whole number of seconds, not {raw[:20]!r}.")
-    if not 0 <= t <= 600:
-        abort(400, description="The timeout must be between 0 and 600 seconds.")
-    return t
+    return params.seconds(request.form.get("t"), name="The timeout", maximum=600)
 
 
 def _signal() -> str | None:
@@ -132,7 +117,7 @@ def act(ref: str, action: str):
         if isinstance(exc, ge.NotFound):
             raise
         return _answer(cid, f"{name}: {exc.message}", "warn")
-    done, already = DONE[action]
+    done, already = display.ACTION_DONE[action]
     text = (done if changed else already).format(n=name, sig=sig or "SIGKILL")
     return _answer(cid, text, "ok" if changed else "info")
 

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import posixpath
 
-from flask import Response, abort, render_template, request, url_for
+from flask import Response, render_template, request, url_for
 
 from .. import filebrowser as fb
 from ..filerows import rows_html
-from ..params import InputError
 from ..web import EngineBlueprint, engine, settings
 
 bp = EngineBlueprint("files", __name__)
@@ -25,11 +24,8 @@ def _path_arg() -> str | None:
 @bp.get("/containers/<ref>/files")
 def index(ref: str):
     s = settings()
-    try:
-        o = fb.open_path(engine(), ref, _path_arg(), max_entries=s.files_max_entries,
-                         max_bytes=s.files_max_mb << 20)
-    except InputError as exc:
-        abort(400, description=str(exc))
+    o = fb.open_path(engine(), ref, _path_arg(), max_entries=s.files_max_entries,
+                     max_bytes=s.files_max_mb << 20)
     base = url_for("files.index", ref=o.cid)
     ctx = {"o": o, "base": base, "dl": url_for("files.download", ref=o.cid),
            "crumbs": fb.crumbs(o.path), "up": fb.quote_path(fb.parent(o.path))}
@@ -44,10 +40,7 @@ def index(ref: str):
 @bp.get("/containers/<ref>/files/download")
 def download(ref: str):
     """A file's bytes as `docker cp` writes them, or a folder's tar, streamed."""
-    try:
-        d = fb.download(engine(), ref, _path_arg(), head=request.method == "HEAD")
-    except InputError as exc:
-        abort(400, description=str(exc))
+    d = fb.download(engine(), ref, _path_arg(), head=request.method == "HEAD")
     headers = {"Content-Disposition": d.disposition, "X-Content-Type-Options": "nosniff",
                "Cache-Control": "no-store"}
     if d.length is not None:

@@ -9,7 +9,7 @@ image."""
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 
 from .. import imagelist as il
 from .. import manifest as mf
@@ -18,7 +18,7 @@ from ..errors import explain
 from ..gateway import exceptions as ge
 from ..pulls import MAX_RUNNING, PullJobs, TooMany
 from ..security import changes_state
-from ..web import (EngineBlueprint, disk_store, engine, engine_entry, is_htmx, registry, settings,
+from ..web import (EngineBlueprint, combined, disk_store, engine, engine_entry, is_htmx, registry, settings,
                    state_store)
 
 bp = EngineBlueprint("images", __name__)
@@ -68,10 +68,6 @@ def pull_progress(job_id: str):
 
 
 # -- the images list and one image's page ----------------------------------------
-def combined() -> bool:
-    """A list of every engine: several are configured and the URL names none."""
-    return g.get("engine_name") is None and registry().several
-
 
 def hrefs(name: str | None = None) -> il.Hrefs:
     """Where image and container pages start, on this page's engine or `name`."""

@@ -7,10 +7,9 @@ import logging
 
 from flask import Response, abort, render_template, request, url_for
 
-from .. import logview
+from .. import logview, params
 from ..logreader import PAGE_BOUND, Cursor
 from ..logrows import render_rows
-from ..params import InputError
 from ..web import EngineBlueprint, engine, settings
 
 bp = EngineBlueprint("logs", __name__)
@@ -41,8 +40,7 @@ def poll(ref: str):
     cursor = Cursor.decode(request.args.get("cursor"))
     if cursor is None:
         abort(400, description="the follow cursor is missing or malformed; reload the page.")
-    shown = request.args.get("shown", "")
-    shown = int(shown) if shown.isascii() and shown.isdigit() and len(shown) < 10 else 0
+    shown = params.shown(request.args.get("shown"))
     read = logview.follow_read(engine(), ref, o, cursor)
     ctx = _page_context(read, o)
     delay = settings().poll_interval * (1 if ctx["state"]["running"] else 5)
@@ -54,10 +52,7 @@ def poll(ref: str):
 def download(ref: str):
     """The demultiplexed bytes of the chosen streams, streamed as they come:
     byte for byte what `docker logs` prints on stdout (or stderr)."""
-    try:
-        d = logview.download_opts(request.args)
-    except InputError as exc:
-        abort(400, description=str(exc))
+    d = logview.download_opts(request.args)
     stream = engine().logs(ref, stdout=d.stdout, stderr=d.stderr, timestamps=d.timestamps,
                            tail=d.tail, since=d.since, until=d.until)
 

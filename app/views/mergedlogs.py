@@ -10,10 +10,9 @@ import re
 
 from flask import Response, abort, render_template, request, url_for
 
-from .. import logmerge, logview
+from .. import logmerge, logview, params
 from ..logreader import PAGE_BOUND, Cursors
 from ..logrows import render_merged_rows
-from ..params import InputError
 from ..web import EngineBlueprint, engine, settings
 
 bp = EngineBlueprint("mergedlogs", __name__)
@@ -81,18 +80,14 @@ def _poll(sel: logmerge.Selection):
     cursors = Cursors.decode(request.args.get("cur")) if "cur" in request.args else None
     if cursors is None:
         abort(400, description="the follow cursor is missing or malformed; reload the page.")
-    shown = request.args.get("shown", "")
-    shown = int(shown) if shown.isascii() and shown.isdigit() and len(shown) < 10 else 0
+    shown = params.shown(request.args.get("shown"))
     m = logmerge.follow_read(engine(), sel, o, cursors)
     return render_template("mergedlogs/_poll.html", **_context(sel, m, o),
                            shown=shown + m.matched)
 
 
 def _download(sel: logmerge.Selection, base: str):
-    try:
-        d = logview.download_opts(request.args)
-    except InputError as exc:
-        abort(400, description=str(exc))
+    d = logview.download_opts(request.args)
     got = logmerge.download(engine(), sel, d)
     if not sel.picked and not got.listed:  # as the page says: nothing of that name here
         what = f"service “{sel.service[:100]}” of " if sel.service is not None else ""

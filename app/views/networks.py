@@ -5,19 +5,16 @@ step (app/networklist.py)."""
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from .. import networklist as nl
 from ..errors import explain
 from ..gateway import exceptions as ge
 from ..security import changes_state
-from ..web import EngineBlueprint, engine, is_htmx, registry, settings
+from ..web import EngineBlueprint, combined, engine, is_htmx, registry, settings
 
 bp = EngineBlueprint("networks", __name__)
 
-
-def combined() -> bool:
-    return g.get("engine_name") is None and registry().several
 
 
 def hrefs(name: str | None = None) -> nl.Hrefs:

@@ -5,19 +5,16 @@ the result per container in plain words). What they know is app/composeprojects.
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 
-from .. import composeprojects as projects, hostview, selfdetect, servicelist as sl, swarm
+from .. import composeprojects as projects, hostview, params, selfdetect, servicelist as sl, swarm
 from ..gateway import exceptions as ge
-from ..web import EngineBlueprint, engine, engine_entry, registry, settings
+from ..web import EngineBlueprint, combined, engine, engine_entry, registry, settings
 
 bp = EngineBlueprint("projects", __name__)
 RESULTS_KEY = "project_results"
 RESULTS_MAX = 24  # outcomes carried over the redirect (the session is a cookie)
 
-
-def combined() -> bool:
-    return g.get("engine_name") is None and registry().several
 
 
 def _list() -> dict:
@@ -85,13 +82,7 @@ def poll(name: str):
 
 
 def _timeout() -> int | None:
-    raw = (request.form.get("t") or "").strip()
-    if not raw:
-        return None
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > 600:
-        abort(400, description=f"The timeout must be a whole number of seconds from 0 to 600, "
-                               f"not “{raw[:20]}”.")
-    return int(raw)
+    return params.seconds(request.form.get("t"), name="The timeout", maximum=600)
 
 
 @bp.post("/projects/<name>/<action>")

@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 
-from .. import logview, servicelist as sl, servicespec as ss, swarm
+from .. import logview, params, servicelist as sl, servicespec as ss, swarm
 from ..errors import explain
 from ..gateway import exceptions as ge
 from ..logreader import PAGE_BOUND, Cursor
 from ..logrows import render_rows
 from ..params import InputError
-from ..web import EngineBlueprint, engine, engine_entry, is_htmx, registry, settings
+from ..web import EngineBlueprint, combined, engine, engine_entry, is_htmx, registry, settings
 
 bp = EngineBlueprint("services", __name__)
 log = logging.getLogger("periscope")
 
-
-def combined() -> bool:
-    return g.get("engine_name") is None and registry().several
 
 
 def _list(args) -> dict:
@@ -209,8 +206,7 @@ def logs_poll(ref: str):
     cursor = Cursor.decode(request.args.get("cursor"))
     if cursor is None:
         abort(400, description="the follow cursor is missing or malformed; reload the page.")
-    shown = request.args.get("shown", "")
-    shown = int(shown) if shown.isascii() and shown.isdigit() and len(shown) < 10 else 0
+    shown = params.shown(request.args.get("shown"))
     try:
         s, tasks = _service_and_tasks(ref)
         read = logview.service_follow_read(engine(), ref, o, cursor, service=s)
@@ -230,10 +226,7 @@ def logs_poll(ref: str):
 def logs_download(ref: str):
     """Every task's messages as the engine sends them (no task labels: the
     bytes the tasks wrote, as `docker service logs --raw` prints them)."""
-    try:
-        d = logview.download_opts(request.args)
-    except InputError as exc:
-        abort(400, description=str(exc))
+    d = logview.download_opts(request.args)
     stream = engine().service_logs(ref, stdout=d.stdout, stderr=d.stderr,
                                    timestamps=d.timestamps, tail=d.tail, since=d.since,
                                    details=False)

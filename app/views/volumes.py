@@ -5,20 +5,17 @@ from the Disk page's last measurement, never asked here."""
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from .. import volumelist as vl
 from ..errors import explain
 from ..gateway import exceptions as ge
 from ..security import changes_state
-from ..web import (EngineBlueprint, disk_store, engine, engine_entry, is_htmx, registry,
+from ..web import (EngineBlueprint, combined, disk_store, engine, engine_entry, is_htmx, registry,
                    settings)
 
 bp = EngineBlueprint("volumes", __name__)
 
-
-def combined() -> bool:
-    return g.get("engine_name") is None and registry().several
 
 
 def hrefs(name: str | None = None) -> vl.Hrefs:

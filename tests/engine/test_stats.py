@@ -293,3 +293,20 @@ def test_only_rows_on_screen_are_sampled(app, run_container):
             "cpu", "…") != "…", what="the row scrolled to sampled")
     finally:
         app.extensions["periscope.stats"].stop()
+
+
+def test_a_hidden_container_page_is_not_sampled(app, run_container):
+    cid = run_container(name=unique_name("hidden-tab"))
+    c = app.test_client()
+    s = app.extensions["periscope.stats"].engine("default")
+    hx = {"HX-Request": "true"}
+    try:
+        # the page's script says the tab is hidden (static/stats.js): no mark
+        assert c.get(f"/containers/{cid}/stats?hidden=1", headers=hx).status_code == 200
+        assert cid not in s._mine and cid not in s.latest().figures
+        # the same poll from a tab in view marks it, and it is sampled
+        assert c.get(f"/containers/{cid}/stats", headers=hx).status_code == 200
+        assert cid in s._mine
+        until(lambda: cid in s.latest().figures, what="sampled once shown")
+    finally:
+        app.extensions["periscope.stats"].stop()

@@ -418,3 +418,13 @@ def test_docs_security_lists_every_field_with_its_verdict():
         for name, (_verdict, why) in table.items():
             assert any(line.startswith(f"| `{name}`") and why in line
                        for line in text.splitlines()), name
+
+
+def test_a_bind_string_with_shared_propagation_is_refused_as_a_mount_would_be():
+    host = HostView("/")
+    for mode in ("rshared", "ro,shared", "rslave", "slave,z"):
+        found = judge({"Image": "x", "HostConfig": {"Binds": [f"/tmp:/x:{mode}"]}}, host=host)
+        assert [v.field for v in found] == ["HostConfig.Binds[0]"], mode
+        assert "propagation" in found[0].reason
+    for mode in ("ro", "rw,z", "rprivate", "private,ro"):
+        assert judge({"Image": "x", "HostConfig": {"Binds": [f"/tmp:/x:{mode}"]}}, host=host) == []

@@ -77,3 +77,17 @@ def test_changes():
             ss.parse_replicas(bad)
     assert ss.scales_down(1)({"Spec": spec()}) is False
     assert ss.scales_down(0)({"Spec": spec()}) is True
+
+
+def test_the_task_template_around_the_container_spec_is_judged_too():
+    base = {"Name": "s", "TaskTemplate": {"ContainerSpec": {"Image": "x"}}}
+
+    def tt(**more):
+        return {**base, "TaskTemplate": {**base["TaskTemplate"], **more}}
+
+    assert ss.violations(tt(LogDriver={"Name": "json-file"}, Runtime="container")) == []
+    assert [v.field for v in ss.violations(tt(PluginSpec={"Name": "evil/plugin"}))] == [
+        "TaskTemplate.PluginSpec"]
+    assert [v.field for v in ss.violations(tt(Runtime="plugin"))] == ["TaskTemplate.Runtime"]
+    assert [v.field for v in ss.violations(tt(LogDriver={"Name": "syslog"}))] == [
+        "TaskTemplate.LogDriver.Type"]

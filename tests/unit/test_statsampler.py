@@ -130,13 +130,14 @@ def test_list_rows_share_the_budget_a_page_does_not(tmp):
                    what="all sampled twice")
         assert s.latest().list_interval == pytest.approx(4.0)
         base = {i: len(stats_calls(f, i)) for i in ids + [A]}
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < 2.5:
-            look()
-            time.sleep(0.1)
-        # the page's container kept being sampled; the rows at most once more each
-        assert len(stats_calls(f, A)) - base[A] >= 3
-        assert all(len(stats_calls(f, i)) - base[i] <= 2 for i in ids)
+        # the page's container is sampled every poll interval (0.2 s), each row
+        # every 4 s: while the page's gets 8 more samples the rows get about
+        # one more each; a ratio, not a time (a loaded machine slows both)
+        wait_until(lambda: look() and len(stats_calls(f, A)) - base[A] >= 8,
+                   what="the page's container sampled on")
+        more = len(stats_calls(f, A)) - base[A]
+        rows_more = [len(stats_calls(f, i)) - base[i] for i in ids]
+        assert max(rows_more) <= 1 + more // 5, (more, rows_more)
     finally:
         s.stop(), f.close()
 
