@@ -322,3 +322,22 @@ def find_everywhere(registry, budget: float) -> list[Seen]:
             out.append(Seen(ans.name, error=ans.error.message if ans.error else
                             f"not answering within {budget:g} s"))
     return out
+
+
+def whoami(registry, entry, everywhere: bool, budget: float):
+    """Which engine holds Periscope's container, and what it says: (the
+    engine's entry, its Detection, its /info, what every engine said or None).
+    `everywhere`: several engines and none named in the URL: each is asked,
+    and the one that holds it (else the first that could tell) is shown; no
+    engine answering is the default engine's error."""
+    if not everywhere:
+        det = detect(entry.engine)
+        remember(entry.engine, det)
+        return entry, det, entry.engine.info(), None
+    seen = find_everywhere(registry, budget)
+    chosen = next((s for s in seen if s.holds), None) or next(
+        (s for s in seen if s.detection), None)
+    if chosen is None:  # no engine answered: the default's error, as a page
+        entry = registry.default
+        return entry, detect(entry.engine), entry.engine.info(), seen
+    return registry.get(chosen.name), chosen.detection, chosen.info, seen

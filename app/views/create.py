@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
+from .. import creation, params, policy, selfdetect
 from .. import manifest as mf
-from .. import hostview, params, policy, selfdetect
 from ..errors import explain
 from ..gateway import exceptions as ge
 from ..security import changes_state
@@ -75,59 +75,29 @@ def preview_partial():
 @bp.post("/containers")
 def create():
     form = form_from(request.form)
-    text = form["manifest"]
-    size = len(text.encode("utf-8"))
-    if size > mf.MAX_BYTES:
-        return render_form(form, 413, preview=None, problems=[mf.Problem(
-            f"The manifest is {size / 1024:,.0f} KiB; Periscope takes at most {mf.MAX_BYTES // 1024} "
-            "KiB. Your text is kept below: shorten it and submit again.")])
-    m, problems = mf.parse(text)
-    name_problem = mf.check_name(form["name"])
-    if name_problem:
-        problems = [*problems, name_problem]
-    if problems:
-        return render_form(form, 400, problems=problems)
-    eng = engine()
-    entry = engine_entry()
     st = settings()
-    guard = hostview.guard(entry, host_root=st.host_root, bind_roots=st.bind_roots)
-    if guard is not None:
-        found = policy.judge(m, **guard)
-        if found:
-            return render_form(form, 403, violations=found, host_view=guard["host"])
-
-    try:
-        created = eng.create_container(mf.compact(m), name=form["name"] or None)
-    except ge.EngineError as exc:
-        refusal = explain(exc, image=str(mf.get(m, "Image")))
+    got = creation.create(engine(), engine_entry(), form["manifest"], form["name"], form["start"],
+                          host_root=st.host_root, bind_roots=st.bind_roots)
+    if got.kind == "problems":
+        return render_form(form, got.status, problems=got.problems,
+                           **({"preview": None} if got.status == 413 else {}))
+    if got.kind == "refused":
+        return render_form(form, 403, violations=got.violations, host_view=got.host_view)
+    if got.kind == "engine":
+        refusal = explain(got.error, image=got.image)
         return render_form(form, refusal.status, refusal=refusal)
-    cid = created.get("Id", "")
-    warnings = [w for w in (created.get("Warnings") or []) if w]
-    label = form["name"].lstrip("/") or cid[:12]
-    for w in warnings[:5]:
+    for w in got.warnings[:5]:
         flash(f"The engine warned: {w[:500]}", "warn")
-    if guard is not None:
-        # judged again right before it can start, on what the engine recorded:
-        # a link planted since the first judgement is caught if it is there now
-        found = hostview.judge_recorded(entry, cid, guard)
-        if found:
-            eng.remove(cid, force=True, volumes=True)
-            return render_form(form, 403, violations=found, host_view=guard["host"])
-    if not form["start"]:
-        flash(f"Created {label}; not started.", "ok")
-        return redirect(url_for("containers.detail", ref=cid), 303)
-    try:
-        eng.start(cid)
-    except ge.EngineError as exc:
-        try:
-            c = eng.inspect_container(cid)
-        except ge.EngineError:
-            c = {"Id": cid, "Name": "/" + label, "State": {"Status": "unknown"}}
-        return render_form(form, explain(exc).status,
-                           start_failure={"message": exc.message, "c": c}, warnings=warnings)
-    flash(f"Created and started {label}.", "ok")
+    if got.kind == "created":
+        flash(f"Created {got.label}; not started.", "ok")
+        return redirect(url_for("containers.detail", ref=got.cid), 303)
+    if got.kind == "start_failed":
+        return render_form(form, explain(got.error).status,
+                           start_failure={"message": got.error.message, "c": got.container},
+                           warnings=got.warnings)
+    flash(f"Created and started {got.label}.", "ok")
     # its logs, following: the output of a just-started container may still be coming
-    return redirect(url_for("logs.index", ref=cid, follow=1), 303)
+    return redirect(url_for("logs.index", ref=got.cid, follow=1), 303)
 
 
 @bp.errorhandler(413)

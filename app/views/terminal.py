@@ -10,15 +10,13 @@ everything after is app/terminalrelay.py. This view only relays.
 
 from __future__ import annotations
 
-import socket as so
-import threading
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template, request, url_for
 from flask_sock import Sock
-from simple_websocket import ConnectionClosed
 
 from .. import terminalrelay as relay
+from ..wschannel import Channel, DaemonThread
 from ..errors import explain
 from ..security import WS_PROTOCOL, changes_state
 from ..web import EngineBlueprint, engine, engine_entry, settings
@@ -27,22 +25,13 @@ bp = EngineBlueprint("terminal", __name__)
 sock = Sock()
 
 
-class _DaemonThread(threading.Thread):
-    """simple-websocket's reader thread, as a daemon: one whose browser is
-    gone must not hold a stopping worker up."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs["daemon"] = True
-        super().__init__(*args, **kwargs)
-
-
 @bp.record_once
 def _init(state) -> None:
     app = state.app
     st = app.extensions["periscope.settings"]
     app.config.setdefault("SOCK_SERVER_OPTIONS", {
         "subprotocols": [WS_PROTOCOL],
-        "thread_class": _DaemonThread,
+        "thread_class": DaemonThread,
         "ping_interval": 25,  # a browser that vanished is noticed within a minute
         "max_message_size": 1 << 16,  # a paste of 64 KiB at most per frame
     })
@@ -79,31 +68,6 @@ def index(ref: str):
                            idle=settings().terminal_idle)
 
 
-class _Channel:
-    """The WebSocket as app/terminalrelay.py wants it."""
-
-    def __init__(self, ws):
-        self.ws = ws
-
-    def send(self, data):
-        try:
-            self.ws.send(data)
-        except (ConnectionClosed, OSError) as exc:
-            raise relay.ChannelClosed() from exc
-
-    def receive(self, timeout):
-        try:
-            return self.ws.receive(timeout=timeout)
-        except (ConnectionClosed, OSError) as exc:
-            raise relay.ChannelClosed() from exc
-
-    def close(self):
-        try:
-            self.ws.close()
-        except (ConnectionClosed, OSError) as exc:
-            raise relay.ChannelClosed() from exc
-
-
 def _words(exc) -> str:
     x = explain(exc)
     return f"{x.title}: {x.message}"
@@ -112,9 +76,7 @@ def _words(exc) -> str:
 @sock.route("/containers/<ref>/terminal/ws", bp=bp)
 @changes_state
 def socket(ws, ref: str):
-    if getattr(ws.sock, "family", None) in (so.AF_INET, so.AF_INET6):
-        ws.sock.setsockopt(so.IPPROTO_TCP, so.TCP_NODELAY, 1)  # a keystroke's echo is small
-    channel = _Channel(ws)
+    channel = Channel(ws)
     try:
         reason = why_off()
         if reason:
@@ -124,7 +86,4 @@ def socket(ws, ref: str):
                        client=request.remote_addr or "?", idle=settings().terminal_idle,
                        words=_words)
     finally:
-        try:  # the close frame is on its way; this wakes simple-websocket's reader now
-            ws.sock.shutdown(so.SHUT_RDWR)
-        except OSError:
-            pass
+        channel.shut()

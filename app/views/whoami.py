@@ -4,33 +4,18 @@ several engines and none in the URL, every engine is asked which holds it."""
 
 from __future__ import annotations
 
-from flask import g, render_template
+from flask import render_template
 
 from .. import selfdetect as sd
-from ..web import EngineBlueprint, engine_entry, registry, settings
+from ..web import EngineBlueprint, combined, engine_entry, registry, settings
 
 bp = EngineBlueprint("whoami", __name__)
 
 
 @bp.get("/whoami")
 def index():
-    reg = registry()
-    seen = None
-    if g.get("engine_name") is None and reg.several:
-        seen = sd.find_everywhere(reg, settings().engine_budget)
-        chosen = next((s for s in seen if s.holds), None) or next(
-            (s for s in seen if s.detection), None)
-        if chosen is None:  # no engine answered: the default's error, as a page
-            entry = reg.default
-            det, info = sd.detect(entry.engine), entry.engine.info()
-        else:
-            entry = reg.get(chosen.name)
-            det, info = chosen.detection, chosen.info
-    else:
-        entry = engine_entry()
-        det = sd.detect(entry.engine)
-        sd.remember(entry.engine, det)
-        info = entry.engine.info()
+    entry, det, info, seen = sd.whoami(registry(), engine_entry(), combined(),
+                                       settings().engine_budget)
     eng = entry.engine
     c = det.container
     ctx = {"det": det, "c": c, "info": info, "proc": sd.process_facts(),
