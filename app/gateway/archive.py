@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from .exceptions import EngineError
-from .frames import Dechunker
+from .frames import Body, BrokenBody
 
 # Go's os.FileMode type bits, as the Engine sends them in the stat's `mode`.
 GO_DIR = 1 << 31
@@ -110,27 +110,16 @@ class Archive:
             close(clean)
 
     def __iter__(self) -> Iterator[bytes]:
-        clean = False
+        body = Body(self._wire, self.chunked)
         try:
-            if not self.chunked:
-                for data in self._wire:
-                    self.bytes += len(data)
-                    yield data
-                return
-            d = Dechunker()
-            for data in self._wire:
-                body = d.feed(data)
-                if body:
-                    self.bytes += len(body)
-                    yield body
-                if d.done:
-                    break
-            if d.error or not d.done:
-                raise EngineError(f"the engine's archive of {self.path or 'a path'} broke off: "
-                                  f"{d.error or 'it ended before its last chunk'}")
-            clean = d.clean
+            for piece in body:
+                self.bytes += len(piece)
+                yield piece
+        except BrokenBody as exc:
+            raise EngineError(f"the engine's archive of {self.path or 'a path'} broke off: "
+                              f"{exc}") from None
         finally:
-            self.close(clean)
+            self.close(body.clean)
 
     def __enter__(self) -> "Archive":
         return self

@@ -310,3 +310,35 @@ class Dechunker:
         self._left = left
         self._buf = buf[pos:] if pos < n else b""
         return b"".join(out)
+
+
+class BrokenBody(Exception):
+    """A chunked body that broke off or broke its coding (the caller words it)."""
+
+
+class Body:
+    """A response body off the wire (an iterable of the socket's bytes), its
+    chunked coding removed when it has one, in pieces as they come. `clean`
+    once it ended at its last chunk with nothing after (the connection may
+    then be used again)."""
+
+    def __init__(self, wire, chunked: bool):
+        self.wire = wire
+        self.chunked = chunked
+        self.clean = False
+
+    def __iter__(self):
+        if not self.chunked:
+            yield from self.wire
+            return
+        d = Dechunker()
+        for data in self.wire:
+            body = d.feed(data)
+            if body:
+                yield body
+            if d.done:
+                break
+        if d.error or not d.done:
+            raise BrokenBody(d.error or "it ended before its last chunk")
+        self.clean = d.clean
+

@@ -33,8 +33,8 @@ import re
 from typing import Callable, Iterator
 
 from .exceptions import EngineError
-from .frames import (FIRST, LAST, STDOUT, STREAM_MASK, WHOLE, Dechunker, FrameParser, Notice,
-                     wanted)
+from .frames import (FIRST, LAST, STDOUT, STREAM_MASK, WHOLE, Body, BrokenBody, FrameParser,
+                     Notice, wanted)
 
 # An entry is never kept beyond this many bytes (the engine's are 16 KB at most).
 ENTRY_CAP = 1 << 20
@@ -311,27 +311,16 @@ class LogStream:
 
     def body(self) -> Iterator[bytes]:
         """The response body, its chunked coding removed, in pieces as they come."""
-        clean = False
+        body = Body(self._wire, self.chunked)
         try:
-            if not self.chunked:
-                for data in self._wire:
-                    self.bytes += len(data)
-                    yield data
-                return
-            d = Dechunker()
-            for data in self._wire:
-                body = d.feed(data)
-                if body:
-                    self.bytes += len(body)
-                    yield body
-                if d.done:
-                    break
-            if d.error or not d.done:
-                raise EngineError(f"the engine sent a broken response for {self.source or 'a log'}: "
-                                  f"{d.error or 'it ended before its last chunk'}")
-            clean = d.clean
+            for piece in body:
+                self.bytes += len(piece)
+                yield piece
+        except BrokenBody as exc:
+            raise EngineError(f"the engine sent a broken response for {self.source or 'a log'}: "
+                              f"{exc}") from None
         finally:
-            self.close(clean)
+            self.close(body.clean)
 
     def batches(self) -> Iterator[list[tuple]]:
         """Every entry, in the engine's order (see the module's docstring), in
