@@ -43,7 +43,7 @@ def render_form(form: dict, status: int = 200, **ctx):
     if "preview" not in ctx:
         ctx["preview"] = _preview(form)
     ctx.setdefault("example", None)
-    return render_template("create/form.html", form=form, examples=mf.EXAMPLES,
+    return render_template("create/index.html", form=form, examples=mf.EXAMPLES,
                            allow_host_access=engine_entry().allow_host_access,
                            policy_text=policy.describe(), max_kib=mf.MAX_BYTES // 1024,
                            **ctx), status
