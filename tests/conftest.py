@@ -297,6 +297,17 @@ def csrf_post(client, url: str, data: dict | None = None, **kw):
     return client.post(url, data=data or {}, headers=headers, **kw)
 
 
+def login_http(session, base: str, password: str, timeout: float = 15) -> None:
+    """Log a requests.Session in to a live server as a browser would: the
+    login page's token, then the POST from the same origin (a 303 back)."""
+    page = session.get(base + "/login", timeout=timeout)
+    assert page.status_code == 200 and 'type="password"' in page.text, page.text[:300]
+    tok = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    r = session.post(base + "/login", data={"password": password, "csrf_token": tok},
+                     headers={"Origin": base}, allow_redirects=False, timeout=timeout)
+    assert r.status_code == 303, r.text[:300]
+
+
 def login(client, password: str, *, next: str | None = None, headers: dict | None = None):
     """Log a Flask test client in as the login page would: GET /login for the
     session's token, then POST it with the password (same origin). Returns the

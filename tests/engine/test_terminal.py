@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import IMAGE, LABEL, ROOT, SESSION, LiveServer, free_port, unique_name
+from conftest import (IMAGE, LABEL, ROOT, SESSION, LiveServer, free_port, login_http,
+                      unique_name)
 from termkit import Page, exec_ids, execs_created, processes, raw_handshake, wait_gone
 
 
@@ -178,14 +179,6 @@ def test_refused_handshakes_create_no_exec(server, run_container, docker, case):
     assert len(execs_created(docker, cid, t0)) == 1  # only the accepted one ever made an exec
 
 
-def _login(s: requests.Session, base: str, password: str) -> None:
-    page = s.get(base + "/login", timeout=15).text
-    tok = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    r = s.post(base + "/login", data={"password": password, "csrf_token": tok},
-               headers={"Origin": base}, allow_redirects=False, timeout=15)
-    assert r.status_code == 303, r.text[:300]
-
-
 def _token(base: str, s: requests.Session) -> str:
     """The session's CSRF token, as any page carries it."""
     page = s.get(base + "/containers", timeout=15).text
@@ -201,7 +194,7 @@ def test_without_a_session_where_a_password_is_set(start_server, run_container, 
     cid = shell(run_container)
     t0 = time.time()
     s = requests.Session()
-    _login(s, srv.url, "s3cret-pass")
+    login_http(s, srv.url, "s3cret-pass")
     p = Page(srv.url, f"/containers/{cid}/terminal", session=s)
     assert p.ws_path, p.text[:300]
     stranger = requests.Session()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ARTIFACTS, IMAGE, ROOT, free_port
+from conftest import ARTIFACTS, IMAGE, ROOT, free_port, login_http
 
 pytestmark = pytest.mark.slow
 
@@ -137,12 +137,7 @@ def _serve_every_page(wheel_venv, docker_host, rules, cid, volume, project):
         try:
             http = requests.Session()
             if password:
-                login = http.get(url + "/login", timeout=10)
-                assert login.status_code == 200 and 'type="password"' in login.text
-                tok = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)
-                r = http.post(url + "/login", data={"password": password, "csrf_token": tok},
-                              headers={"Origin": url}, allow_redirects=False, timeout=10)
-                assert r.status_code == 303
+                login_http(http, url, password)
             codes = get_pages(rules, url, cid, http, volume, project)
             assert codes.pop("/") == 302 and codes.pop("/login") == 302
             assert codes.pop("/engines/default/") == 302  # to that engine's list
