@@ -257,26 +257,45 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["carried_calls"] = carried_calls
     row_cache = display.HtmlCache()  # every list's rows: keys say which list
     STATS_MARK = "<!--stats-cells-->"  # where a container row's stats cells go
+    row_parts: dict[tuple, tuple[str, str]] = {}
+    cell_html: dict[tuple, str] = {}  # stats cells by their texts (figures, never a container's)
 
     def row_html(r: dict, list_url: str = "", several: bool = False, actions: bool = True):
         """One container list row, rendered once while its data stays the same
         (its stats cells apart: new figures render only them).
         `several`: the list of every engine (an Engine column); `actions`: the
         list has an actions column."""
-        read_only = registry().get(r["engine"]).read_only if "engine" in r else \
-            engine_entry().read_only
+        if "engine" in r:
+            read_only = registry().get(r["engine"]).read_only
+        else:  # once per request, not per row (600 rows: a measurable part of the poll)
+            read_only = g.get("_rows_read_only")
+            if read_only is None:
+                read_only = g._rows_read_only = engine_entry().read_only
         stats = r.get("stats")
-        html = row_cache.keyed(
-            ("containers", row_key(r), stats is not None, list_url, read_only, several, actions,
-             r.get("engine")),
-            lambda: app.jinja_env.get_template("containers/_row.html").render(
-                r=r, list_url=list_url, read_only=read_only, several=several, actions=actions))
+        key = ("containers", row_key(r), stats is not None, list_url, read_only, several, actions,
+               r.get("engine"))
+
+        def make():
+            return app.jinja_env.get_template("containers/_row.html").render(
+                r=r, list_url=list_url, read_only=read_only, several=several, actions=actions)
+
         if stats is None:
-            return html
-        head, _, tail = html.partition(STATS_MARK)
-        cells = row_cache.keyed(("stats-cells", stats), lambda: app.jinja_env.get_template(
-            "stats/_cells.html").render(stats=stats))
-        return Markup(head + cells + tail)
+            return row_cache.keyed(key, make)
+        # the row around its stats cells, split once and kept as plain text:
+        # joined as str and marked safe once (Markup's own + escapes each time)
+        parts = row_parts.get(key)
+        if parts is None:
+            head, _, tail = str(row_cache.keyed(key, make)).partition(STATS_MARK)
+            if len(row_parts) >= row_cache.MAX:
+                row_parts.clear()
+            parts = row_parts[key] = (head, tail)
+        cells = cell_html.get(stats)
+        if cells is None:
+            if len(cell_html) >= row_cache.MAX:
+                cell_html.clear()
+            cells = cell_html[stats] = app.jinja_env.get_template("stats/_cells.html").render(
+                stats=stats)
+        return Markup(parts[0] + cells + parts[1])
 
     app.jinja_env.globals["row_html"] = row_html
     from . import servicelist
