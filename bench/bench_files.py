@@ -37,7 +37,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -45,8 +44,8 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_logs import (IMAGE, Server, api_version, child_run, docker, raw_get,  # noqa: E402
-                        rss_kb)
+from bench_logs import IMAGE, Server, api_version, child_run, docker, raw_get  # noqa: E402
+from benchkit import PeakRSS  # noqa: E402
 
 LABEL = "periscope.bench=files"
 BLOB_MB = 200
@@ -100,21 +99,9 @@ def tcp_get(port: int, path: str) -> tuple[int, float]:
 
 def sampled_get(srv: Server, path: str) -> tuple[int, float, int, int]:
     """(bytes, seconds, worker RSS before in KB, worker peak RSS in KB) of one GET."""
-    before = rss_kb(srv.worker)
-    peak = [before]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], rss_kb(srv.worker))
-            done.wait(0.01)
-
-    t = threading.Thread(target=sample, daemon=True)
-    t.start()
-    n, dt = tcp_get(srv.port, path)
-    done.set()
-    t.join()
-    return n, dt, before, peak[0]
+    with PeakRSS(srv.worker, every=0.01) as mem:
+        n, dt = tcp_get(srv.port, path)
+    return n, dt, mem.before, mem.peak
 
 
 def med(xs: list[float]) -> float:

@@ -37,6 +37,8 @@ from urllib.parse import unquote, urlparse
 
 import requests
 
+from benchkit import PeakRSS, rss_kb
+
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = os.environ.get("PERISCOPE_TEST_IMAGE", "periscope-test:busybox")
 LABEL = "periscope.bench=logs"
@@ -117,13 +119,6 @@ print(n)
 """
 
 
-def rss_kb(pid: int, field: str = "VmRSS") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
-
-
 class Server:
     """gunicorn as users run it, one worker so its RSS is the one that serves."""
 
@@ -158,27 +153,16 @@ class Server:
 
 def periscope_download(srv: Server, cid: str) -> tuple[int, float, int, int]:
     """(bytes, seconds, worker RSS before in KB, worker peak RSS while streaming in KB)."""
-    before = rss_kb(srv.worker)
-    peak = [before]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], rss_kb(srv.worker))
-            time.sleep(0.02)
-
-    t = threading.Thread(target=sample, daemon=True)
-    t.start()
-    t0 = time.perf_counter()
-    n = 0
-    with requests.get(f"{srv.url}/containers/{cid}/logs/download", stream=True, timeout=600) as r:
-        r.raise_for_status()
-        for chunk in r.iter_content(1 << 20):
-            n += len(chunk)
-    dt = time.perf_counter() - t0
-    done.set()
-    t.join()
-    return n, dt, before, peak[0]
+    with PeakRSS(srv.worker) as mem:
+        t0 = time.perf_counter()
+        n = 0
+        with requests.get(f"{srv.url}/containers/{cid}/logs/download", stream=True,
+                          timeout=600) as r:
+            r.raise_for_status()
+            for chunk in r.iter_content(1 << 20):
+                n += len(chunk)
+        dt = time.perf_counter() - t0
+    return n, dt, mem.before, mem.peak
 
 
 def make_log(mb: int) -> str:

@@ -45,7 +45,8 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_logs import Server, api_version, docker, raw_get, rss_kb  # noqa: E402
+from bench_logs import Server, api_version, docker, raw_get  # noqa: E402
+from benchkit import PeakRSS  # noqa: E402
 
 IMAGE = os.environ.get("PERISCOPE_TEST_IMAGE", "periscope-test:busybox")
 LINE = "merged bench line $i: some realistic text of about seventy-six bytes, ok"
@@ -155,29 +156,17 @@ def main() -> None:
                 for t in threads:
                     t.join()
                 dl["parallel"].append(time.perf_counter() - t0)
-                before = rss_kb(srv.worker)
-                peak = [before]
-                done = threading.Event()
-
-                def sample():
-                    while not done.is_set():
-                        peak[0] = max(peak[0], rss_kb(srv.worker))
-                        time.sleep(0.02)
-
-                sampler = threading.Thread(target=sample, daemon=True)
-                sampler.start()
-                t0 = time.perf_counter()
-                nbytes = lines_n = 0
-                with requests.get(f"{srv.url}/projects/{big}/logs/download?timestamps=1",
-                                  stream=True, timeout=600) as r:
-                    r.raise_for_status()
-                    for chunk in r.iter_content(1 << 20):
-                        nbytes += len(chunk)
-                        lines_n += chunk.count(b"\n")
-                dl["periscope"].append(time.perf_counter() - t0)
-                done.set()
-                sampler.join()
-                dl["rss"].append((before, peak[0]))
+                with PeakRSS(srv.worker) as mem:
+                    t0 = time.perf_counter()
+                    nbytes = lines_n = 0
+                    with requests.get(f"{srv.url}/projects/{big}/logs/download?timestamps=1",
+                                      stream=True, timeout=600) as r:
+                        r.raise_for_status()
+                        for chunk in r.iter_content(1 << 20):
+                            nbytes += len(chunk)
+                            lines_n += chunk.count(b"\n")
+                    dl["periscope"].append(time.perf_counter() - t0)
+                dl["rss"].append((mem.before, mem.peak))
                 want = n * (per + 1)  # and each one's bench-done
                 assert lines_n == want, f"the download held {lines_n:,} lines, not {want:,}"
                 dl_bytes = nbytes

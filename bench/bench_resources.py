@@ -39,26 +39,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from app.gateway import Engine, parse_host  # noqa: E402
+from benchkit import fmt  # noqa: E402
 from app.gateway.transports import UnixAdapter  # noqa: E402
 
 LABEL = "periscope.bench=resources"
 REPO = "periscope-bench"
-
-
-def timeit(fn, rounds: int) -> list[float]:
-    fn()  # warm
-    out = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
-
-
-def fmt(ms: list[float]) -> str:
-    ms = sorted(ms)
-    p90 = ms[int(len(ms) * 0.9) - 1] if len(ms) >= 10 else ms[-1]
-    return f"{statistics.median(ms):8.1f} {p90:8.1f}"
 
 
 def tarball(i: int) -> bytes:

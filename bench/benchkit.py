@@ -1,0 +1,61 @@
+"""What the bench scripts share: timed rounds and their summary, and a
+process's memory read from /proc, sampled while it works. No test imports
+this; the scripts do (bench/ is on their path as they run)."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from pathlib import Path
+
+
+def timeit(fn, rounds: int) -> list[float]:
+    """fn's time in ms for each of `rounds` calls, after one warm call."""
+    fn()  # warm
+    out = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def fmt(ms: list[float]) -> str:
+    """Median and p90 of ms, as the tables print them."""
+    ms = sorted(ms)
+    p90 = ms[int(len(ms) * 0.9) - 1] if len(ms) >= 10 else ms[-1]
+    return f"{statistics.median(ms):8.1f} {p90:8.1f}"
+
+
+def rss_kb(pid: int, field: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+class PeakRSS:
+    """A process's RSS before, and its peak while the `with` block runs
+    (sampled every `every` seconds by a thread of its own), in KB."""
+
+    def __init__(self, pid: int, every: float = 0.02):
+        self.pid, self.every = pid, every
+        self.before = self.peak = 0
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, rss_kb(self.pid))
+            self._done.wait(self.every)
+
+    def __enter__(self) -> "PeakRSS":
+        self.before = self.peak = rss_kb(self.pid)
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
