@@ -465,7 +465,8 @@ def open_path(eng: Engine, ref: str, raw_path: str | None, *,
         opens = resolve_link(parent(path), raw) if raw else parent(path)
         link = LinkView(path, archive.stat, member, opens, None)
         if not opens:
-            link.target_missing = "its target has a control character in it, which cannot be asked for here"
+            link.target_missing = ("its target has a control character in it, which cannot be "
+                                   "asked for here")
         else:
             try:
                 link.target = eng.path_stat(cid, opens)

@@ -100,8 +100,8 @@ def is_htmx() -> bool:
 POLL_ENDPOINTS = {"containers.rows", "logs.poll", "events.poll", "images.pull_progress",
                   "system.wait", "create.preview_partial", "static", "services.rows",
                   "services.tasks", "services.logs_poll", "images.rows", "volumes.rows",
-                  "networks.rows", "stats.section", "projects.rows", "projects.poll", "mergedlogs.project_poll",
-                  "mergedlogs.picked_poll"}
+                  "networks.rows", "stats.section", "projects.rows", "projects.poll",
+                  "mergedlogs.project_poll", "mergedlogs.picked_poll"}
 _CARRY_MAX_CALLS = 12
 _CARRY_MAX_BODY = 1500
 

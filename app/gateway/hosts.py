@@ -141,7 +141,8 @@ def parse_host(value: str | None, env: dict[str, str] | None = None, *,
             port = parts.port
         except ValueError as exc:
             raise HostConfigError(f"{raw!r}: {exc}") from None
-        tls_verify = env.get("DOCKER_TLS_VERIFY", "").strip().lower() not in ("", "0", "false", "no")
+        verify = env.get("DOCKER_TLS_VERIFY", "").strip().lower()
+        tls_verify = verify not in ("", "0", "false", "no")
         if port is None:
             port = 2376 if (tls_verify or scheme == "https") else 2375
         host = parts.hostname

@@ -4,16 +4,16 @@ secret-looking env values (a POST with CSRF, never a linkable GET)."""
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request, url_for
-
 import hashlib
+
+from flask import redirect, render_template, request, url_for
 
 from .. import __version__
 from .. import containerlist as cl, statsview
-from ..web import EngineBlueprint, combined, engine, engine_entry, is_htmx, registry, settings, stats_sampler
+from ..web import (EngineBlueprint, combined, engine, engine_entry, is_htmx, registry, settings,
+                   stats_sampler)
 
 bp = EngineBlueprint("containers", __name__)
-
 
 
 def listing_for(args, everywhere: bool) -> tuple[cl.Listing, dict]:

@@ -60,6 +60,12 @@ def _dl_args(o: logview.Opts) -> dict:
             "since": o.since_engine or None, "until": o.until_engine or None}
 
 
+def _no_project(sel: logmerge.Selection):
+    what = f"service “{sel.service[:100]}” of " if sel.service is not None else ""
+    abort(404, description=f"No container of {what}the Compose project “{sel.project[:100]}” "
+                           "is on this engine.")
+
+
 def _page(sel: logmerge.Selection, errors: list[str] | None = None):
     o = logview.read_opts(request.args)
     o.errors.extend(errors or [])
@@ -68,9 +74,7 @@ def _page(sel: logmerge.Selection, errors: list[str] | None = None):
                                form_url=url_for("mergedlogs.picked"))
     m = logmerge.first_read(engine(), sel, o)
     if not sel.picked and not m.sources and not m.notices:
-        what = f"service “{sel.service[:100]}” of " if sel.service is not None else ""
-        abort(404, description=f"No container of {what}the Compose project “{sel.project[:100]}” "
-                               "is on this engine.")
+        _no_project(sel)
     return render_template("mergedlogs/index.html", **_context(sel, m, o), nothing=False)
 
 
@@ -90,9 +94,7 @@ def _download(sel: logmerge.Selection, base: str):
     d = logview.download_opts(request.args)
     got = logmerge.download(engine(), sel, d)
     if not sel.picked and not got.listed:  # as the page says: nothing of that name here
-        what = f"service “{sel.service[:100]}” of " if sel.service is not None else ""
-        abort(404, description=f"No container of {what}the Compose project “{sel.project[:100]}” "
-                               "is on this engine.")
+        _no_project(sel)
     which = "" if d.stdout and d.stderr else ("-stdout" if d.stdout else "-stderr")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     name = f"{_SAFE.sub('_', base)[:100] or 'containers'}{which}-{stamp}.log"

@@ -17,7 +17,8 @@ def section(ref: str):
     ps = statsview.for_page(stats_sampler(), engine(), engine_entry().name, ref,
                             settings().poll_interval,
                             watch=request.args.get("hidden") != "1")  # static/stats.js says
-    ctx = {"ps": ps, "totals": statsview.totals(ps.figures), "stats_on": stats_sampler() is not None}
+    ctx = {"ps": ps, "totals": statsview.totals(ps.figures),
+           "stats_on": stats_sampler() is not None}
     if is_htmx():
         return render_template("stats/_poll.html", **ctx)
     return render_template("stats/index.html", **ctx)
