@@ -1,6 +1,7 @@
 """The container list, apart from Flask: its filters as they stand in the query
 string, one Engine call for the rows, each row's display texts computed once,
-and a cache of rendered rows (a live poll re-renders only what changed)."""
+the rows of an unchanged answer made once (app/memo.py), and a cache of
+rendered rows (a live poll re-renders only what changed)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-from . import params
+from . import memo, params
 from .display import time_texts
 from .fanout import gather
 from .registry import Registry
@@ -80,9 +81,31 @@ def read_one(eng: Engine, f: dict) -> Listing:
     return Listing({eng.name: raw}, [], _tag((tag, sorted(f.items()))))
 
 
-def rows_of(listing: Listing, f: dict, prefixes: dict[str, str], tagged: bool) -> list[dict]:
+class Rows(list):
+    """The rows of one listing. `key` names everything they were made from
+    (the engines' answers, the filters, the links, the step of relative
+    times): rows of the same key are the same rows, so their HTML can be the
+    one made last time (web.rows_html)."""
+
+    key: tuple | None = None
+
+
+_made = memo.Memo(32)
+
+
+def rows_of(listing: Listing, f: dict, prefixes: dict[str, str], tagged: bool) -> Rows:
     """The rows: the free text over name/image/ID applied here, on the
-    engines' answers; `tagged`: each row carries its engine's name."""
+    engines' answers; `tagged`: each row carries its engine's name. Made once
+    per answer: each caller gets its own copies of the rows (it adds its stats
+    cells and may sort them)."""
+    key = (listing.tag, tuple(sorted(prefixes.items())), tagged, memo.tick())
+    base = _made.get(key, lambda: _make_rows(listing, f, prefixes, tagged))
+    out = Rows(r.copy() for r in base)
+    out.key = key
+    return out
+
+
+def _make_rows(listing: Listing, f: dict, prefixes: dict[str, str], tagged: bool) -> list[dict]:
     rows = []
     for name, raw in listing.raw.items():
         for row in _rows(raw, f, prefixes[name]):

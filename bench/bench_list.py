@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from app.gateway import Engine, parse_host  # noqa: E402
-from benchkit import fmt, timeit  # noqa: E402
+from benchkit import fmt, interleaved, timeit  # noqa: E402
 
 LABEL = "periscope.bench=list"
 IMAGE = os.environ.get("PERISCOPE_TEST_IMAGE", "periscope-test:busybox")
@@ -86,10 +86,11 @@ def main() -> None:
         for n in [int(x) for x in args.sizes.split(",")]:
             ensure_count(engine, n - base if n > base else 0)
             total = len(engine.containers(all=True))
-            res = {}
-            res["raw GET /containers/json"] = timeit(lambda: raw_session.get(raw_url).content, args.rounds)
-            res["Periscope page"] = timeit(lambda: web.get(srv.url + "/containers?all=1").content, args.rounds)
-            res["Periscope rows partial"] = timeit(lambda: web.get(srv.url + "/containers/rows?all=1").content, args.rounds)
+            res = interleaved({
+                "raw GET /containers/json": lambda: raw_session.get(raw_url).content,
+                "Periscope page": lambda: web.get(srv.url + "/containers?all=1").content,
+                "Periscope rows partial": lambda: web.get(srv.url + "/containers/rows?all=1").content,
+            }, args.rounds)
             res["docker ps -a"] = timeit(lambda: subprocess.run(["docker", "ps", "-a"], capture_output=True), max(5, args.rounds // 3))
             if dclient:
                 res["docker-py list sparse"] = timeit(lambda: dclient.containers.list(all=True, sparse=True), args.rounds)

@@ -21,6 +21,22 @@ def timeit(fn, rounds: int) -> list[float]:
     return out
 
 
+def interleaved(fns: dict, rounds: int) -> dict[str, list[float]]:
+    """Each fn's time in ms for `rounds` rounds, after one warm call each; a
+    round calls every fn once in turn, so a machine that gets busier or
+    quieter during the run weighs on each of them alike (timing one after the
+    other let a load spike land on one side only)."""
+    for fn in fns.values():
+        fn()  # warm
+    out: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for what, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            out[what].append((time.perf_counter() - t0) * 1000)
+    return out
+
+
 def fmt(ms: list[float]) -> str:
     """Median and p90 of ms, as the tables print them."""
     ms = sorted(ms)
