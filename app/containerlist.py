@@ -81,28 +81,17 @@ def read_one(eng: Engine, f: dict) -> Listing:
     return Listing({eng.name: raw}, [], _tag((tag, sorted(f.items()))))
 
 
-class Rows(list):
-    """The rows of one listing. `key` names everything they were made from
-    (the engines' answers, the filters, the links, the step of relative
-    times): rows of the same key are the same rows, so their HTML can be the
-    one made last time (web.rows_html)."""
-
-    key: tuple | None = None
-
-
 _made = memo.Memo(32)
 
 
-def rows_of(listing: Listing, f: dict, prefixes: dict[str, str], tagged: bool) -> Rows:
+def rows_of(listing: Listing, f: dict, prefixes: dict[str, str], tagged: bool) -> memo.Keyed:
     """The rows: the free text over name/image/ID applied here, on the
     engines' answers; `tagged`: each row carries its engine's name. Made once
     per answer: each caller gets its own copies of the rows (it adds its stats
     cells and may sort them)."""
     key = (listing.tag, tuple(sorted(prefixes.items())), tagged, memo.tick())
     base = _made.get(key, lambda: _make_rows(listing, f, prefixes, tagged))
-    out = Rows(r.copy() for r in base)
-    out.key = key
-    return out
+    return memo.Keyed.of((r.copy() for r in base), key)
 
 
 def _make_rows(listing: Listing, f: dict, prefixes: dict[str, str], tagged: bool) -> list[dict]:

@@ -32,6 +32,21 @@ def tick() -> int:
     return int(time.time() // TICK)
 
 
+class Keyed(list):
+    """Rows made from Engine answers, with `key`: everything they were made
+    from (the answers' tags, the filters, the links, the step of relative
+    times). Rows of the same key are the same rows, so their HTML can be the
+    one made last time (web.py's row blocks)."""
+
+    key: tuple | None = None
+
+    @classmethod
+    def of(cls, rows, key: tuple) -> "Keyed":
+        out = cls(rows)
+        out.key = key
+        return out
+
+
 class Memo:
     """The last `size` results, by key. Results are shared between callers:
     they must not be changed after they are made."""

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 
-from . import swarm
+from . import memo, swarm
 from .display import time_texts
 from .fanout import EngineTrouble, gather
 from .registry import EngineEntry, Registry
@@ -182,19 +182,40 @@ def task_counts(eng: Engine, timeout: float | None = None) -> dict[str, tuple[in
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
-def _raw(eng: Engine, f: dict, timeout: float | None = None) -> tuple[list[dict], dict | None]:
-    raw = eng.services(filters=engine_filters(f), status=True, timeout=timeout)
+@dataclass
+class Answer:
+    """One manager's answer: its services, the task counts below API 1.41,
+    and a tag of what the rows are made from."""
+
+    raw: list[dict]
+    counts: dict | None
+    tag: tuple
+
+
+def _raw(eng: Engine, f: dict, timeout: float | None = None) -> Answer:
+    raw, tag = eng.services_tagged(filters=engine_filters(f), status=True, timeout=timeout)
     counts = None
     if raw and not eng.has_service_status:
         counts = task_counts(eng, timeout)
-    return raw, counts
+    return Answer(raw or [], counts, (tag, repr(sorted(counts.items())) if counts else None))
 
 
-def rows_from(raw: list[dict], counts: dict | None, f: dict, href_prefix: str) -> list[dict]:
-    q = f["q"].lower()
-    rows = [r for r in (present(s, href_prefix, counts) for s in raw) if _matches(r, q)]
-    rows.sort(key=lambda r: (r["stack"], r["name"]))
-    return rows
+_made = memo.Memo(32)
+
+
+def rows_from(answer: Answer, f: dict, href_prefix: str) -> memo.Keyed:
+    """The rows, made once per answer (and step of relative times): callers
+    must not change them."""
+    key = (answer.tag, f["q"].lower(), href_prefix, memo.tick())
+
+    def make():
+        q = f["q"].lower()
+        rows = [r for r in (present(s, href_prefix, answer.counts) for s in answer.raw)
+                if _matches(r, q)]
+        rows.sort(key=lambda r: (r["stack"], r["name"]))
+        return memo.Keyed.of(rows, key)
+
+    return _made.get(key, make)
 
 
 @dataclass
@@ -208,10 +229,10 @@ class Outcome:
 def fetch(eng: Engine, f: dict, href_prefix: str) -> Outcome:
     """One manager's services; a non-manager's plain state instead."""
     try:
-        raw, counts = _raw(eng, f)
+        answer = _raw(eng, f)
     except ge.NotSwarmManager:
         return Outcome([], swarm.swarm_state(eng.info()))
-    return Outcome(rows_from(raw, counts, f, href_prefix))
+    return Outcome(rows_from(answer, f, href_prefix))
 
 
 def stack_rows(eng: Engine, href_prefix: str) -> list[dict]:
@@ -220,10 +241,10 @@ def stack_rows(eng: Engine, href_prefix: str) -> list[dict]:
     one refused call, no /info asked."""
     f, _ = list_filters({})
     try:
-        raw, counts = _raw(eng, f)
+        answer = _raw(eng, f)
     except ge.NotSwarmManager:
         return []
-    return [r for r in rows_from(raw, counts, f, href_prefix) if r.get("stack")]
+    return [r for r in rows_from(answer, f, href_prefix) if r.get("stack")]
 
 
 def fetch_combined(registry: Registry, f: dict, prefixes: dict[str, str],
@@ -242,25 +263,34 @@ def fetch_combined(registry: Registry, f: dict, prefixes: dict[str, str],
         except ge.NotSwarmManager:
             return swarm.swarm_state(eng.info(timeout=budget))
 
-    rows: list[dict] = []
     values, notes = gather(registry, entries, key, ask, budget)
-    by_id: dict[str, dict] = {}
+    answers = []
     for name, value in values:
         if isinstance(value, swarm.SwarmState):  # an engine in no swarm: a plain note
             notes.append(EngineTrouble(name, "swarm", value.note))
         else:
-            raw, counts = value
-            for row in rows_from(raw, counts, f, prefixes[name]):
-                seen = by_id.get(row["id"])
-                if seen is not None:
-                    seen["also"].append(name)
-                    continue
-                row["engine"] = name
-                row["also"] = []
-                by_id[row["id"]] = row
-                rows.append(row)
+            answers.append((name, rows_from(value, f, prefixes[name])))
+    mkey = tuple((name, made.key) for name, made in answers)
+    return _merged.get(mkey, lambda: _merge(answers, mkey)), notes
+
+
+_merged = memo.Memo(16)
+
+
+def _merge(answers: list[tuple[str, list[dict]]], key: tuple) -> memo.Keyed:
+    rows: list[dict] = []
+    by_id: dict[str, dict] = {}
+    for name, made in answers:
+        for row in made:
+            seen = by_id.get(row["id"])
+            if seen is not None:
+                seen["also"].append(name)
+                continue
+            row = dict(row, engine=name, also=[])
+            by_id[row["id"]] = row
+            rows.append(row)
     rows.sort(key=lambda r: (r["stack"], r["name"], r["engine"]))
-    return rows, notes
+    return memo.Keyed.of(rows, key)
 
 
 ROW_KEYS = ("id", "name", "mode", "running", "desired", "completed", "image", "image_full",

@@ -48,6 +48,7 @@ class ListStats:
     on: bool = False
     notes: list[tuple[str, str]] = field(default_factory=list)  # (engine, text)
     interval: float = 0.0
+    sort: str = ""  # the rows were sorted by this figure
 
 
 def cells(state: str, fig: Figures | None) -> tuple:
@@ -93,7 +94,7 @@ def for_list(sampler: Sampler | None, rows: list[dict], engine_name: str, sort: 
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(r.get("engine") or engine_name, []).append(r)
-    out = ListStats(on=True)
+    out = ListStats(on=True, sort=sort)
     key: dict[str, float] = {}
     for name, group in groups.items():
         s = sampler.engine(name)

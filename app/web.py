@@ -320,6 +320,7 @@ def init_app(app: Flask) -> None:
         return Markup(head + _cells(stats) + tail)
 
     row_blocks: OrderedDict[tuple, Any] = OrderedDict()
+    joined: OrderedDict[tuple, Markup] = OrderedDict()  # rows with their cells, as sent
     blocks_lock = threading.Lock()
 
     def rows_html(rows, list_url: str = "", several: bool = False, actions: bool = True):
@@ -351,13 +352,24 @@ def init_app(app: Flask) -> None:
                     row_blocks.popitem(last=False)
         if not with_stats:
             return block
+        # the same rows in the same order with the same cells: the same HTML
+        jkey = (bkey, tuple(r["stats"] for r in rows), tuple(r["id"] for r in rows))
+        with blocks_lock:
+            html = joined.get(jkey)
+        if html is not None:
+            return html
         out = []
         for r in rows:
             head, tail = block[(r["id"], r.get("engine"))]
             out.append(head)
             out.append(_cells(r["stats"]))
             out.append(tail)
-        return Markup("".join(out))
+        html = Markup("".join(out))
+        with blocks_lock:
+            joined[jkey] = html
+            while len(joined) > 16:
+                joined.popitem(last=False)
+        return html
 
     app.jinja_env.globals["rows_html"] = rows_html
     app.jinja_env.globals["row_html"] = row_html
@@ -371,6 +383,27 @@ def init_app(app: Flask) -> None:
                                    "services/_row.html").render(r=r, several=several))
 
     app.jinja_env.globals["service_row_html"] = service_row_html
+
+    def service_rows_html(rows, several: bool = False):
+        """Every row of a service list at once: rows of a key seen before
+        (memo.Keyed: made from the same answers) are the block made then."""
+        key = getattr(rows, "key", None)
+        if key is None:
+            return Markup("".join(service_row_html(r, several) for r in rows))
+        bkey = ("services", key, several, g.get("engine_name"))
+        with blocks_lock:
+            html = row_blocks.get(bkey)
+            if html is not None:
+                row_blocks.move_to_end(bkey)
+                return html
+        html = Markup("".join(compact(str(service_row_html(r, several))) for r in rows))
+        with blocks_lock:
+            row_blocks[bkey] = html
+            while len(row_blocks) > 64:
+                row_blocks.popitem(last=False)
+        return html
+
+    app.jinja_env.globals["service_rows_html"] = service_rows_html
 
     def task_row_html(t: dict):
         """One row of a service's tasks, rendered once while it stays the same."""

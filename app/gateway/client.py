@@ -885,12 +885,19 @@ class Engine:
         """GET /services; with `status` (API 1.41 and later) each carries its
         ServiceStatus (running, desired and completed tasks), counted by the
         engine. Below 1.41 the engine has no such counts: callers count tasks."""
+        return self.services_tagged(filters=filters, status=status, timeout=timeout)[0]
+
+    def services_tagged(self, *, filters: dict[str, list[str]] | None = None,
+                        status: bool = True, timeout: float | None = None
+                        ) -> tuple[list[dict], str]:
+        """services() and a tag of the engine's answer (shared: do not change it)."""
         params: dict[str, Any] = {}
         if status and self.has_service_status:
             params["status"] = "true"
         if filters:
             params["filters"] = json.dumps(filters, separators=(",", ":"))
-        return self._json("GET", "/services", params=params or None, timeout=timeout)
+        return self._shared_json(("services", tuple(sorted(params.items()))), "/services",
+                                 params=params or None, timeout=timeout, keep=True)
 
     @property
     def has_service_status(self) -> bool:

@@ -56,7 +56,9 @@ def _with_stats(tag: str, rows: list[dict], stats: statsview.ListStats) -> str:
     rows while the list stays the same)."""
     if not stats.on:
         return tag
-    h = hashlib.blake2b(repr(([(r["id"], r.get("stats")) for r in rows], stats.notes,
+    # the rows' order matters only when sorted by a figure (else the tag has it)
+    order = [r["id"] for r in rows] if stats.sort else None
+    h = hashlib.blake2b(repr(([r.get("stats") for r in rows], order, stats.notes,
                               stats.interval)).encode(), digest_size=6)
     return tag + "." + h.hexdigest()
 

@@ -21,7 +21,8 @@ J = "application/json"
 def rows(services, **f):
     filters, problems = sl.list_filters(f)
     assert not problems
-    return {r["name"]: r for r in sl.rows_from(services, None, filters, "/services/")}
+    answer = sl.Answer(services, None, (json.dumps(services, sort_keys=True), None))
+    return {r["name"]: r for r in sl.rows_from(answer, filters, "/services/")}
 
 
 def test_rows_of_every_mode_with_counts_ports_and_stacks():
