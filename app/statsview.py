@@ -6,7 +6,10 @@ and reads the last figures, so it never waits for a stats call."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from . import charts
@@ -117,6 +120,39 @@ def for_list(sampler: Sampler | None, rows: list[dict], engine_name: str, sort: 
     if sort:
         rows.sort(key=lambda r: -key.get(r["id"] + r.get("engine", ""), -1.0))
     return out
+
+
+_SENT_MAX = 64
+_sent: "OrderedDict[str, dict[tuple, tuple]]" = OrderedDict()
+_sent_lock = threading.Lock()
+
+
+def cells_tag(rows: list[dict]) -> str:
+    """A tag of every row's cells (the rows themselves are in the list's own
+    tag), the same in every worker; what the viewer has is then remembered
+    here, to send only what changes from it (changed_rows)."""
+    cells = {(r["id"], r.get("engine")): r.get("stats") for r in rows}
+    tag = hashlib.blake2b(repr(list(cells.values())).encode(), digest_size=6).hexdigest()
+    with _sent_lock:
+        if tag not in _sent:
+            _sent[tag] = cells
+            while len(_sent) > _SENT_MAX:
+                _sent.popitem(last=False)
+        else:
+            _sent.move_to_end(tag)
+    return tag
+
+
+def changed_rows(rows: list[dict], had: str | None) -> list[dict]:
+    """The rows whose cells differ from those of the tag the viewer has: all
+    the running ones when that tag is not known here (another worker made it,
+    or it was long ago). A row that is not running shows dashes, which only
+    a change of the list itself (a new tag of it: a whole new answer) ends."""
+    with _sent_lock:
+        before = _sent.get(had or "")
+    if before is None:
+        return [r for r in rows if r.get("stats") not in (None, ("off",))]
+    return [r for r in rows if before.get((r["id"], r.get("engine"))) != r.get("stats")]
 
 
 @dataclass

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 from flask import (Blueprint, Flask, abort, current_app, g, render_template, request, session,
                    url_for)
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from . import composeprojects, display, filebrowser, fsnames, masking, swarm
 from .config import Settings
@@ -26,6 +26,7 @@ ENGINE_PREFIX = "/engines/<engine>"
 # The indentation between a row template's tags: dropped once per rendered row
 # (a list of 300 rows is then a quarter smaller on the wire).
 _BETWEEN_TAGS = re.compile(r">\s*\n\s*<")
+_HEX12 = re.compile(r"[0-9a-f]{12}")
 # Pages that show every engine when the URL names none (several configured).
 COMBINED_PAGES = {"containers.index", "events.index", "whoami.index", "engines.index",
                   "services.index", "services.stacks", "images.index", "volumes.index",
@@ -299,14 +300,28 @@ def init_app(app: Flask) -> None:
             parts = row_parts[key] = (head, tail)
         return parts
 
-    def _cells(stats: tuple) -> str:
-        cells = cell_html.get(stats)
+    def _cells(stats: tuple, oob: bool = False) -> str:
+        key = (stats, oob)
+        cells = cell_html.get(key)
         if cells is None:
             if len(cell_html) >= row_cache.MAX:
                 cell_html.clear()
-            cells = cell_html[stats] = compact(app.jinja_env.get_template(
-                "stats/_cells.html").render(stats=stats))
+            cells = cell_html[key] = compact(app.jinja_env.get_template(
+                "stats/_cells.html").render(stats=stats, oob=oob))
         return cells
+
+    def stats_cells_oob(rows) -> Markup:
+        """The stats cells of `rows` as a poll sends new figures: each cell
+        swaps itself in for its like in its row (htmx out-of-band swaps)."""
+        out = []
+        for r in rows:
+            if not _HEX12.fullmatch(r["short_id"]):  # an engine's odd ID is no selector
+                continue
+            rid = ("c-" + r["engine"] + "-" if "engine" in r else "c-") + r["short_id"]
+            out.append(_cells(r["stats"], oob=True).replace("@ROW@", str(escape(rid))))
+        return Markup("".join(out))
+
+    app.jinja_env.globals["stats_cells_oob"] = stats_cells_oob
 
     def row_html(r: dict, list_url: str = "", several: bool = False, actions: bool = True):
         """One container list row, rendered once while its data stays the same

@@ -1,7 +1,8 @@
 // The container list's live poll tells the server which rows are on screen
 // (`seen`: their short IDs), so the engine is asked for the stats of those
 // only; nothing while the tab is hidden (a container page's poll says
-// `hidden=1` then). No inline script (the CSP forbids it).
+// `hidden=1` then), and which figures it shows (`cells`: their tag). No
+// inline script (the CSP forbids it).
 (function () {
   "use strict";
   document.addEventListener("htmx:configRequest", function (ev) {
@@ -21,5 +22,9 @@
       }
     }
     ev.detail.parameters["seen"] = seen.join(",");
+    // the figures this page shows: a poll that brings other figures only (the
+    // rows the same) answers with the cells that changed
+    var cells = document.getElementById("rows-cells");
+    if (cells) { ev.detail.parameters["cells"] = cells.getAttribute("data-cells"); }
   });
 })();

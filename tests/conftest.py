@@ -125,6 +125,7 @@ def docker(docker_host):
     yield d
     if ENGINE_OK:
         d.remove_labelled(f"{LABEL}={SESSION}")
+        d.remove_labelled(f"periscope.elder={SESSION}")  # tests/browser/test_stats_browser.py
 
 
 @pytest.fixture(scope="session")

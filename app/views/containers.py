@@ -46,20 +46,19 @@ def rows_for(args, *, everywhere: bool | None = None, poll: bool = False,
     return rows, f, got.trouble, stats
 
 
-def _context(rows, f, trouble, stats, tag: str = "") -> dict:
+def _context(rows, f, trouble, stats, tag: str = "", cells: str = "") -> dict:
     return {"rows": rows, "f": f, "qs": cl.query_string(f), "trouble": trouble,
-            "several": combined(), "stats": stats, "tag": tag}
+            "several": combined(), "stats": stats, "tag": tag, "cells": cells}
 
 
 def _with_stats(tag: str, rows: list[dict], stats: statsview.ListStats) -> str:
-    """The tag with the stats cells and the rows' order (a sort by CPU moves
-    rows while the list stays the same)."""
+    """The tag with what of the stats changes the whole list: the notes, the
+    interval, and the rows' order when sorted by a figure (the figures
+    themselves have a tag of their own: statsview.cells_tag)."""
     if not stats.on:
         return tag
-    # the rows' order matters only when sorted by a figure (else the tag has it)
     order = [r["id"] for r in rows] if stats.sort else None
-    h = hashlib.blake2b(repr(([r.get("stats") for r in rows], order, stats.notes,
-                              stats.interval)).encode(), digest_size=6)
+    h = hashlib.blake2b(repr((order, stats.notes, stats.interval)).encode(), digest_size=6)
     return tag + "." + h.hexdigest()
 
 
@@ -72,7 +71,8 @@ def root():
 def index():
     listing, f = listing_for(request.args, combined())
     rows, f, trouble, stats = rows_for(request.args, listing=(listing, f))
-    ctx = _context(rows, f, trouble, stats, tag=_with_stats(_tag(listing), rows, stats))
+    ctx = _context(rows, f, trouble, stats, tag=_with_stats(_tag(listing), rows, stats),
+                   cells=statsview.cells_tag(rows) if stats.on else "")
     if is_htmx() and request.headers.get("HX-Target") == "rows":
         # the filter form: answer the rows, and put the filters in the address
         # bar without the empty fields, so the URL can be shared as it reads
@@ -93,16 +93,25 @@ def rows():
     """The polled partial: the table body, carrying its own trigger. When
     nothing it shows could have changed since the viewer's copy (the same tag
     of the engines' answers and, with stats on, the same figures), 204: nothing
-    rendered or sent. With stats off no rows are even made."""
+    rendered or sent. With stats off no rows are even made. When only figures
+    changed, only the stats cells that changed, each swapping itself in
+    (static/stats.js sends the tag of the figures the viewer has)."""
     listing, f = listing_for(request.args, combined())
     tag = _tag(listing)
     if stats_sampler() is None and request.args.get("tag") == tag:
         return "", 204
     rows, f, trouble, stats = rows_for(request.args, listing=(listing, f), poll=True)
     tag = _with_stats(tag, rows, stats)
+    cells = statsview.cells_tag(rows) if stats.on else ""
     if request.args.get("tag") == tag:
-        return "", 204
-    return render_template("containers/_poll.html", **_context(rows, f, trouble, stats, tag=tag))
+        had = request.args.get("cells")
+        if had == cells:
+            return "", 204
+        body = render_template("containers/_cells_poll.html", cells=cells,
+                               rows=statsview.changed_rows(rows, had))
+        return body, 200, {"HX-Reswap": "none"}
+    return render_template("containers/_poll.html",
+                           **_context(rows, f, trouble, stats, tag=tag, cells=cells))
 
 
 @bp.get("/containers/<ref>")

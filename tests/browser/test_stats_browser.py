@@ -1,10 +1,31 @@
 """Resource stats in real Chromium, on gunicorn with two workers (one sampler
 for both): the list's cells and the page's charts update by themselves."""
 
+import pytest
+
 from conftest import LABEL, SESSION, screenshot, unique_name, wait_polls
 
 BURN = "yes > /dev/null"
+ELDER = "while :; do head -c 200000 /dev/urandom > /dev/null; usleep 50000; done"
 HOLD = "head -c 64000000 /dev/zero | tail -c 64000000 | sleep 600"
+
+
+@pytest.fixture(scope="module")
+def elder(docker, test_image):
+    """A container of some CPU use, started when this module starts: by its
+    last test it has been up a minute, so its list row stays the same from
+    poll to poll (the engine's "Up 5 seconds" moves every second) while its
+    figures move. Not under the session's label: the other tests' lists (a
+    sort by CPU) stay theirs; removed by its own label if this run dies."""
+    cid = docker("run", "-d", "--label", f"periscope.elder={SESSION}", "--name", unique_name("elder"),
+                 test_image, "sh", "-c", ELDER).strip()
+    yield cid
+    docker("rm", "-f", cid, check=False)
+
+
+@pytest.fixture(autouse=True)
+def _elder_starts_first(elder):
+    """Every test of the module asks for it, so it starts with the first."""
 
 
 def cell(page, cid, cls):
@@ -122,3 +143,27 @@ def test_poll_says_which_rows_are_on_screen(page, live_server, run_container):
     n = len(seen)
     wait_polls(page, "/containers/rows", 1)
     assert len(seen) > n and bottom[:12] in seen[-1]
+
+
+def test_new_figures_swap_only_the_cells(page, live_server, elder):
+    """A poll whose rows stayed the same brings only the stats cells that
+    changed, each swapping itself in: the row element stays the one it was."""
+    answers = []
+    page.on("response", lambda r: "/containers/rows" in r.url and answers.append(
+        (r.status, r.headers.get("hx-reswap"))))
+    page.goto(f"{live_server.url}/containers?label=periscope.elder={SESSION}")
+    row = f'tr[data-id="{elder}"]'
+    page.wait_for_function(  # up a minute: the engine's status text holds still
+        "(s) => { const e = document.querySelector(s + ' td.state-cell small');"
+        " return e && /minute|hour/.test(e.innerText); }", arg=row, timeout=90_000)
+    # true once one and the same row element has shown two different CPU
+    # figures (a whole new list, at a minute's turn, is a new element: marked anew)
+    page.wait_for_function(
+        """(s) => { const r = document.querySelector(s); if (!r) return false;
+           const t = r.querySelector('td.stat.cpu').innerText.trim();
+           if (!/%$/.test(t)) return false;
+           if (r.__first === undefined) { r.__first = t; return false; }
+           return t !== r.__first; }""", arg=row, timeout=30_000, polling=200)
+    assert (200, "none") in answers, answers
+    assert page.locator(f"{row} td.stat").count() == 5  # swapped in, none added
+    assert page.console_errors == []

@@ -73,3 +73,26 @@ def test_processes_picks_columns_by_title():
 def test_sort_param():
     assert sv.sort_param({"sort": "CPU"}) == "cpu"
     assert sv.sort_param({"sort": "name"}) == ""
+
+
+def test_changed_rows_against_the_figures_the_viewer_has():
+    def rows(cpu_a, state_b="running", cpu_b="1.0%"):
+        return [{"id": "a" * 64, "stats": ("ok", cpu_a)},
+                {"id": "b" * 64, "stats": ("ok", cpu_b) if state_b == "running" else ("off",)},
+                {"id": "c" * 64, "stats": ("off",)}]
+
+    first = rows("5.0%")
+    had = sv.cells_tag(first)
+    assert sv.cells_tag(rows("5.0%")) == had  # the same figures, the same tag
+    now = rows("7.5%")
+    tag = sv.cells_tag(now)
+    assert tag != had
+    assert [r["id"][0] for r in sv.changed_rows(now, had)] == ["a"]  # only what moved
+    assert sv.changed_rows(now, tag) == []
+    # a tag this process never made (another worker's): every running row
+    assert [r["id"][0] for r in sv.changed_rows(now, "0123456789ab")] == ["a", "b"]
+    assert [r["id"][0] for r in sv.changed_rows(now, None)] == ["a", "b"]
+    # the same container on two engines is two rows
+    two = [dict(now[0], engine="x"), dict(now[0], engine="y", stats=("ok", "9.9%"))]
+    had2 = sv.cells_tag([dict(two[0]), dict(two[1], stats=("ok", "7.5%"))])
+    assert [r["engine"] for r in sv.changed_rows(two, had2)] == ["y"]
