@@ -59,7 +59,7 @@ class Settings:
     engines: str | None = None  # PERISCOPE_ENGINES
     engines_file: str | None = None  # PERISCOPE_ENGINES_FILE
     engine_budget: float = 2.0  # seconds each engine gets on a combined page
-    share_for: float = 1.5  # seconds an identical Engine read may be shared (0: never)
+    share_for: float = 1.9  # seconds an identical Engine read may be shared (0: never)
     host_root: str | None = None  # a read-only mount of the engine host's / (policy)
     bind_roots: tuple = ()  # host folders binds may use where paths cannot be resolved
     docker_tls_verify: str | None = None
@@ -105,8 +105,10 @@ class Settings:
         s.connect_timeout = _float(env, "PERISCOPE_CONNECT_TIMEOUT", 3.0)
         s.read_timeout = _float(env, "PERISCOPE_READ_TIMEOUT", 30.0)
         s.poll_interval = _float(env, "PERISCOPE_POLL_INTERVAL", 2.0)
-        # below the poll interval, so a viewer's next poll sees a newer answer
-        s.share_for = _float(env, "PERISCOPE_SHARE_FOR", 0.75 * s.poll_interval, zero=True)
+        # just below the poll interval: a viewer's next poll sees a newer answer,
+        # and viewers polling at every phase of the interval share about one
+        # call per interval (at 0.75 x it, about two: measured in docs/benchmarks.md)
+        s.share_for = _float(env, "PERISCOPE_SHARE_FOR", 0.95 * s.poll_interval, zero=True)
         s.stats = _bool(env, "PERISCOPE_STATS", True)
         s.stats_budget = _float(env, "PERISCOPE_STATS_BUDGET", 5.0)
         if env.get("PERISCOPE_SECRET_KEY"):
