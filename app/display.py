@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Callable
+import threading
+from collections import OrderedDict
+from typing import Any, Callable
 
 from markupsafe import Markup
 
@@ -110,6 +112,39 @@ def size(n) -> str:
 
 def pretty_json(value) -> str:
     return json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False)
+
+
+class BlockCache:
+    """Whole blocks of rows (a list's HTML, or its rows' halves) by key, the
+    last used kept while their sizes add up to at most `budget` characters:
+    a 600-row list is about a megabyte, and each minute's relative times make
+    new keys, so a count alone would let a worker hold hundreds of them."""
+
+    def __init__(self, budget: int = 24_000_000):
+        self.budget = budget
+        self._d: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Any:
+        with self._lock:
+            hit = self._d.get(key)
+            if hit is None:
+                return None
+            self._d.move_to_end(key)
+            return hit[0]
+
+    def put(self, key: tuple, value: Any, size: int) -> Any:
+        with self._lock:
+            old = self._d.pop(key, None)
+            if old is not None:
+                self._size -= old[1]
+            self._d[key] = (value, size)
+            self._size += size
+            while self._size > self.budget and len(self._d) > 1:
+                _, (_, gone) = self._d.popitem(last=False)
+                self._size -= gone
+        return value
 
 
 class HtmlCache:

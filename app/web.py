@@ -8,7 +8,6 @@ import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote
 
 from flask import (Blueprint, Flask, abort, current_app, g, render_template, request, session,
@@ -334,13 +333,11 @@ def init_app(app: Flask) -> None:
         head, tail = _row_parts(r, list_url, several, actions)
         return Markup(head + _cells(stats) + tail)
 
-    row_blocks: OrderedDict[tuple, Any] = OrderedDict()
-    joined: OrderedDict[tuple, Markup] = OrderedDict()  # rows with their cells, as sent
-    blocks_lock = threading.Lock()
+    row_blocks = display.BlockCache()  # whole lists' rows, by what they were made from
 
     def rows_html(rows, list_url: str = "", several: bool = False, actions: bool = True):
         """Every row of a container list at once. Rows of a key seen before
-        (containerlist.Rows: made from the same answers) are the rows made last
+        (memo.Keyed: made from the same answers) are the rows made last
         time: without stats their HTML is the block made then; with stats each
         row's two halves are, and only the cells are put in between (in the
         rows' order: a sort by CPU moves them)."""
@@ -349,28 +346,23 @@ def init_app(app: Flask) -> None:
             return Markup("".join(row_html(r, list_url, several, actions) for r in rows))
         with_stats = rows[0].get("stats") is not None
         read_only = None if several else engine_entry().read_only
-        bkey = (key, list_url, several, actions, read_only, with_stats)
-        with blocks_lock:
-            block = row_blocks.get(bkey)
-            if block is not None:
-                row_blocks.move_to_end(bkey)
+        bkey = ("containers", key, list_url, several, actions, read_only, with_stats)
+        block = row_blocks.get(bkey)
         if block is None:
             if with_stats:
                 block = {(r["id"], r.get("engine")): _row_parts(r, list_url, several, actions)
                          for r in rows}
+                size = sum(len(h) + len(t) for h, t in block.values())
             else:
                 block = Markup("".join(_row_markup(r, list_url, several, actions)
                                        for r in rows))
-            with blocks_lock:
-                row_blocks[bkey] = block
-                while len(row_blocks) > 64:
-                    row_blocks.popitem(last=False)
+                size = len(block)
+            row_blocks.put(bkey, block, size)
         if not with_stats:
             return block
         # the same rows in the same order with the same cells: the same HTML
-        jkey = (bkey, tuple(r["stats"] for r in rows), tuple(r["id"] for r in rows))
-        with blocks_lock:
-            html = joined.get(jkey)
+        jkey = ("joined", bkey, tuple(r["stats"] for r in rows), tuple(r["id"] for r in rows))
+        html = row_blocks.get(jkey)
         if html is not None:
             return html
         out = []
@@ -380,11 +372,7 @@ def init_app(app: Flask) -> None:
             out.append(_cells(r["stats"]))
             out.append(tail)
         html = Markup("".join(out))
-        with blocks_lock:
-            joined[jkey] = html
-            while len(joined) > 16:
-                joined.popitem(last=False)
-        return html
+        return row_blocks.put(jkey, html, len(html))
 
     app.jinja_env.globals["rows_html"] = rows_html
     app.jinja_env.globals["row_html"] = row_html
@@ -406,16 +394,10 @@ def init_app(app: Flask) -> None:
         if key is None:
             return Markup("".join(service_row_html(r, several) for r in rows))
         bkey = ("services", key, several, g.get("engine_name"))
-        with blocks_lock:
-            html = row_blocks.get(bkey)
-            if html is not None:
-                row_blocks.move_to_end(bkey)
-                return html
-        html = Markup("".join(compact(str(service_row_html(r, several))) for r in rows))
-        with blocks_lock:
-            row_blocks[bkey] = html
-            while len(row_blocks) > 64:
-                row_blocks.popitem(last=False)
+        html = row_blocks.get(bkey)
+        if html is None:
+            html = Markup("".join(compact(str(service_row_html(r, several))) for r in rows))
+            row_blocks.put(bkey, html, len(html))
         return html
 
     app.jinja_env.globals["service_rows_html"] = service_rows_html
@@ -440,6 +422,7 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.globals["resource_row"] = resource_row
     blocks: OrderedDict[int, tuple] = OrderedDict()
+    blocks_lock = threading.Lock()
     writable_names = frozenset(e.name for e in app.extensions["periscope.engines"]
                                if not e.read_only)
 

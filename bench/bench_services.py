@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from app.gateway import Engine, parse_host  # noqa: E402
-from benchkit import fmt, timeit  # noqa: E402
+from benchkit import fmt, interleaved, timeit  # noqa: E402
 from app.gateway import exceptions as ge  # noqa: E402
 
 LABEL = "periscope.bench"
@@ -89,15 +89,13 @@ def part_real(args, LiveServer) -> None:
         for n in [int(x) for x in args.sizes.split(",")]:
             ensure_services(engine, n)
             total = len(engine.services(status=False))
-            res = {
-                "raw GET /services?status=1": timeit(lambda: raw.get(raw_url).content, args.rounds),
-                "Periscope /services page": timeit(
-                    lambda: web.get(srv.url + "/services").content, args.rounds),
-                "Periscope /services/rows": timeit(
-                    lambda: web.get(srv.url + "/services/rows").content, args.rounds),
-                "docker service ls": timeit(lambda: subprocess.run(
-                    ["docker", "service", "ls"], capture_output=True), max(5, args.rounds // 3)),
-            }
+            res = interleaved({  # round by round: a busier moment weighs on each alike
+                "raw GET /services?status=1": lambda: raw.get(raw_url).content,
+                "Periscope /services page": lambda: web.get(srv.url + "/services").content,
+                "Periscope /services/rows": lambda: web.get(srv.url + "/services/rows").content,
+            }, args.rounds)
+            res["docker service ls"] = timeit(lambda: subprocess.run(
+                ["docker", "service", "ls"], capture_output=True), max(5, args.rounds // 3))
             base = statistics.median(res["raw GET /services?status=1"])
             for what, ms in res.items():
                 print(f"{total:>8} {what:<28} {fmt(ms)}  {statistics.median(ms) / base:5.2f}x")

@@ -124,8 +124,10 @@ class Server:
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, PERISCOPE_BIND=f"127.0.0.1:{self.port}",
-                   DOCKER_HOST=f"unix://{engine_sock}", PERISCOPE_POLL_INTERVAL=str(POLL),
-                   PERISCOPE_SHARE_FOR=os.environ.get("PERISCOPE_SHARE_FOR", "1") if shared else "0")
+                   DOCKER_HOST=f"unix://{engine_sock}", PERISCOPE_POLL_INTERVAL=str(POLL))
+        if not shared:
+            env["PERISCOPE_SHARE_FOR"] = "0"
+        # shared: as shipped (the default bound), unless PERISCOPE_SHARE_FOR is set
         env.pop("PERISCOPE_WORKERS", None)
         env.pop("PERISCOPE_THREADS", None)
         self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],

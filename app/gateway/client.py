@@ -193,7 +193,7 @@ class Engine:
         # through this engine drops the shared answers, in every worker.
         self.shared = SharedReads(share_for, write_marker,
                                   folder=write_marker.parent.parent / "shared" / name
-                                  if write_marker is not None else None)
+                                  if write_marker is not None else None, ahead=self.AHEAD)
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_api = max_api
@@ -223,6 +223,10 @@ class Engine:
         self._kept: OrderedDict[tuple, tuple[bytes, tuple[Any, str]]] = OrderedDict()
 
     KEPT = 16
+    # a shared answer older than this part of its bound is renewed ahead of
+    # time, beside the reads it still serves (sharing.py): many viewers then
+    # never wait on the engine (50 viewers of 600 containers: docs/benchmarks.md)
+    AHEAD = 0.85
 
     # -- version negotiation -------------------------------------------------
     @property

@@ -11,6 +11,14 @@ answer was made calls again (one stat() per read).
 Shared answers are the same objects for every reader: callers must not change
 them (copy first).
 
+Ahead of time: with `ahead` (a fraction of the bound), a read that finds an
+answer older than that part of the bound is still given it (it is within the
+bound), and one new call starts beside it, in a thread of its own; its answer
+replaces the old one when it comes. Many viewers polling at every phase of
+an interval then never wait on the engine: someone's read renews the answer
+before it runs out. A single viewer, whose polls are a whole interval apart,
+finds its answer run out and calls as before.
+
 Across workers: a read given `raw` (the answer's bytes, with how to decode
 them) is also shared between the gunicorn workers through files in the state
 folder: the worker that reads first holds a lock on the key while it asks the
@@ -34,7 +42,7 @@ from typing import Any, Callable, Hashable
 
 
 class _Entry:
-    __slots__ = ("started", "gen", "done", "value", "error", "event")
+    __slots__ = ("started", "gen", "done", "value", "error", "event", "renewing")
 
     def __init__(self, started: float, gen):
         self.started = started
@@ -43,14 +51,16 @@ class _Entry:
         self.value: Any = None
         self.error: BaseException | None = None
         self.event = threading.Event()
+        self.renewing = False  # a call ahead of time is on its way
 
 
 class SharedReads:
     MAX = 512
 
     def __init__(self, fresh_for: float, marker: Path | None = None, clock=time.monotonic,
-                 folder: Path | None = None):
+                 folder: Path | None = None, ahead: float = 0.0):
         self.fresh_for = fresh_for
+        self.ahead = ahead  # renew an answer older than this part of the bound (0: never)
         self.marker = marker
         self.folder = folder  # where answers are shared between workers (None: not)
         self._clock = clock
@@ -60,6 +70,7 @@ class SharedReads:
         self.calls = 0  # reads that went to the engine
         self.hits = 0  # reads answered by a fresh answer
         self.joins = 0  # reads that waited on one in flight
+        self.renewals = 0  # calls made ahead of time
 
     def _generation(self):
         if self.marker is None:
@@ -88,6 +99,12 @@ class SharedReads:
                 if e.done and e.error is None and now - e.started <= self.fresh_for:
                     self.hits += 1
                     self._entries.move_to_end(key)
+                    if (self.ahead and not e.renewing
+                            and now - e.started >= self.ahead * self.fresh_for):
+                        e.renewing = True
+                        self.renewals += 1
+                        threading.Thread(target=self._renew, args=(key, e, fetch, raw),
+                                         daemon=True, name="shared-read-ahead").start()
                     return e.value, now - e.started
                 if not e.done:
                     self.joins += 1
@@ -129,24 +146,47 @@ class SharedReads:
             e.event.set()
         return e.value, None
 
+    def _renew(self, key, old: _Entry, fetch, raw) -> None:
+        """The call ahead of time: its answer replaces `old` if nothing else
+        did meanwhile (a write, another read's call). A failure is not kept:
+        the old answer runs out, and the next read calls as usual."""
+        started = self._clock()
+        try:
+            if raw is not None and self.folder is not None:
+                value, theirs = self._across(key, old.gen, raw, newer_than=old.started)
+                started = theirs if theirs is not None else started
+            else:
+                value = fetch()
+        except BaseException:  # noqa: BLE001 - see above
+            return
+        new = _Entry(started, old.gen)
+        new.value, new.done = value, True
+        new.event.set()
+        with self._lock:
+            if self._entries.get(key) is old and self._generation() == old.gen:
+                self._entries[key] = new
+
     # -- across workers -----------------------------------------------------------
     _HEAD = struct.Struct(">d16s")  # when the call began (monotonic), generation
 
-    def _across(self, key, gen, raw) -> tuple[Any, float | None]:
-        """(value, started): started None when this worker asked the engine."""
+    def _across(self, key, gen, raw, newer_than: float | None = None
+                ) -> tuple[Any, float | None]:
+        """(value, started): started None when this worker asked the engine.
+        `newer_than`: a call ahead of time, which another worker's answer
+        spares only if that one began after the answer being renewed."""
         read, decode = raw
         name = hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest()
         path = self.folder / name
         mark = hashlib.blake2b(repr(gen[1:] if isinstance(gen, tuple) else gen).encode(),
                                digest_size=16).digest()
-        hit = self._read_file(path, mark)
+        hit = self._read_file(path, mark, newer_than)
         if hit is not None:
             return decode(hit[1]), hit[0]
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         with open(self.folder / (name + ".lock"), "a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # a worker asking meanwhile waits here
             try:
-                hit = self._read_file(path, mark)
+                hit = self._read_file(path, mark, newer_than)
                 if hit is not None:
                     return decode(hit[1]), hit[0]
                 started = self._clock()
@@ -160,7 +200,8 @@ class SharedReads:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _read_file(self, path: Path, mark: bytes) -> tuple[float, bytes] | None:
+    def _read_file(self, path: Path, mark: bytes, newer_than: float | None = None
+                   ) -> tuple[float, bytes] | None:
         try:
             with open(path, "rb") as fh:
                 data = fh.read()
@@ -170,6 +211,8 @@ class SharedReads:
             return None
         started, m = self._HEAD.unpack_from(data)
         if m != mark or self._clock() - started > self.fresh_for:
+            return None
+        if newer_than is not None and started <= newer_than:
             return None
         self.hits += 1
         return started, data[self._HEAD.size:]

@@ -58,8 +58,11 @@ def test_rows_partial_and_filters(client, docker, run_container):
     html = r.get_data(as_text=True)
     assert 'hx-trigger="every 1000ms"' in html
     assert "q=alpha" in html and "all=1" in html
-    # polled again with the tag it carries: nothing changed, so nothing is sent
+    # polled again with the tag it carries (and, as static/stats.js adds, the
+    # tag of the figures it shows): nothing changed, so nothing is sent
     poll = re.search(r'hx-get="([^"]+)"', html).group(1).replace("&amp;", "&")
+    cells = re.search(r'id="rows-cells" data-cells="([^"]*)"', html)
+    poll += f"&cells={cells.group(1)}" if cells else ""
     again = client.get(poll)
     assert again.status_code == 204 and again.get_data() == b""
     # a change on the engine is a new answer (with a new tag)

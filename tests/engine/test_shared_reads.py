@@ -147,24 +147,34 @@ def test_an_unchanged_list_poll_is_204_and_a_changed_one_is_not(run_container, d
 
 def test_new_stats_figures_make_the_list_poll_answer_not_204(run_container):
     """With stats on, the same list with new figures is a change: the poll
-    answers them (the tag holds the stats cells), where the list's tag alone
-    would say 204 forever."""
+    answers them (the figures have a tag of their own, which the page sends
+    back as static/stats.js does), where the list's tag alone would say 204
+    forever. The answer is the whole list when the rows changed too (a young
+    container's "Up 5 seconds" moves every second), else its cells only."""
     client = create_app(make_settings(stats=True)).test_client()
     cid = run_container()
     html = client.get(f"/containers?label={LABEL}={SESSION}").get_data(as_text=True)
     assert 'class="num stat cpu pending"' in html  # no figure yet: a page never waits for one
     poll = re.search(r'id="rows"[^>]*hx-get="([^"]+)"', html, re.S).group(1).replace("&amp;", "&")
+    cells = re.search(r'id="rows-cells" data-cells="([^"]+)"', html).group(1)
     deadline = time.monotonic() + 30
     got = None
     while time.monotonic() < deadline:
-        r = client.get(poll)
+        r = client.get(f"{poll}&cells={cells}")
         if r.status_code == 200:
             body = r.get_data(as_text=True)
-            poll = re.search(r'id="rows"[^>]*hx-get="([^"]+)"', body, re.S).group(1).replace(
-                "&amp;", "&")
-            if '<td class="num stat mem">' in body:
+            cells = re.search(r'id="rows-cells" data-cells="([^"]+)"', body).group(1)
+            whole = re.search(r'id="rows"[^>]*hx-get="([^"]+)"', body, re.S)
+            if whole:
+                poll = whole.group(1).replace("&amp;", "&")
+            else:  # the cells only: htmx swaps them in and leaves the list
+                assert r.headers["HX-Reswap"] == "none"
+                assert f"#c-{cid[:12]} td.stat." in body
+            if re.search(r'<td class="num stat mem"[ >]', body):
                 got = body
                 break
+        else:
+            assert r.status_code == 204
         time.sleep(0.2)  # a poll's pace, as the page's; the condition is the figures
     assert got is not None and cid[:12] in got, "the figures never reached the poll"
 

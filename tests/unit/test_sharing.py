@@ -136,3 +136,53 @@ def test_an_engine_that_went_away_gives_no_kept_answer():
     finally:
         fake.close()
         remove_tree(d)
+
+
+def test_an_answer_near_its_bound_is_renewed_ahead_of_time_beside_the_reads():
+    clock = Clock()
+    s = SharedReads(1.0, clock=clock, ahead=0.8)
+    calls, gate = [], threading.Event()
+
+    def fetch():
+        calls.append(1)
+        if len(calls) > 1:
+            assert gate.wait(5)
+        return len(calls)
+
+    assert s.get("k", fetch) == (1, None)
+    clock.now += 0.5
+    assert s.get("k", fetch) == (1, 0.5) and s.renewals == 0  # young: nothing more
+    clock.now += 0.4  # 0.9 s: within the bound, past 0.8 of it
+    assert s.get("k", fetch) == (1, pytest.approx(0.9))  # given at once, not waited on
+    assert s.get("k", fetch)[0] == 1 and s.renewals == 1  # one renewal, not one per read
+    gate.set()
+    deadline = clock.now
+    import time
+    end = time.monotonic() + 5
+    while s.get("k", fetch)[0] != 2 and time.monotonic() < end:
+        time.sleep(0.01)  # a condition: the renewed answer replaces the old one
+    value, age = s.get("k", fetch)
+    assert value == 2 and age == pytest.approx(clock.now - deadline)  # its age counts anew
+    assert len(calls) == 2
+
+
+def test_a_failed_renewal_keeps_nothing_and_the_old_answer_runs_out():
+    clock = Clock()
+    s = SharedReads(1.0, clock=clock, ahead=0.8)
+    done = threading.Event()
+    answers = iter([1])
+
+    def fetch():
+        try:
+            return next(answers)
+        except StopIteration:
+            done.set()
+            raise RuntimeError("engine down")
+
+    assert s.get("k", fetch) == (1, None)
+    clock.now += 0.9
+    assert s.get("k", fetch)[0] == 1
+    assert done.wait(5)
+    clock.now += 0.2  # past the bound: the next read calls, and meets the error
+    with pytest.raises(RuntimeError):
+        s.get("k", fetch)

@@ -54,3 +54,16 @@ def test_an_unchanged_answer_is_kept_and_a_changed_one_is_made_anew(tmp_path):
         assert 'data-id="' + "a" * 64 not in page and page.count("<tr id=") == 2
     finally:
         fake.close()
+
+
+def test_block_cache_keeps_the_last_used_within_its_budget():
+    from app.display import BlockCache
+
+    b = BlockCache(budget=10)
+    b.put(("a",), "aaaa", 4)
+    b.put(("b",), "bbbb", 4)
+    assert b.get(("a",)) == "aaaa"  # now the last used
+    b.put(("c",), "cccc", 4)  # 12 > 10: the least recently used goes
+    assert b.get(("b",)) is None and b.get(("a",)) == "aaaa" and b.get(("c",)) == "cccc"
+    b.put(("huge",), "x" * 50, 50)  # bigger than the budget alone: kept, the rest goes
+    assert b.get(("huge",)) and b.get(("a",)) is None and b.get(("c",)) is None
