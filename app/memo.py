@@ -55,15 +55,29 @@ class Memo:
         self.size = size
         self._d: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
+        # one maker at a time: fifty viewers opening a list at once make its
+        # rows once, the others wait and take them (made side by side, they
+        # only took turns on the interpreter's lock, each as slow as all)
+        self._making = threading.Lock()
 
-    def get(self, key: tuple, make: Callable[[], Any]) -> Any:
+    def _hit(self, key: tuple) -> tuple[bool, Any]:
         with self._lock:
             if key in self._d:
                 self._d.move_to_end(key)
-                return self._d[key]
-        value = make()
-        with self._lock:
-            self._d[key] = value
-            while len(self._d) > self.size:
-                self._d.popitem(last=False)
+                return True, self._d[key]
+        return False, None
+
+    def get(self, key: tuple, make: Callable[[], Any]) -> Any:
+        found, value = self._hit(key)
+        if found:
+            return value
+        with self._making:
+            found, value = self._hit(key)
+            if found:
+                return value
+            value = make()
+            with self._lock:
+                self._d[key] = value
+                while len(self._d) > self.size:
+                    self._d.popitem(last=False)
         return value

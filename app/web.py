@@ -349,6 +349,7 @@ def init_app(app: Flask) -> None:
         return Markup(head + _cells(stats) + tail)
 
     row_blocks = display.BlockCache()  # whole lists' rows, by what they were made from
+    making = threading.RLock()  # blocks are made one at a time (memo.Memo says why)
 
     def rows_html(rows, list_url: str = "", several: bool = False, actions: bool = True):
         """Every row of a container list at once. Rows of a key seen before
@@ -364,15 +365,18 @@ def init_app(app: Flask) -> None:
         bkey = ("containers", key, list_url, several, actions, read_only, with_stats)
         block = row_blocks.get(bkey)
         if block is None:
-            if with_stats:
-                block = {(r["id"], r.get("engine")): _row_parts(r, list_url, several, actions)
-                         for r in rows}
-                size = sum(len(h) + len(t) for h, t in block.values())
-            else:
-                block = Markup("".join(_row_markup(r, list_url, several, actions)
-                                       for r in rows))
-                size = len(block)
-            row_blocks.put(bkey, block, size)
+            with making:  # one maker at a time (memo.Memo says why)
+                block = row_blocks.get(bkey)
+                if block is None:
+                    if with_stats:
+                        block = {(r["id"], r.get("engine")):
+                                 _row_parts(r, list_url, several, actions) for r in rows}
+                        size = sum(len(h) + len(t) for h, t in block.values())
+                    else:
+                        block = Markup("".join(_row_markup(r, list_url, several, actions)
+                                               for r in rows))
+                        size = len(block)
+                    row_blocks.put(bkey, block, size)
         if not with_stats:
             return block
         # the same rows in the same order with the same cells: the same HTML
@@ -380,14 +384,18 @@ def init_app(app: Flask) -> None:
         html = row_blocks.get(jkey)
         if html is not None:
             return html
-        out = []
-        for r in rows:
-            head, tail = block[(r["id"], r.get("engine"))]
-            out.append(head)
-            out.append(_cells(r["stats"]))
-            out.append(tail)
-        html = Markup("".join(out))
-        return row_blocks.put(jkey, html, len(html))
+        with making:
+            html = row_blocks.get(jkey)
+            if html is not None:
+                return html
+            out = []
+            for r in rows:
+                head, tail = block[(r["id"], r.get("engine"))]
+                out.append(head)
+                out.append(_cells(r["stats"]))
+                out.append(tail)
+            html = Markup("".join(out))
+            return row_blocks.put(jkey, html, len(html))
 
     app.jinja_env.globals["rows_html"] = rows_html
     app.jinja_env.globals["row_html"] = row_html
@@ -411,8 +419,12 @@ def init_app(app: Flask) -> None:
         bkey = ("services", key, several, g.get("engine_name"))
         html = row_blocks.get(bkey)
         if html is None:
-            html = Markup("".join(compact(str(service_row_html(r, several))) for r in rows))
-            row_blocks.put(bkey, html, len(html))
+            with making:
+                html = row_blocks.get(bkey)
+                if html is None:
+                    html = Markup("".join(compact(str(service_row_html(r, several)))
+                                          for r in rows))
+                    row_blocks.put(bkey, html, len(html))
         return html
 
     app.jinja_env.globals["service_rows_html"] = service_rows_html
