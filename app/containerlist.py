@@ -89,8 +89,9 @@ def rows_of(listing: Listing, f: dict, prefixes: dict[str, str], tagged: bool) -
     engines' answers; `tagged`: each row carries its engine's name. Made once
     per answer: each caller gets its own copies of the rows (it adds its stats
     cells and may sort them)."""
-    key = (listing.tag, tuple(sorted(prefixes.items())), tagged, memo.tick())
-    base = _made.get(key, lambda: _make_rows(listing, f, prefixes, tagged))
+    step = memo.tick()
+    key = (listing.tag, tuple(sorted(prefixes.items())), tagged, step)
+    base = _made.get(key, lambda: _make_rows(listing, f, prefixes, tagged), step)
     return memo.Keyed.of((r.copy() for r in base), key)
 
 

@@ -59,6 +59,7 @@ class Memo:
         # rows once, the others wait and take them (made side by side, they
         # only took turns on the interpreter's lock, each as slow as all)
         self._making = threading.Lock()
+        self._steps: dict[tuple, int] = {}  # key -> the step it was made in
 
     def _hit(self, key: tuple) -> tuple[bool, Any]:
         with self._lock:
@@ -67,7 +68,10 @@ class Memo:
                 return True, self._d[key]
         return False, None
 
-    def get(self, key: tuple, make: Callable[[], Any]) -> Any:
+    def get(self, key: tuple, make: Callable[[], Any], step: int | None = None) -> Any:
+        """`step`: the step of relative times the result was made in (tick());
+        results of steps before the last are dropped as it is put in, never
+        to be asked for again."""
         found, value = self._hit(key)
         if found:
             return value
@@ -77,7 +81,13 @@ class Memo:
                 return value
             value = make()
             with self._lock:
+                if step is not None:
+                    for k in [k for k, s in self._steps.items() if s < step - 1]:
+                        del self._steps[k]
+                        self._d.pop(k, None)
+                    self._steps[key] = step
                 self._d[key] = value
                 while len(self._d) > self.size:
-                    self._d.popitem(last=False)
+                    gone, _ = self._d.popitem(last=False)
+                    self._steps.pop(gone, None)
         return value

@@ -206,7 +206,8 @@ _made = memo.Memo(32)
 def rows_from(answer: Answer, f: dict, href_prefix: str) -> memo.Keyed:
     """The rows, made once per answer (and step of relative times): callers
     must not change them."""
-    key = (answer.tag, f["q"].lower(), href_prefix, memo.tick())
+    step = memo.tick()
+    key = (answer.tag, f["q"].lower(), href_prefix, step)
 
     def make():
         q = f["q"].lower()
@@ -215,7 +216,7 @@ def rows_from(answer: Answer, f: dict, href_prefix: str) -> memo.Keyed:
         rows.sort(key=lambda r: (r["stack"], r["name"]))
         return memo.Keyed.of(rows, key)
 
-    return _made.get(key, make)
+    return _made.get(key, make, step)
 
 
 @dataclass
@@ -271,7 +272,7 @@ def fetch_combined(registry: Registry, f: dict, prefixes: dict[str, str],
         else:
             answers.append((name, rows_from(value, f, prefixes[name])))
     mkey = tuple((name, made.key) for name, made in answers)
-    return _merged.get(mkey, lambda: _merge(answers, mkey)), notes
+    return _merged.get(mkey, lambda: _merge(answers, mkey), memo.tick()), notes
 
 
 _merged = memo.Memo(16)

@@ -132,7 +132,7 @@ def cells_tag(rows: list[dict]) -> str:
     tag), the same in every worker; what the viewer has is then remembered
     here, to send only what changes from it (changed_rows)."""
     cells = {(r["id"], r.get("engine")): r.get("stats") for r in rows}
-    tag = hashlib.blake2b(repr(list(cells.values())).encode(), digest_size=6).hexdigest()
+    tag = hashlib.blake2b(repr(list(cells.items())).encode(), digest_size=6).hexdigest()
     with _sent_lock:
         if tag not in _sent:
             _sent[tag] = cells

@@ -4,6 +4,7 @@ registered here and nowhere else."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections import OrderedDict
@@ -380,7 +381,9 @@ def init_app(app: Flask) -> None:
         if not with_stats:
             return block
         # the same rows in the same order with the same cells: the same HTML
-        jkey = ("joined", bkey, tuple(r["stats"] for r in rows), tuple(r["id"] for r in rows))
+        jkey = ("joined", bkey, hashlib.blake2b(repr(
+            [(r["id"], r.get("engine"), r["stats"]) for r in rows]).encode(),
+            digest_size=16).digest())
         html = row_blocks.get(jkey)
         if html is not None:
             return html

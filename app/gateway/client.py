@@ -222,7 +222,7 @@ class Engine:
         # the last answer of a few kept reads, with its bytes (see _shared_json)
         self._kept: OrderedDict[tuple, tuple[bytes, tuple[Any, str]]] = OrderedDict()
 
-    KEPT = 16
+    KEPT = 4  # per engine: a few filters at once (each may be megabytes)
     # a shared answer older than this part of its bound is renewed ahead of
     # time, beside the reads it still serves (sharing.py): many viewers then
     # never wait on the engine (50 viewers of 600 containers: docs/benchmarks.md)

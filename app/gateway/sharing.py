@@ -103,8 +103,11 @@ class SharedReads:
                             and now - e.started >= self.ahead * self.fresh_for):
                         e.renewing = True
                         self.renewals += 1
-                        threading.Thread(target=self._renew, args=(key, e, fetch, raw),
-                                         daemon=True, name="shared-read-ahead").start()
+                        try:
+                            threading.Thread(target=self._renew, args=(key, e, fetch, raw),
+                                             daemon=True, name="shared-read-ahead").start()
+                        except RuntimeError:  # no thread to be had: the answer runs out
+                            e.renewing = False
                     return e.value, now - e.started
                 if not e.done:
                     self.joins += 1

@@ -29,3 +29,21 @@ def test_a_containers_status_text_does_not_change_the_key():
     assert memo.answer_key(key(a)) == memo.answer_key(key(b))
     c = [{**a[0], "State": "exited"}]
     assert memo.answer_key(key(a)) != memo.answer_key(key(c))
+
+
+def test_results_of_steps_before_the_last_are_dropped_as_new_ones_come():
+    from app.memo import Memo
+
+    m = Memo(size=32)
+    made = []
+
+    def make(v):
+        return lambda: made.append(v) or v
+
+    assert m.get(("a", 1), make("a1"), step=1) == "a1"
+    assert m.get(("b", 1), make("b1"), step=1) == "b1"
+    assert m.get(("a", 2), make("a2"), step=2) == "a2"  # the step before stays
+    assert m.get(("b", 1), make("again"), step=1) == "b1"
+    assert m.get(("a", 3), make("a3"), step=3) == "a3"  # step 1's are dropped now
+    assert m.get(("b", 1), make("b1 anew"), step=1) == "b1 anew"
+    assert made == ["a1", "b1", "a2", "a3", "b1 anew"]
