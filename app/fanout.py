@@ -112,6 +112,10 @@ def ask_all(registry: Registry, entries: list[EngineEntry], key: tuple,
         if exc is None:
             value, ms = fut.result()
             out.append(Answer(entry, value=value, ms=ms))
+        elif isinstance(exc, ge.EngineTimeout):
+            # its own timeout (the budget) ran out a moment before the wait
+            # did: the same engine that is not answering, not another fault
+            out.append(Answer(entry, late=True, ms=budget * 1000))
         elif isinstance(exc, ge.EngineError):
             out.append(Answer(entry, error=exc))
         else:

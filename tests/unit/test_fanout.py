@@ -64,3 +64,20 @@ def test_a_question_in_flight_is_joined_not_asked_again():
     assert calls == [1] and results == [1] * 8
     # once answered, the next question is asked anew
     assert ask_all(reg, list(reg), ("same",), ask, budget=3)[0].value == 2
+
+
+def test_an_engine_whose_own_timeout_ran_out_is_late_not_broken():
+    """Its call's timeout is the budget, so it may end a moment before the
+    wait does: still an engine that is not answering."""
+    reg = registry(2)
+
+    def ask(entry):
+        if entry.name == "e1":
+            raise ge.EngineTimeout("accepted the connection but did not answer within 1 s")
+        return entry.name
+
+    out = ask_all(reg, list(reg), ("t-timeout",), ask, budget=5)
+    assert [(a.name, a.value, a.error, a.late) for a in out] == [
+        ("e0", "e0", None, False), ("e1", None, None, True)]
+    values, trouble = fanout.gather(reg, list(reg), ("t-timeout2",), ask, budget=5)
+    assert values == [("e0", "e0")] and [(t.name, t.kind) for t in trouble] == [("e1", "late")]
