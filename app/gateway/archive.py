@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from .exceptions import EngineError
-from .frames import Body, BrokenBody
+from .frames import BodyStream
 
 # Go's os.FileMode type bits, as the Engine sends them in the stat's `mode`.
 GO_DIR = 1 << 31
@@ -87,7 +87,7 @@ class PathStat:
                               f"{value[:80]!r}") from exc
 
 
-class Archive:
+class Archive(BodyStream):
     """GET /containers/{id}/archive?path=: the path's stat and the tar of it
     (a folder: its whole subtree), as pieces of bytes with flat memory.
 
@@ -97,29 +97,12 @@ class Archive:
 
     def __init__(self, stat: PathStat, wire: Iterator[bytes], *, chunked: bool,
                  close: Callable[[bool], None], path: str = ""):
+        super().__init__(wire, chunked=chunked, close=close)
         self.stat = stat
         self.path = path
-        self._wire = wire
-        self.chunked = chunked
-        self._close: Callable[[bool], None] | None = close
-        self.bytes = 0  # body bytes read
-
-    def close(self, clean: bool = False) -> None:
-        if self._close is not None:
-            close, self._close = self._close, None
-            close(clean)
 
     def __iter__(self) -> Iterator[bytes]:
-        body = Body(self._wire, self.chunked)
-        try:
-            for piece in body:
-                self.bytes += len(piece)
-                yield piece
-        except BrokenBody as exc:
-            raise EngineError(f"the engine's archive of {self.path or 'a path'} broke off: "
-                              f"{exc}") from None
-        finally:
-            self.close(body.clean)
+        return self._pieces(f"the engine's archive of {self.path or 'a path'} broke off")
 
     def __enter__(self) -> "Archive":
         return self

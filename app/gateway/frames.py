@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from .exceptions import EngineError
 
 STDIN, STDOUT, STDERR, SYSTEMERR = 0, 1, 2, 3
 HEADER_SIZE = 8
@@ -341,4 +344,39 @@ class Body:
         if d.error or not d.done:
             raise BrokenBody(d.error or "it ended before its last chunk")
         self.clean = d.clean
+
+
+class BodyStream:
+    """An open Engine response whose body is read once (a log, an archive):
+    its bytes counted as they come, and its connection closed at the end,
+    kept for the pool when the body ended clean. Subclasses say what it is."""
+
+    def __init__(self, wire, *, chunked: bool, close: Callable | None = None):
+        self._wire = wire
+        self.chunked = chunked
+        self._close = close
+        self.bytes = 0  # body bytes read
+
+    def close(self, clean: bool = False) -> None:
+        """Done with it; `clean` (the body read to its end, nothing beyond)
+        lets the gateway keep the connection."""
+        if self._close is not None:
+            close, self._close = self._close, None
+            try:
+                close(clean)
+            except TypeError:  # a close() that takes no argument (tests, fakes)
+                close()
+
+    def _pieces(self, broke: str) -> Iterator[bytes]:
+        """The body in pieces; one that breaks off is an EngineError starting
+        with `broke`."""
+        body = Body(self._wire, self.chunked)
+        try:
+            for piece in body:
+                self.bytes += len(piece)
+                yield piece
+        except BrokenBody as exc:
+            raise EngineError(f"{broke}: {exc}") from None
+        finally:
+            self.close(body.clean)
 

@@ -32,8 +32,7 @@ import datetime as dt
 import re
 from typing import Callable, Iterator
 
-from .exceptions import EngineError
-from .frames import (FIRST, LAST, STDOUT, STREAM_MASK, WHOLE, Body, BrokenBody, FrameParser,
+from .frames import (FIRST, LAST, STDOUT, STREAM_MASK, WHOLE, BodyStream, FrameParser,
                      Notice, wanted)
 
 # An entry is never kept beyond this many bytes (the engine's are 16 KB at most).
@@ -278,7 +277,7 @@ class TtySplitter:
 
 
 # -- the stream --------------------------------------------------------------------------
-class LogStream:
+class LogStream(BodyStream):
     """One open log stream of the Engine. Iterate it once, with `entries()` or
     `payload()`; it closes itself at the end, or when the consumer stops."""
 
@@ -286,8 +285,7 @@ class LogStream:
                  stdout: bool = True, stderr: bool = True, container: dict | None = None,
                  source: str = "", close: Callable[[], None] | None = None,
                  details: bool = False, service: dict | None = None):
-        self._wire = wire
-        self.chunked = chunked
+        super().__init__(wire, chunked=chunked, close=close)
         self.tty = tty
         self.timestamps = timestamps
         self.stdout, self.stderr = stdout, stderr
@@ -296,31 +294,10 @@ class LogStream:
         self.details = details  # entries carry the task's labels (a sixth item)
         self.source = source  # what the stream is of, for messages
         self.notices: list[Notice] = []
-        self.bytes = 0  # body bytes read
-        self._close = close
-
-    def close(self, clean: bool = False) -> None:
-        """Done with the stream; `clean` (the body read to its end, nothing
-        beyond) lets the gateway keep the connection."""
-        if self._close is not None:
-            close, self._close = self._close, None
-            try:
-                close(clean)
-            except TypeError:  # a close() that takes no argument (tests, fakes)
-                close()
 
     def body(self) -> Iterator[bytes]:
         """The response body, its chunked coding removed, in pieces as they come."""
-        body = Body(self._wire, self.chunked)
-        try:
-            for piece in body:
-                self.bytes += len(piece)
-                yield piece
-        except BrokenBody as exc:
-            raise EngineError(f"the engine sent a broken response for {self.source or 'a log'}: "
-                              f"{exc}") from None
-        finally:
-            self.close(body.clean)
+        return self._pieces(f"the engine sent a broken response for {self.source or 'a log'}")
 
     def batches(self) -> Iterator[list[tuple]]:
         """Every entry, in the engine's order (see the module's docstring), in
