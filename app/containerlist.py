@@ -84,15 +84,22 @@ def read_one(eng: Engine, f: dict) -> Listing:
 _made = memo.Memo(32)
 
 
-def rows_of(listing: Listing, f: dict, prefixes: dict[str, str], tagged: bool) -> memo.Keyed:
+def shared_rows(listing: Listing, f: dict, prefixes: dict[str, str], tagged: bool) -> memo.Keyed:
     """The rows: the free text over name/image/ID applied here, on the
     engines' answers; `tagged`: each row carries its engine's name. Made once
-    per answer: each caller gets its own copies of the rows (it adds its stats
-    cells and may sort them)."""
+    per answer and shared by every caller: never to be changed (rows_of gives
+    copies; statsview.marked adds the stats cells to copies of its own)."""
     step = memo.tick()
     key = (listing.tag, tuple(sorted(prefixes.items())), tagged, step)
-    base = _made.get(key, lambda: _make_rows(listing, f, prefixes, tagged), step)
-    return memo.Keyed.of((r.copy() for r in base), key)
+    base = _made.get(key, lambda: memo.Keyed.of(_make_rows(listing, f, prefixes, tagged), key),
+                     step)
+    return base
+
+
+def rows_of(listing: Listing, f: dict, prefixes: dict[str, str], tagged: bool) -> memo.Keyed:
+    """shared_rows, each caller with its own copies of the rows (to add to or sort)."""
+    base = shared_rows(listing, f, prefixes, tagged)
+    return memo.Keyed.of((r.copy() for r in base), base.key)
 
 
 def _make_rows(listing: Listing, f: dict, prefixes: dict[str, str], tagged: bool) -> list[dict]:

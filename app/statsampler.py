@@ -51,6 +51,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
 
 from . import statsmath as sm
 from .config import fast_tmp
@@ -69,6 +71,11 @@ MAX_PARALLEL = 16  # stats calls in flight per engine
 CALL_TIMEOUT = 10.0  # a stats call that takes longer is given up (the cell says "—")
 BACKOFF = 60.0  # seconds before asking again an engine that refused stats
 TICK = 0.5  # the sampler looks for due containers this often at most
+
+
+# no figures, one and the same object each time (statsview.marked tells a
+# snapshot's figures from the last ones by identity)
+_NO_FIGURES: Mapping[str, sm.Figures] = MappingProxyType({})
 
 
 @dataclass
@@ -202,10 +209,11 @@ class EngineSampler:
     def latest(self) -> Snapshot:
         data = self._files.get(self.folder / "latest.json", _loads)
         if not isinstance(data, dict):
-            return Snapshot(list_interval=self.poll_interval, focus_interval=self.poll_interval)
+            return Snapshot(figures=_NO_FIGURES, list_interval=self.poll_interval,
+                            focus_interval=self.poll_interval)
         stale = time.time() - float(data.get("updated") or 0) > max(30.0, 3 * data.get(
             "interval", 0))
-        figs = {}
+        figs = _NO_FIGURES
         if not stale:
             cached = data.get("_figs")
             if cached is None:

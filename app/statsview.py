@@ -122,17 +122,106 @@ def for_list(sampler: Sampler | None, rows: list[dict], engine_name: str, sort: 
     return out
 
 
+class Marked(list):
+    """Rows with their stats cells, made by `marked`: shared by every caller
+    until the figures change, so never to be changed. `key` is the rows' own
+    (memo.Keyed); `cells` the tag of their cells (cells_tag), made once."""
+
+    key: tuple | None = None
+    cells: str = ""
+    cells_of: dict | None = None
+
+
+_MARKED_MAX = 16
+_marked: "OrderedDict[tuple, tuple]" = OrderedDict()
+_marked_lock = threading.Lock()
+
+
+def marked(sampler: Sampler | None, base: list[dict], engine_name: str, sort: str,
+           looking: set[str] | int | None = None) -> tuple[list[dict], ListStats]:
+    """for_list on rows shared by every caller (memo.Keyed, never changed):
+    the rows someone looks at are marked watched on every call, but the rows
+    with their cells (copies), their order and their cells' tag are made once
+    per rows' key and figures: a list polled by many, or again before new
+    figures came, costs no work per row. Rows without a key: for_list on
+    copies of them."""
+    if sampler is None:
+        return base, ListStats(on=False)
+    key = getattr(base, "key", None)
+    if key is None:
+        rows = [r.copy() for r in base]
+        return rows, for_list(sampler, rows, engine_name, sort, looking)
+    if sort:
+        looking = None
+    first = {r["id"] for r in base[:looking]} if isinstance(looking, int) else None
+    groups: dict[str, list[str]] = {}
+    for r in base:
+        if r["state"] == "running" and (looking is None or (
+                r["id"] in first if first is not None else r["id"][:12] in looking)):
+            groups.setdefault(r.get("engine") or engine_name, []).append(r["id"])
+    names = list(dict.fromkeys(r.get("engine") or engine_name for r in base)) if base else []
+    snaps = []
+    for name in names:
+        s = sampler.engine(name)
+        if groups.get(name):
+            s.watch(groups[name])
+        snaps.append((name, s.latest()))
+    mkey = (key, sort, engine_name)
+    with _marked_lock:
+        hit = _marked.get(mkey)
+        if hit is not None:
+            _marked.move_to_end(mkey)
+    if hit is not None and len(hit[0]) == len(snaps) and all(
+            n == n2 and a.figures is b.figures and a.note == b.note
+            and a.list_interval == b.list_interval
+            for (n, a), (n2, b) in zip(snaps, hit[0])):
+        return hit[1], hit[2]
+    rows = Marked(r.copy() for r in base)
+    rows.key = key
+    out = ListStats(on=True, sort=sort)
+    by_name = dict(snaps)
+    order: dict[str, float] = {}
+    for r in rows:
+        name = r.get("engine") or engine_name
+        snap = by_name[name]
+        fig = snap.figures.get(r["id"]) if r["state"] == "running" else None
+        r["stats"] = cells(r["state"], fig)
+        if sort and fig is not None:
+            v = fig.cpu if sort == "cpu" else fig.mem
+            if v is not None:
+                order[r["id"] + r.get("engine", "")] = v
+    for name, snap in snaps:
+        if snap.note:
+            out.notes.append((name, snap.note))
+        out.interval = max(out.interval, snap.list_interval)
+    if sort:
+        rows.sort(key=lambda r: -order.get(r["id"] + r.get("engine", ""), -1.0))
+    rows.cells_of, rows.cells = _cells_tag(rows)
+    with _marked_lock:
+        _marked[mkey] = (snaps, rows, out)
+        while len(_marked) > _MARKED_MAX:
+            _marked.popitem(last=False)
+    return rows, out
+
+
 _SENT_MAX = 64
 _sent: "OrderedDict[str, dict[tuple, tuple]]" = OrderedDict()
 _sent_lock = threading.Lock()
+
+
+def _cells_tag(rows: list[dict]) -> tuple[dict, str]:
+    cells = {(r["id"], r.get("engine")): r.get("stats") for r in rows}
+    return cells, hashlib.blake2b(repr(list(cells.items())).encode(), digest_size=6).hexdigest()
 
 
 def cells_tag(rows: list[dict]) -> str:
     """A tag of every row's cells (the rows themselves are in the list's own
     tag), the same in every worker; what the viewer has is then remembered
     here, to send only what changes from it (changed_rows)."""
-    cells = {(r["id"], r.get("engine")): r.get("stats") for r in rows}
-    tag = hashlib.blake2b(repr(list(cells.items())).encode(), digest_size=6).hexdigest()
+    if getattr(rows, "cells", ""):
+        cells, tag = rows.cells_of, rows.cells
+    else:
+        cells, tag = _cells_tag(rows)
     with _sent_lock:
         if tag not in _sent:
             _sent[tag] = cells

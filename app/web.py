@@ -381,7 +381,8 @@ def init_app(app: Flask) -> None:
         if not with_stats:
             return block
         # the same rows in the same order with the same cells: the same HTML
-        jkey = ("joined", bkey, hashlib.blake2b(repr(
+        cells = getattr(rows, "cells", "")  # statsview.marked's tag of every row's cells
+        jkey = ("joined", bkey, cells or hashlib.blake2b(repr(
             [(r["id"], r.get("engine"), r["stats"]) for r in rows]).encode(),
             digest_size=16).digest())
         html = row_blocks.get(jkey)

@@ -38,11 +38,11 @@ def rows_for(args, *, everywhere: bool | None = None, poll: bool = False,
     prefixes = {name: url_for("containers.detail", ref="_", **({"engine": name} if everywhere
                                                                   else {}))[:-1]
                 for name in got.raw}
-    rows = cl.rows_of(got, f, prefixes, tagged=everywhere)
+    base = cl.shared_rows(got, f, prefixes, tagged=everywhere)
     # what is on someone's screen: the poll says (static/stats.js); a page just
     # loaded shows its first rows
     looking = statsview.seen_param(args) if poll else statsview.FIRST_SCREEN
-    stats = statsview.for_list(stats_sampler(), rows, engine_entry().name, f["sort"], looking)
+    rows, stats = statsview.marked(stats_sampler(), base, engine_entry().name, f["sort"], looking)
     return rows, f, got.trouble, stats
 
 

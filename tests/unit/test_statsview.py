@@ -96,3 +96,30 @@ def test_changed_rows_against_the_figures_the_viewer_has():
     two = [dict(now[0], engine="x"), dict(now[0], engine="y", stats=("ok", "9.9%"))]
     had2 = sv.cells_tag([dict(two[0]), dict(two[1], stats=("ok", "7.5%"))])
     assert [r["engine"] for r in sv.changed_rows(two, had2)] == ["y"]
+
+
+def test_marked_rows_are_made_once_per_rows_and_figures():
+    from app import memo
+    busy, idle = fig("v1-burner-1", "v1-burner-2"), fig("v2-web-1", "v2-web-2")
+    base = memo.Keyed.of([{"id": "1" * 64, "state": "running"},
+                          {"id": "2" * 64, "state": "exited"},
+                          {"id": "3" * 64, "state": "running"}], ("marked-test", 1))
+    s = FakeSampler({"1" * 64: idle, "3" * 64: busy})
+    rows, out = sv.marked(s, base, "default", "cpu")
+    assert [r["id"][0] for r in rows] == ["3", "1", "2"] and rows[2]["stats"] == ("off",)
+    assert "stats" not in base[0] and [r["id"][0] for r in base] == ["1", "2", "3"]
+    assert rows.key == base.key and rows.cells == sv.cells_tag(rows)
+    again, out2 = sv.marked(s, base, "default", "cpu")
+    assert again is rows and out2 is out  # nothing made again
+    assert s.marked == ["1" * 64, "3" * 64] * 2  # but watched on every call
+    s.figures = {"1" * 64: busy, "3" * 64: idle}  # new figures: new rows, new order
+    moved, _ = sv.marked(s, base, "default", "cpu")
+    assert moved is not rows and [r["id"][0] for r in moved] == ["1", "3", "2"]
+    assert moved.cells != rows.cells
+    assert sv.marked(s, base, "default", "")[0] is not moved  # another sort, other rows
+    none, off = sv.marked(None, base, "default", "")
+    assert none is base and off.on is False
+    # only the rows on screen are watched
+    s.marked.clear()
+    sv.marked(s, base, "default", "", looking={"3" * 12})
+    assert s.marked == ["3" * 64]
