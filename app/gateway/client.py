@@ -19,6 +19,8 @@ from typing import Any, Iterator
 from urllib.parse import quote, urlencode
 
 import requests
+from requests.structures import CaseInsensitiveDict
+from requests.utils import requote_uri
 
 from . import calls, hijack
 from .archive import STAT_HEADER, Archive, PathStat
@@ -216,6 +218,7 @@ class Engine:
             if self.host.client_cert:
                 self._session.cert = self.host.client_cert
         self._session.headers["User-Agent"] = "Periscope"
+        self._adapter: requests.adapters.BaseAdapter | None = None  # the mounted one (_request)
         self._api: str | None = None
         self._engine_api: str | None = None
         self._lock = threading.Lock()
@@ -307,9 +310,7 @@ class Engine:
         try:
             # verify is passed per request: a session-level CA would lose to
             # REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from the environment.
-            resp = self._session.request(method, self.host.base_url + full_path, data=data,
-                                         headers=hdrs, stream=stream, timeout=timeout,
-                                         verify=self._session.verify)
+            resp = self._request(method, full_path, data, hdrs, stream, timeout)
         except requests.exceptions.ReadTimeout as exc:
             self._record(method, full_path, None, t0, recorded, "timed out")
             raise EngineTimeout(
@@ -347,6 +348,33 @@ class Engine:
         if 200 <= resp.status_code < 300 or resp.status_code in ok:
             return resp
         raise self._error_from(resp, method, full_path)
+
+    def _request(self, method: str, full_path: str, data: bytes | None, headers: dict,
+                 stream: bool, timeout: tuple) -> requests.Response:
+        """One request through the session's adapter, the way Session.request
+        would send it here (the same headers, the URL quoted the same way), less
+        what an engine never needs: cookies, auth, redirects, hooks, the
+        environment. That machinery cost about a third of a ping's time."""
+        req = requests.PreparedRequest()
+        req.method = method
+        req.url = self.host.base_url + requote_uri(full_path)
+        h = CaseInsensitiveDict(self._session.headers)
+        h.update(headers)
+        if data is not None:
+            h["Content-Length"] = str(len(data))
+        elif method not in ("GET", "HEAD"):
+            h["Content-Length"] = "0"
+        req.headers = h
+        req.body = data
+        req.hooks = {"response": []}
+        adapter = self._adapter
+        if adapter is None:
+            adapter = self._adapter = self._session.get_adapter(self.host.base_url + "/")
+        resp = adapter.send(req, stream=stream, timeout=timeout, verify=self._session.verify,
+                            cert=self._session.cert, proxies={})
+        if not stream:
+            resp.content  # noqa: B018 - read it now, as Session.send does
+        return resp
 
     def _ssh_reason(self, exc: BaseException) -> str:
         """What ssh said (it knows why: host key, refused key, no docker there)."""
