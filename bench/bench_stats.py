@@ -15,7 +15,8 @@
                       would), as a dashboard without a shared sampler does
   stream everything   the peers' way (Dozzle): `stats?stream=true` held open for
                       every running container, each sample read and decoded;
-                      no viewers, no Periscope
+                      beside it the same 20 viewers of a Periscope without
+                      stats (the list's own cost, as in the stats passes)
   idle                nothing at all (dockerd's own background)
 
 For each: dockerd's CPU seconds (utime+stime from /proc/<pid>/stat of the
@@ -52,7 +53,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from app.config import Settings  # noqa: E402
 from app.gateway import Engine, parse_host  # noqa: E402
+
+# the settings as shipped at the bench's poll interval (2 s)
+SHIPPED = Settings.from_env({"PERISCOPE_POLL_INTERVAL": "2"})
 
 IMAGE = os.environ.get("PERISCOPE_TEST_IMAGE", "periscope-test:busybox")
 LABEL_KEY, LABEL_VAL = "periscope.bench", "stats"
@@ -250,8 +255,8 @@ def run(name: str, dpid: int, seconds: float, ids: list[str], *, stats: bool | N
         srv = LiveServer({"PERISCOPE_POLL_INTERVAL": "2", "PERISCOPE_STATS": "1" if stats else "0",
                           "PERISCOPE_WORKERS": "2", "PERISCOPE_THREADS": "8",
                           "PERISCOPE_STATE_DIR": state,
-                          # as shipped: the tests' server turns shared reads off
-                          "PERISCOPE_SHARE_FOR": "1.5"})
+                          # as shipped (the tests' server turns shared reads off)
+                          "PERISCOPE_SHARE_FOR": str(SHIPPED.share_for)})
         time.sleep(2)  # let the workers settle
     try:
         d0, p0, t0 = cpu_of(dpid), family_cpu(srv.proc.pid) if srv else 0.0, time.monotonic()
