@@ -16,7 +16,7 @@ from . import charts
 from .display import dsize, ibytes, percent, rate
 from .gateway import Engine, exceptions as ge
 from .gateway.client import version_tuple
-from .statsampler import WINDOW, Sampler
+from .statsampler import WINDOW, Sampler, Snapshot
 from .statsmath import Figures
 
 SORTS = ("cpu", "mem")
@@ -90,35 +90,51 @@ def for_list(sampler: Sampler | None, rows: list[dict], engine_name: str, sort: 
     depends on every figure."""
     if sampler is None:
         return ListStats(on=False)
+    return _put_cells(rows, _watch(sampler, rows, engine_name, sort, looking), engine_name, sort)
+
+
+def _watch(sampler: Sampler, rows: list[dict], engine_name: str, sort: str,
+           looking: set[str] | int | None) -> list[tuple[str, Snapshot]]:
+    """Mark the running rows on screen watched; each engine's last figures,
+    in the order the rows name the engines."""
     if sort:
         looking = None
-    if isinstance(looking, int):
-        first = {r["id"] for r in rows[:looking]}
-    groups: dict[str, list[dict]] = {}
+    first = {r["id"] for r in rows[:looking]} if isinstance(looking, int) else None
+    groups: dict[str, list[str]] = {}
     for r in rows:
-        groups.setdefault(r.get("engine") or engine_name, []).append(r)
-    out = ListStats(on=True, sort=sort)
-    key: dict[str, float] = {}
-    for name, group in groups.items():
+        ids = groups.setdefault(r.get("engine") or engine_name, [])
+        if r["state"] == "running" and (looking is None or (
+                r["id"] in first if first is not None else r["id"][:12] in looking)):
+            ids.append(r["id"])
+    snaps = []
+    for name, ids in groups.items():
         s = sampler.engine(name)
-        running = [r["id"] for r in group if r["state"] == "running" and (
-            looking is None or (r["id"] in first if isinstance(looking, int)
-                                else r["id"][:12] in looking))]
-        if running:
-            s.watch(running)
-        snap = s.latest()
+        if ids:
+            s.watch(ids)
+        snaps.append((name, s.latest()))
+    return snaps
+
+
+def _put_cells(rows: list[dict], snaps: list[tuple[str, Snapshot]], engine_name: str,
+               sort: str) -> ListStats:
+    """Each row's cells from its engine's figures, and the sort by them."""
+    out = ListStats(on=True, sort=sort)
+    by_name = dict(snaps)
+    order: dict[str, float] = {}
+    for r in rows:
+        snap = by_name[r.get("engine") or engine_name]
+        fig = snap.figures.get(r["id"]) if r["state"] == "running" else None
+        r["stats"] = cells(r["state"], fig)
+        if sort and fig is not None:
+            v = fig.cpu if sort == "cpu" else fig.mem
+            if v is not None:
+                order[r["id"] + r.get("engine", "")] = v
+    for name, snap in snaps:
         if snap.note:
             out.notes.append((name, snap.note))
         out.interval = max(out.interval, snap.list_interval)
-        for r in group:
-            fig = snap.figures.get(r["id"]) if r["state"] == "running" else None
-            r["stats"] = cells(r["state"], fig)
-            if sort and fig is not None:
-                v = fig.cpu if sort == "cpu" else fig.mem
-                if v is not None:
-                    key[r["id"] + r.get("engine", "")] = v
     if sort:
-        rows.sort(key=lambda r: -key.get(r["id"] + r.get("engine", ""), -1.0))
+        rows.sort(key=lambda r: -order.get(r["id"] + r.get("engine", ""), -1.0))
     return out
 
 
@@ -151,21 +167,7 @@ def marked(sampler: Sampler | None, base: list[dict], engine_name: str, sort: st
     if key is None:
         rows = [r.copy() for r in base]
         return rows, for_list(sampler, rows, engine_name, sort, looking)
-    if sort:
-        looking = None
-    first = {r["id"] for r in base[:looking]} if isinstance(looking, int) else None
-    groups: dict[str, list[str]] = {}
-    for r in base:
-        if r["state"] == "running" and (looking is None or (
-                r["id"] in first if first is not None else r["id"][:12] in looking)):
-            groups.setdefault(r.get("engine") or engine_name, []).append(r["id"])
-    names = list(dict.fromkeys(r.get("engine") or engine_name for r in base)) if base else []
-    snaps = []
-    for name in names:
-        s = sampler.engine(name)
-        if groups.get(name):
-            s.watch(groups[name])
-        snaps.append((name, s.latest()))
+    snaps = _watch(sampler, base, engine_name, sort, looking)
     mkey = (key, sort, engine_name)
     with _marked_lock:
         hit = _marked.get(mkey)
@@ -178,24 +180,7 @@ def marked(sampler: Sampler | None, base: list[dict], engine_name: str, sort: st
         return hit[1], hit[2]
     rows = Marked(r.copy() for r in base)
     rows.key = key
-    out = ListStats(on=True, sort=sort)
-    by_name = dict(snaps)
-    order: dict[str, float] = {}
-    for r in rows:
-        name = r.get("engine") or engine_name
-        snap = by_name[name]
-        fig = snap.figures.get(r["id"]) if r["state"] == "running" else None
-        r["stats"] = cells(r["state"], fig)
-        if sort and fig is not None:
-            v = fig.cpu if sort == "cpu" else fig.mem
-            if v is not None:
-                order[r["id"] + r.get("engine", "")] = v
-    for name, snap in snaps:
-        if snap.note:
-            out.notes.append((name, snap.note))
-        out.interval = max(out.interval, snap.list_interval)
-    if sort:
-        rows.sort(key=lambda r: -order.get(r["id"] + r.get("engine", ""), -1.0))
+    out = _put_cells(rows, snaps, engine_name, sort)
     rows.cells_of, rows.cells = _cells_tag(rows)
     with _marked_lock:
         _marked[mkey] = (snaps, rows, out)
