@@ -476,10 +476,11 @@ DEFAULT_EXAMPLE = "oneshot"
 
 def preview(text: str, name: str, start: bool, *, host, api: str) -> dict | None:
     """The docker run line and the curl calls for a manifest that parses
-    (`host` the engine's gateway Host, `api` the version the calls use)."""
+    (`host` the engine's gateway Host, `api` the version the calls use); for
+    one that does not, its problems (the preview says where the first is)."""
     m, problems = parse(text)
     if m is None or problems:
-        return None
+        return {"problems": problems} if problems and text.strip() else None
     line, left = docker_run(m, name or None, start)
     return {"docker_run": line, "left": left,
             "curls": curl_calls(host.curl, api, m, name or None, start)}

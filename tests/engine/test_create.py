@@ -257,6 +257,12 @@ def test_preview_partial(client):
     assert "/containers/create?name=web" in page and "/containers/web/start" in page
     bad = csrf_post(client, "/containers/new/preview", {"manifest": "{"}).get_data(as_text=True)
     assert "Shown once the manifest is valid" in bad
+    # while typing, the preview says where the first fault is (the form does on submit)
+    bad = html.unescape(csrf_post(client, "/containers/new/preview", {
+        "manifest": '{\n  "Image": "x",\n  "Cmd": ["a",],\n}'}).get_data(as_text=True))
+    assert "line 3, column 15" in bad and '"Cmd": ["a",],' in bad, bad
+    empty = csrf_post(client, "/containers/new/preview", {"manifest": "  "}).get_data(as_text=True)
+    assert "Shown once the manifest is valid" in empty and "line" not in empty
 
 
 def test_over_the_app_limit_says_the_text_could_not_be_kept(client, docker):
