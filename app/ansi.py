@@ -164,6 +164,40 @@ def ansi_segments(text: str) -> list[tuple[str, str]]:
 CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
+# the characters that reorder text (embeddings, overrides, isolates): in a
+# name or a log line they make it read as something else ("txt.exe" shown as
+# "exe.txt"); shown as U+FFFD, one for one, so the rest stays in its place
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_BIDI_RE = re.compile(f"[{_BIDI}]")
+_BIDI_MAP = {ord(c): "\ufffd" for c in _BIDI}
+
+
+def unbidi(text: str) -> str:
+    """`text` with every bidirectional control shown as U+FFFD (same length)."""
+    if text.isascii() or _BIDI_RE.search(text) is None:
+        return text
+    return text.translate(_BIDI_MAP)
+
+
+def carriage_returns(text: str) -> str:
+    """A line with carriage returns as a terminal shows it: each part written
+    over the start of what came before ("10%\r20%" shows "20%", "abcd\rX"
+    "Xbcd"), a CR at the end (CRLF endings) nothing. With escapes in the line
+    their widths are unknown: the last part that is not empty is shown. The
+    download keeps every byte."""
+    if "\r" not in text:
+        return text
+    parts = [p for p in text.split("\r")]
+    while len(parts) > 1 and not parts[-1]:
+        parts.pop()
+    if "\x1b" in text or "\x9b" in text:
+        return next((p for p in reversed(parts) if p), "")
+    shown = ""
+    for p in parts:
+        shown = p + shown[len(p):]
+    return shown
+
+
 def has_controls(text: str) -> bool:
     return CONTROL_RE.search(text) is not None
 

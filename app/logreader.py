@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .ansi import ansi_plain
+from .ansi import ansi_plain, carriage_returns
 from .gateway.frames import STDERR, Notice
 from .gateway.logstream import ns_to_engine
 from .logsearch import Search
@@ -253,7 +253,8 @@ class LineReader:
             # the usual entry: one whole line, nothing of its stream pending
             end = len(data) - 1
             if (quick and not dropped and end <= cap and data[-1:] == b"\n"
-                    and stream not in pending and data.find(b"\n") == end):
+                    and stream not in pending and data.find(b"\n") == end
+                    and b"\r" not in data):
                 added += 1
                 add_line(LogLine(stream, ts.decode("ascii", "replace"),
                                  data[:-1].decode("utf-8", "replace"), 0, True, None, ns))
@@ -310,9 +311,9 @@ class LineReader:
               newline: bool = True, src: str | None = None) -> None:
         r = self.r
         r.total += 1
-        if self.tty and data.endswith(b"\r"):
-            data = data[:-1]
         text = data.decode("utf-8", "replace")
+        if "\r" in text:  # as a terminal shows it (a TTY's CRLF endings too)
+            text = carriage_returns(text)
         spans = None
         if self.search is not None:
             if self.search.exhausted:

@@ -13,11 +13,11 @@ from html import escape as html_escape
 
 from markupsafe import Markup, escape
 
-from .ansi import CONTROL_RE, ansi_segments, render_line
+from .ansi import CONTROL_RE, ansi_segments, render_line, unbidi
 
-# What html.escape would change, and what ANSI rendering would: a line with
-# none of these is shown as it is.
-_SPECIAL = re.compile(r"[&<>\"'\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# What html.escape would change, what ANSI rendering would, and the characters
+# that reorder text (ansi.unbidi): a line with none of these is shown as it is.
+_SPECIAL = re.compile("[&<>\"'\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 # the stream's label is the CSS's (.ll > i::before): a byte-light row, and
@@ -29,6 +29,8 @@ _HEADS = {label: (f'<div class="ll {label}">', '<i></i><span class="ltx">')
 def _body(ln, dl: str) -> str:
     """A line's text as HTML: escaped, ANSI colours as classes, marks, cut notes."""
     text = ln.text
+    if not text.isascii():
+        text = unbidi(text)
     if ln.spans is None and _SPECIAL.search(text) is None:
         body = text  # the common line: nothing to escape, no colour, no match to mark
     elif ln.spans is None and "\x1b" not in text and CONTROL_RE.search(text) is None:

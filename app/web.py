@@ -15,7 +15,7 @@ from flask import (Blueprint, Flask, abort, current_app, g, render_template, req
                    url_for)
 from markupsafe import Markup, escape
 
-from . import composeprojects, display, filebrowser, fsnames, masking, swarm
+from . import ansi, composeprojects, display, filebrowser, fsnames, masking, swarm
 from .config import Settings
 from .containerlist import row_key
 from .diskusage import DiskStore
@@ -218,6 +218,13 @@ def init_app(app: Flask) -> None:
             "writable": {e.name for e in registry() if not e.read_only},
         }
 
+    def _shown(value):
+        """Every value a template prints: bidirectional controls made visible
+        (a container's name, label or env value could reorder what it reads
+        as); then escaped as always. HTML made in Python is its own (logrows)."""
+        return ansi.unbidi(value) if type(value) is str and not value.isascii() else value
+
+    app.jinja_env.finalize = _shown
     app.jinja_env.filters.update(
         reltime=display.reltime, exact=display.exact, iso=display.iso, bytes=display.size,
         pretty_json=display.pretty_json, unquote_path=unquote, ibytes=display.ibytes,

@@ -345,3 +345,24 @@ def test_unreachable_engine_is_a_503_page():
         r = c.get(url)
         assert r.status_code == 503, url
         assert "does not answer" in r.get_data(as_text=True)
+
+
+def test_carriage_returns_and_reordering_characters(client, docker, run_container):
+    """A progress line shows as a terminal shows it; characters that reorder
+    text (U+202E and the like) are shown, never obeyed: in the log and in the
+    labels and env on the container's page. The download keeps every byte."""
+    name = unique_name("cr")
+    cid = run_container(r"printf 'cr1\rcr2\n10%%\r20%%\r30%%\n' ; printf 'spoof \342\200\256txt.exe\n' >&2",
+                        name=name, labels={"odd": "invoice\u202efdp.exe"},
+                        args=["-e", "ODD=a\u2066b\u2069c"])
+    wait_exit(docker, cid)
+    text = client.get(f"/containers/{name}/logs").get_data(as_text=True)
+    visible = [(lab, t) for lab, _, t in page_lines(text)]
+    assert ("out", "cr2") in visible and ("out", "30%") in visible
+    assert ("err", "spoof \ufffdtxt.exe") in visible
+    assert "\u202e" not in text
+    raw = client.get(f"/containers/{name}/logs/download?stdout=1&stderr=0").data
+    assert raw == docker("logs", cid).encode()
+    page = client.get(f"/containers/{name}").get_data(as_text=True)
+    assert "invoice\ufffdfdp.exe" in html.unescape(page) and "a\ufffdb\ufffdc" in html.unescape(page)
+    assert not any(c in page for c in "\u202e\u2066\u2069")

@@ -32,3 +32,23 @@ def test_render_is_escaped_and_highlights_across_colour_changes():
     spans = s.spans(ansi_plain(text))
     html = str(render_line(segs, spans))
     assert "<mark>1)&gt; </mark>" in html and '<span class="af1"><mark>&#34;r</mark></span>' in html
+
+
+def test_carriage_returns_as_a_terminal_shows_them():
+    from app.ansi import carriage_returns
+    assert carriage_returns("plain") == "plain"
+    assert carriage_returns("cr1\rcr2") == "cr2"
+    assert carriage_returns("10%\r20%\r30%") == "30%"
+    assert carriage_returns("abcd\rX") == "Xbcd"  # written over the start, the rest stays
+    assert carriage_returns("line\r") == "line" and carriage_returns("line\r\r") == "line"
+    assert carriage_returns("\r") == "" and carriage_returns("\rx") == "x"
+    # escapes have no known width: the last part written is shown whole
+    assert carriage_returns("\x1b[32m10%\x1b[0m\r\x1b[32m20%\x1b[0m") == "\x1b[32m20%\x1b[0m"
+
+
+def test_bidirectional_controls_are_shown_not_obeyed():
+    from app.ansi import unbidi
+    assert unbidi("plain") == "plain" and unbidi("caf\u00e9 \U0001f642") == "caf\u00e9 \U0001f642"
+    spoof = "invoice\u202efdp.exe"
+    assert unbidi(spoof) == "invoice\ufffdfdp.exe" and len(unbidi(spoof)) == len(spoof)
+    assert unbidi("\u2066a\u2069\u202ab\u202c") == "\ufffda\ufffd\ufffdb\ufffd"

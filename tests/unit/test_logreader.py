@@ -266,3 +266,14 @@ def test_cursors_per_container_round_trip_and_junk():
                  "0123456789ab~1~2~web", "0123456789ab~1~2~12~web",
                  "0123456789ab~" + "f" * 17 + "~1", ",".join(["0123456789ab~1~1"] * 501)):
         assert Cursors.decode(junk) is None, junk
+
+
+def test_carriage_returns_in_a_line_show_what_a_terminal_would():
+    data = (entry(STDOUT, ts_at(1), b"cr1\rcr2\n") + entry(STDERR, ts_at(2), b"10%\r20%\r30%\n")
+            + entry(STDOUT, ts_at(3), b"plain\n") + entry(STDOUT, ts_at(4), b"crlf\r\n"))
+    r = read(data)
+    assert [ln.text for ln in r.lines] == ["cr2", "30%", "plain", "crlf"]
+    # a search matches what is shown
+    found = read(data, search=Search("cr2"))
+    assert [ln.text for ln in found.lines] == ["cr2"]
+    assert not read(data, search=Search("cr1")).lines
