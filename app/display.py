@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 from collections import OrderedDict
 from typing import Any, Callable
@@ -110,8 +111,17 @@ def size(n) -> str:
     return ""
 
 
+_REORDERING = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def pretty_json(value) -> str:
-    return json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False)
+    """JSON as it reads, characters outside ASCII as they are, but for those
+    that reorder text (a label's U+202E): their JSON escapes, so the text is
+    still the same JSON and reads as what it is."""
+    text = json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False)
+    if text.isascii():
+        return text
+    return _REORDERING.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 class BlockCache:

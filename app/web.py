@@ -218,16 +218,10 @@ def init_app(app: Flask) -> None:
             "writable": {e.name for e in registry() if not e.read_only},
         }
 
-    def _shown(value):
-        """Every value a template prints: bidirectional controls made visible
-        (a container's name, label or env value could reorder what it reads
-        as); then escaped as always. HTML made in Python is its own (logrows)."""
-        return ansi.unbidi(value) if type(value) is str and not value.isascii() else value
-
-    app.jinja_env.finalize = _shown
     app.jinja_env.filters.update(
         reltime=display.reltime, exact=display.exact, iso=display.iso, bytes=display.size,
         pretty_json=display.pretty_json, unquote_path=unquote, ibytes=display.ibytes,
+        shown=ansi.unbidi,
         rate=display.rate, percent=display.percent,
         seconds=lambda v: f"{float(v):g} s",
         env_pairs=masking.env_pairs, masked_inspect=masking.mask_inspect,

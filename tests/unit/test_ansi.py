@@ -52,3 +52,13 @@ def test_bidirectional_controls_are_shown_not_obeyed():
     spoof = "invoice\u202efdp.exe"
     assert unbidi(spoof) == "invoice\ufffdfdp.exe" and len(unbidi(spoof)) == len(spoof)
     assert unbidi("\u2066a\u2069\u202ab\u202c") == "\ufffda\ufffd\ufffdb\ufffd"
+
+
+def test_raw_json_shows_reordering_characters_as_their_escapes():
+    import json
+    from app.display import pretty_json
+    value = {"odd": "invoice\u202efdp.exe", "fine": "caf\u00e9 \U0001f642"}
+    text = pretty_json(value)
+    assert "\u202e" not in text and "invoice\\u202efdp.exe" in text
+    assert "caf\u00e9 \U0001f642" in text  # the rest as it reads
+    assert json.loads(text) == value  # still the same JSON
