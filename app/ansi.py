@@ -187,14 +187,17 @@ def carriage_returns(text: str) -> str:
     download keeps every byte."""
     if "\r" not in text:
         return text
-    parts = [p for p in text.split("\r")]
+    parts = text.split("\r")
     while len(parts) > 1 and not parts[-1]:
         parts.pop()
     if "\x1b" in text or "\x9b" in text:
-        return next((p for p in reversed(parts) if p), "")
-    shown = ""
-    for p in parts:
-        shown = p + shown[len(p):]
+        # the last part with text in it (one of escapes alone, a colour reset
+        # after the CR, shows nothing)
+        return next((p for p in reversed(parts) if ansi_plain(p)), parts[-1])
+    shown = parts[-1]  # written last: over it only what earlier parts had beyond it
+    for p in reversed(parts[:-1]):
+        if len(p) > len(shown):
+            shown += p[len(shown):]
     return shown
 
 

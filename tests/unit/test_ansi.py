@@ -44,6 +44,12 @@ def test_carriage_returns_as_a_terminal_shows_them():
     assert carriage_returns("\r") == "" and carriage_returns("\rx") == "x"
     # escapes have no known width: the last part written is shown whole
     assert carriage_returns("\x1b[32m10%\x1b[0m\r\x1b[32m20%\x1b[0m") == "\x1b[32m20%\x1b[0m"
+    # a part of escapes alone written last shows nothing: the text before it stays
+    assert ansi_plain(carriage_returns("\x1b[32mOK\r\x1b[0m")) == "OK"
+    assert ansi_plain(carriage_returns("done\r\x1b[?25h")) == "done"
+    assert carriage_returns("abcdef\rxy\rZ") == "Zycdef"
+    many = "a" * 8000 + "\ry" * 4000  # thousands of CRs: one pass, not a copy per CR
+    assert carriage_returns(many) == "y" + "a" * 7999
 
 
 def test_bidirectional_controls_are_shown_not_obeyed():
