@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from . import charts
+from . import charts, memo
 from .display import dsize, ibytes, percent, rate
 from .gateway import Engine, exceptions as ge
 from .gateway.client import version_tuple
@@ -148,9 +148,10 @@ class Marked(list):
     cells_of: dict | None = None
 
 
-_MARKED_MAX = 16
-_marked: "OrderedDict[tuple, tuple]" = OrderedDict()
-_marked_lock = threading.Lock()
+# the last rows with their cells, by the rows, the sort and each engine's last
+# figures (by identity: the sampler's figures are one object until they change;
+# the value holds them, so no other object can take their id meanwhile)
+_marked = memo.Memo(16)
 
 
 def marked(sampler: Sampler | None, base: list[dict], engine_name: str, sort: str,
@@ -168,24 +169,17 @@ def marked(sampler: Sampler | None, base: list[dict], engine_name: str, sort: st
         rows = [r.copy() for r in base]
         return rows, for_list(sampler, rows, engine_name, sort, looking)
     snaps = _watch(sampler, base, engine_name, sort, looking)
-    mkey = (key, sort, engine_name)
-    with _marked_lock:
-        hit = _marked.get(mkey)
-        if hit is not None:
-            _marked.move_to_end(mkey)
-    if hit is not None and len(hit[0]) == len(snaps) and all(
-            n == n2 and a.figures is b.figures and a.note == b.note
-            and a.list_interval == b.list_interval
-            for (n, a), (n2, b) in zip(snaps, hit[0])):
-        return hit[1], hit[2]
-    rows = Marked(r.copy() for r in base)
-    rows.key = key
-    out = _put_cells(rows, snaps, engine_name, sort)
-    rows.cells_of, rows.cells = _cells_tag(rows)
-    with _marked_lock:
-        _marked[mkey] = (snaps, rows, out)
-        while len(_marked) > _MARKED_MAX:
-            _marked.popitem(last=False)
+    mkey = (key, sort, engine_name,
+            tuple((n, id(s.figures), s.note, s.list_interval) for n, s in snaps))
+
+    def make():
+        rows = Marked(r.copy() for r in base)
+        rows.key = key
+        out = _put_cells(rows, snaps, engine_name, sort)
+        rows.cells_of, rows.cells = _cells_tag(rows)
+        return snaps, rows, out
+
+    _, rows, out = _marked.get(mkey, make)
     return rows, out
 
 
