@@ -167,14 +167,14 @@ CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 # the characters that reorder text (embeddings, overrides, isolates): in a
 # name or a log line they make it read as something else ("txt.exe" shown as
 # "exe.txt"); shown as U+FFFD, one for one, so the rest stays in its place
-_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_BIDI_RE = re.compile(f"[{_BIDI}]")
-_BIDI_MAP = {ord(c): "\ufffd" for c in _BIDI}
+BIDI = "\u202a-\u202e\u2066-\u2069"  # as a regex character class's ranges
+BIDI_RE = re.compile(f"[{BIDI}]")
+_BIDI_MAP = {c: "\ufffd" for c in (*range(0x202a, 0x202f), *range(0x2066, 0x206a))}
 
 
 def unbidi(text: str) -> str:
     """`text` with every bidirectional control shown as U+FFFD (same length)."""
-    if text.isascii() or _BIDI_RE.search(text) is None:
+    if text.isascii() or BIDI_RE.search(text) is None:
         return text
     return text.translate(_BIDI_MAP)
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import threading
 from collections import OrderedDict
 from typing import Any, Callable
 
 from markupsafe import Markup
+
+from .ansi import BIDI_RE
 
 try:  # orjson: a row's key in microseconds
     import orjson
@@ -111,9 +112,6 @@ def size(n) -> str:
     return ""
 
 
-_REORDERING = re.compile("[\u202a-\u202e\u2066-\u2069]")
-
-
 def pretty_json(value) -> str:
     """JSON as it reads, characters outside ASCII as they are, but for those
     that reorder text (a label's U+202E): their JSON escapes, so the text is
@@ -121,7 +119,7 @@ def pretty_json(value) -> str:
     text = json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False)
     if text.isascii():
         return text
-    return _REORDERING.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return BIDI_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 class BlockCache:

@@ -13,11 +13,11 @@ from html import escape as html_escape
 
 from markupsafe import Markup, escape
 
-from .ansi import CONTROL_RE, ansi_segments, render_line, unbidi
+from .ansi import BIDI, CONTROL_RE, ansi_segments, render_line, unbidi
 
 # What html.escape would change, what ANSI rendering would, and the characters
 # that reorder text (ansi.unbidi): a line with none of these is shown as it is.
-_SPECIAL = re.compile("[&<>\"'\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_SPECIAL = re.compile(f"[&<>\"'\x00-\x08\x0a-\x1f\x7f-\x9f{BIDI}]")
 
 
 # the stream's label is the CSS's (.ll > i::before): a byte-light row, and
