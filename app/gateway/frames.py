@@ -284,7 +284,7 @@ class Dechunker:
             if left == -1:
                 if n - pos < 2:
                     break
-                if buf[pos:pos + 2] != b"\r\n":
+                if not buf.startswith(b"\r\n", pos):
                     self.error = f"malformed chunked body at a chunk end: {buf[pos:pos + 8]!r}"
                     self.done = True
                     break
@@ -298,12 +298,20 @@ class Dechunker:
                 break
             line = buf[pos:eol]
             try:
-                size = int(line.split(b";", 1)[0], 16)
-            except ValueError:
-                self.error = f"malformed chunk size line: {line[:40]!r}"
-                self.done = True
-                break
-            if size == 0:  # the last chunk, and no trailers (the engine sends none)
+                size = int(line, 16)
+            except ValueError:  # with an extension (;name=value), which the engine sends none of
+                try:
+                    size = int(line.split(b";", 1)[0], 16)
+                except ValueError:
+                    self.error = f"malformed chunk size line: {line[:40]!r}"
+                    self.done = True
+                    break
+            if size <= 0:
+                if size < 0:  # int() reads a sign; no chunk size has one
+                    self.error = f"malformed chunk size line: {line[:40]!r}"
+                    self.done = True
+                    break
+                # the last chunk, and no trailers (the engine sends none)
                 self.done = True
                 self.clean = buf[eol + 2:eol + 4] == b"\r\n" and n == eol + 4
                 pos = n
