@@ -674,6 +674,8 @@ class Engine:
         `container` (its inspect), the inspect goes out beside the logs call,
         and the stream carries it. A TTY has one stream: asked for stdout or
         stderr alone, all of it is read."""
+        if container is None and self.shared.fresh(("inspect", check_ref(ref))):
+            container = self.inspect_container(ref)  # shared and fresh: no call to wait on
         if container is None:
             fut = _POOL.submit(contextvars.copy_context().run, self.inspect_container, ref)
             resp = err = None

@@ -81,6 +81,17 @@ class SharedReads:
         except OSError:
             return self._local_gen, None
 
+    def fresh(self, key: Hashable) -> bool:
+        """A read of `key` now would be answered at once, without a call (and
+        without starting one ahead of time)."""
+        if self.fresh_for <= 0:
+            return False
+        gen = self._generation()
+        with self._lock:
+            e = self._entries.get(key)
+            return (e is not None and e.gen == gen and e.done and e.error is None
+                    and self._clock() - e.started < (self.ahead or 1.0) * self.fresh_for)
+
     def get(self, key: Hashable, fetch: Callable[[], Any],
             raw: tuple[Callable[[], bytes], Callable[[bytes], Any]] | None = None
             ) -> tuple[Any, float | None]:
