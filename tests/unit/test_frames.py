@@ -157,3 +157,8 @@ def test_dechunker_any_chunking():
     d = Dechunker()
     d.feed(b"3\r\nabcXY")
     assert d.done and "chunk end" in d.error
+    d = Dechunker()
+    d.feed(b"-3\r\nabc\r\n")  # int() reads a sign: no chunk has a negative size
+    assert d.done and "chunk size" in d.error
+    d = Dechunker()  # an extension after the size (the engine sends none) is read past
+    assert d.feed(b"3;name=v\r\nabc\r\n0\r\n\r\n") == b"abc" and d.done and d.error is None

@@ -30,6 +30,20 @@ def test_reuse_within_the_bound_and_never_older():
     assert (s.calls, s.hits) == (3, 1)
 
 
+def test_fresh_says_whether_a_read_now_would_be_answered_at_once():
+    clock = Clock()
+    s = SharedReads(1.0, clock=clock, ahead=0.8)
+    assert not s.fresh("k")
+    s.get("k", lambda: 1)
+    assert s.fresh("k")
+    clock.now += 0.85  # within the bound, but a read now would start a call ahead of time
+    assert not s.fresh("k")
+    s.invalidate()
+    clock.now -= 0.85
+    assert not s.fresh("k")  # a write dropped it
+    assert not SharedReads(0.0, clock=clock).fresh("k")
+
+
 def test_reads_in_flight_together_make_one_call():
     s = SharedReads(5.0)
     gate, started = threading.Event(), threading.Event()
