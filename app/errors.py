@@ -96,7 +96,17 @@ def _render(status: int, kind: str, title: str, message: str, **ctx):
     return body, status, headers
 
 
+def stream_fault(e: BaseException) -> str:
+    """A fault after a page began to go out (a log read as it is sent): the
+    status is sent already, so it is said in words where the page stops."""
+    if isinstance(e, ge.EngineError):
+        return (f"The log stopped here: {explain(e).message.rstrip('.')}. Reload the page to "
+                "read the rest.")
+    return "The log stopped here. Reload the page to read the rest."
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.globals["stream_fault"] = stream_fault
     @app.errorhandler(ge.EngineError)
     def _engine_error(e: ge.EngineError):
         x = explain(e)

@@ -18,7 +18,7 @@ from typing import Iterable
 
 from .ansi import ansi_plain, carriage_returns
 from .gateway.frames import STDERR, Notice
-from .gateway.logstream import ns_to_engine
+from .gateway.logstream import PLAIN_MAX, PlainBatch, ns_to_engine, stamp_of, stamps_ns
 from .logsearch import Search
 
 PAGE_BOUND = 5000  # lines at most in the page
@@ -57,6 +57,7 @@ class ReadResult:
     max_ns: int | None = None
     min_ns: int | None = None
     recent_ns: list = field(default_factory=list)  # entry times near max_ns
+    recent_stamps: list = field(default_factory=list)  # the same, of plain batches (as text)
     unsearched: int = 0  # lines not searched, the search's time budget spent
     slack_ns: int = CURSOR_SLACK_NS
     # a log of several sources in one stream (a service's tasks): each
@@ -97,7 +98,11 @@ class ReadResult:
             per = tuple(sorted((src, k) for src, times in self.sources.items()
                                if (k := sum(1 for n in times if n >= cutoff))))
             return Cursor(cutoff, sum(k for _, k in per), per)
-        return Cursor(cutoff, sum(1 for n in self.recent_ns if n >= cutoff))
+        seen = sum(1 for n in self.recent_ns if n >= cutoff)
+        if self.recent_stamps:
+            at = stamp_of(cutoff)
+            seen += sum(1 for t in self.recent_stamps if t >= at)
+        return Cursor(cutoff, seen)
 
 
 _PER_RE = re.compile(r"([a-z0-9]{1,64}):(\d{1,9})")
@@ -268,6 +273,36 @@ class LineReader:
         r.total += added
         r.matched += added
         return self
+
+    def take_plain(self, batch: PlainBatch) -> bool:
+        """Count a batch of plain lines (app/gateway/logstream.PlainBatch) as
+        read() would, without making its lines: the caller shows them from
+        the batch itself. False (nothing counted) when read() must see them:
+        a search, a TTY, entries still to skip, or a line of a stream pending."""
+        r = self.r
+        if (self.search is not None or self.tty or self._pending or r.entries < self.skip
+                or PLAIN_MAX > LINE_CAP):
+            return False
+        stamps = batch.stamps
+        hi, lo = max(stamps), min(stamps)  # fixed width: as text, in time order
+        hi_ns, lo_ns = stamps_ns([hi, lo])
+        if hi_ns is None or lo_ns is None:
+            return False
+        n = batch.n
+        r.entries += n
+        r.total += n
+        r.matched += n
+        if r.max_ns is None or hi_ns > r.max_ns:
+            r.max_ns = hi_ns
+        if r.min_ns is None or lo_ns < r.min_ns:
+            r.min_ns = lo_ns
+        # only entries this close to the newest can count for the cursor
+        floor = stamp_of(r.max_ns - self.slack)
+        recent = r.recent_stamps
+        recent.extend([t for t in stamps if t >= floor])
+        if len(recent) > 4096:
+            r.recent_stamps = [t for t in recent if t >= floor]
+        return True
 
     def _assemble(self, stream: int, ts: bytes, ns: int | None, data: bytes,
                   dropped: int, src: str | None = None) -> None:

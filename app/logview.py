@@ -12,11 +12,13 @@ import datetime as dt
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from itertools import islice
+from typing import Callable, Iterator
 
 from . import params
 from .gateway import Engine
-from .logreader import Cursor, LineReader, ReadResult, read_lines
+from .gateway.logstream import PlainBatch
+from .logreader import PAGE_BOUND, Cursor, LineReader, ReadResult, read_lines
 from .logsearch import Search
 from .params import InputError
 
@@ -154,6 +156,111 @@ def read_tail(eng: Engine, ref: str, o: Opts, search: Search | None,
     window = o.tail != "all" and result.entries >= int(o.tail)
     cursor = result.cursor(window=window) or Cursor(start_ns, 0)
     return Read(stream.container, stream.tty, result, cursor, search)
+
+
+def streamable(o: Opts) -> bool:
+    """The page can be sent while its tail is read: a count of lines the page
+    holds whole, so no line sent needs taking back (a tail of "all", or more
+    than the page's bound, keeps only the newest lines: read first, then sent)."""
+    return o.tail.isdigit() and 0 < int(o.tail) <= PAGE_BOUND
+
+
+class LiveTail:
+    """The page's tail as it comes off the engine: `rows()` yields the new
+    lines' HTML batch by batch while the engine still sends (the page goes
+    out as it is read, not after), then `result`, `cursor`, `cut` and `error`
+    say how it ended. Opened with the container's inspect and the log's
+    headers in hand, so a missing container or an engine that is down is
+    still an error page; a fault after the first byte is `error`, said at the
+    end of the page (nothing sent can be taken back).
+
+    `rows(render)` takes `render(lines) -> str`, which makes rows
+    (app/logrows.py); at most `bound` lines are sent (the engine's tail of at most that many entries makes no more
+    lines for a log the engine cuts into lines; one that does is `cut`)."""
+
+    def __init__(self, stream, o: Opts, search: Search | None, bound: int = PAGE_BOUND):
+        self._stream = stream
+        self.container = stream.container
+        self.tty = stream.tty
+        self.search = search
+        self._reader = LineReader(tty=stream.tty, search=search, bound=bound)
+        self.result: ReadResult = self._reader.r
+        self._tail = o.tail
+        self._since = o.since_engine
+        self.bound = bound
+        self.sent = 0  # lines sent
+        self.cut = 0  # lines read beyond `bound`, not sent
+        self.error: Exception | None = None
+        self.cursor: Cursor | None = None
+
+    @property
+    def cid(self) -> str:
+        return self.container["Id"]
+
+    @property
+    def name(self) -> str:
+        return (self.container.get("Name") or "").lstrip("/") or self.cid[:12]
+
+    def _new_rows(self, render: Callable[[list], str]) -> str:
+        r = self.result
+        fresh = r.matched - self.sent - self.cut  # lines added since the last batch
+        if fresh <= 0:
+            return ""
+        lines = r.lines
+        have = min(fresh, len(lines))  # a batch of more than the bound lost its oldest
+        take = min(have, self.bound - self.sent)
+        self.cut += fresh - take
+        if take <= 0:
+            return ""
+        picked = list(islice(reversed(lines), have))[::-1][:take]
+        self.sent += take
+        return render(picked)
+
+    def rows(self, render: Callable[[list], str],
+             plain: Callable[[PlainBatch], str | None] | None = None) -> Iterator[str]:
+        """The rows' HTML as they are read. `plain(batch)` makes the rows of a
+        batch of plain lines at once (None: render its lines instead)."""
+        from .gateway.exceptions import EngineError
+
+        reader = self._reader
+        yield ""  # what came before the rows goes out now (web.FLUSH)
+        try:
+            for batch in self._stream.plain_batches():
+                if isinstance(batch, PlainBatch):
+                    if (plain is not None and self.sent + batch.n <= self.bound
+                            and not self.result.matched - self.sent - self.cut):
+                        html = plain(batch)
+                        if html is not None and reader.take_plain(batch):
+                            self.sent += batch.n
+                            yield html
+                            continue
+                    batch = batch.entries()
+                reader.read(batch)
+                html = self._new_rows(render)
+                if html:
+                    yield html
+            reader.close(self._stream.notices)
+            html = self._new_rows(render)
+            if html:
+                yield html
+        except EngineError as exc:
+            self.error = exc
+        finally:
+            self._stream.close()
+            start = _engine_ns(self._since) if self._since else 0
+            window = self.result.entries >= int(self._tail)
+            self.cursor = self.result.cursor(window=window) or Cursor(start, 0)
+
+
+def open_tail(eng: Engine, ref: str, o: Opts) -> LiveTail:
+    """The page's tail, opened (the container's inspect and the log's headers
+    read: their errors raise here) and ready to be read as it is sent."""
+    search = o.search()
+    stream = eng.logs(ref, stdout=o.stdout, stderr=o.stderr, timestamps=True, tail=o.tail,
+                      since=o.since_engine, until=o.until_engine)
+    if stream.tty:
+        o.streams = "both"
+    return LiveTail(stream, o, search)
 
 
 def follow_read(eng: Engine, ref: str, o: Opts, cursor: Cursor) -> Read:

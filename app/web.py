@@ -11,8 +11,8 @@ from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import unquote
 
-from flask import (Blueprint, Flask, abort, current_app, g, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, Flask, Response, abort, current_app, g, render_template, request,
+                   session, stream_template, url_for)
 from markupsafe import Markup, escape
 
 from . import ansi, composeprojects, display, filebrowser, fsnames, masking, swarm
@@ -116,6 +116,37 @@ POLL_ENDPOINTS = {"containers.rows", "logs.poll", "events.poll", "images.pull_pr
                   "mergedlogs.project_poll", "mergedlogs.picked_poll"}
 _CARRY_MAX_CALLS = 12
 _CARRY_MAX_BODY = 1500
+
+
+FLUSH = ""  # a streamed page's piece that sends what is held at once
+
+
+def stream_page(template: str, size: int = 32768, **context) -> Response:
+    """A page sent as it is made: the template rendered as a stream (the
+    request's context kept while it runs), its pieces joined into writes of
+    about `size` bytes; a FLUSH piece sends what is held at once (the page's
+    head, before a read that waits on the engine). Errors raised after the
+    first byte cannot become an error page: what the stream reads catches its
+    own (app/logview.LiveTail)."""
+    pieces = stream_template(template, **context)
+
+    def body():
+        held: list[str] = []
+        n = 0
+        for piece in pieces:
+            if piece:
+                held.append(piece)
+                n += len(piece)
+                if n < size:
+                    continue
+            elif not held:
+                continue
+            yield "".join(held)
+            held, n = [], 0
+        if held:
+            yield "".join(held)
+
+    return Response(body(), mimetype="text/html")
 
 
 def _carry_calls(log) -> list[dict]:

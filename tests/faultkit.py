@@ -140,7 +140,9 @@ class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer)
 class FakeEngine:
     """A tiny HTTP engine on a unix socket: /_ping answers `api_version`; every
     other path answers what `routes` says: {path_prefix: (status, body, ctype)}
-    (the body may be a function of the path, called for each answer).
+    (the body may be a function of the path, called for each answer; status
+    "raw": the body is the whole answer's bytes, headers and all, and the
+    connection closes after it: a body that breaks off).
     With `min_version`, a versioned path below it is refused as Docker 29 does.
     Every request is recorded in `seen` as "METHOD /path"."""
 
@@ -186,6 +188,11 @@ class FakeEngine:
                             if callable(body):
                                 body = body(self.path)
                             break
+                if status == "raw":  # the whole answer as given, then the connection closes
+                    self.wfile.write(body)
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
                 data = body.encode()
                 self.send_response(status)
                 self.send_header("Api-Version", api_version)

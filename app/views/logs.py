@@ -4,13 +4,14 @@ What they read and how lives in app/logview.py."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from flask import Response, abort, render_template, request, url_for
 
 from .. import logview, params
 from ..logreader import PAGE_BOUND, Cursor
-from ..logrows import render_rows
-from ..web import EngineBlueprint, engine, settings
+from ..logrows import plain_rows, render_rows
+from ..web import EngineBlueprint, engine, settings, stream_page
 
 bp = EngineBlueprint("logs", __name__)
 log = logging.getLogger("periscope")
@@ -27,6 +28,14 @@ def _page_context(read: logview.Read, o: logview.Opts) -> dict:
 @bp.get("/containers/<ref>/logs")
 def index(ref: str):
     o = logview.read_opts(request.args)
+    if logview.streamable(o):
+        # sent as it is read: the page's head while the engine still sends
+        # the tail, each batch of lines as it comes
+        live = logview.open_tail(engine(), ref, o)
+        ctx = _page_context(live, o)
+        rows_html = partial(render_rows, timestamps=o.ts, tty=live.tty, download_url=ctx["dl"])
+        return stream_page("logs/index.html", live=live, rows_html=rows_html,
+                           plain_html=partial(plain_rows, timestamps=o.ts), **ctx)
     read = logview.first_read(engine(), ref, o)
     return render_template("logs/index.html", **_page_context(read, o))
 

@@ -5,6 +5,8 @@ and an engine answering 500 or something that is not JSON."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
+import re
 import time
 
 import pytest
@@ -12,6 +14,7 @@ import requests
 
 from app import create_app
 from app.gateway import Engine, exceptions as ge, parse_host
+from app.gateway.frames import mux
 from conftest import LABEL, SESSION, csrf_post, make_settings
 from faultkit import CuttableProxy, FakeEngine, StalledEngine, remove_tree, short_tmp
 
@@ -199,6 +202,39 @@ def test_engine_malformed_json_is_a_502_page_with_the_text(tmpdir_short):
     finally:
         fake.close()
 
+
+
+def test_log_breaking_off_mid_page_is_said_where_the_page_stops(tmpdir_short):
+    """The logs page goes out as the engine sends the tail: when the engine's
+    answer breaks off after some lines (the connection closes mid-body), the
+    page keeps the lines it showed and says where it stopped; a page too big
+    to be sent as it is read (tail=all) is still the 502 page."""
+    cid = "b" * 64
+    inspect = json.dumps({"Id": cid, "Name": "/breaks", "Config": {"Tty": False},
+                          "State": {"Running": True, "Status": "running"}})
+    frames = [mux(1 + i % 2, b"2026-12-07T10:00:%02d.000000000Z line <%d>\n" % (i, i))
+              for i in range(40)]
+    raw = (b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\n"
+           b"Content-Type: application/vnd.docker.multiplexed-stream\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n"
+           + b"".join(b"%x\r\n%s\r\n" % (len(f), f) for f in frames))  # no last chunk
+    fake = FakeEngine(tmpdir_short / "fake.sock", {
+        f"/v1.41/containers/{cid}/json": (200, inspect, "application/json"),
+        f"/v1.41/containers/{cid}/logs": ("raw", raw, ""),
+    })
+    try:
+        c = _fake_app(fake).test_client()
+        r = c.get(f"/containers/{cid}/logs?tail=100")
+        html = r.get_data(as_text=True)
+        assert r.status_code == 200 and "Traceback" not in html
+        shown = re.findall(r'<span class="ltx">line &lt;(\d+)&gt;</span>', html)
+        assert shown == [str(i) for i in range(40)]
+        assert 'id="log-broke"' in html and "The log stopped here" in html
+        assert html.rstrip().endswith("</html>")  # the page is whole, footer and all
+        r = c.get(f"/containers/{cid}/logs?tail=all")
+        assert r.status_code == 502 and "Traceback" not in r.get_data(as_text=True)
+    finally:
+        fake.close()
 
 
 def test_engine_500_on_start_is_a_502_on_the_form(tmpdir_short):
