@@ -268,6 +268,10 @@ def main() -> None:
 
     pm, tm = statistics.median(page), statistics.median(tail)
     if not res["raw"]:  # --rounds 0: the page only
+        if page_old:
+            po = statistics.median(page_old)
+            print(f"Page tail=1000 at {args.compare.name}: {po * 1000:.1f} ms median "
+                  f"({po / tm:.2f}x the raw tail call)")
         print(f"Page tail=1000: {pm * 1000:.1f} ms median vs raw Engine tail call "
               f"{tm * 1000:.1f} ms ({pm / tm:.2f}x); min {min(page) * 1000:.1f} vs "
               f"{min(tail) * 1000:.1f} ms.")
