@@ -149,6 +149,51 @@ class FrameParser:
         self._buf = buf[pos:] if pos < n else b""
         return out
 
+    def feed_chunked(self, data: bytes, d: "Dechunker") -> list[tuple[int, bytes]]:
+        """Bytes of an HTTP/1.1 chunked body off the wire -> frames, as
+        `self.feed(d.feed(data))` gives them. The engine writes each frame of a
+        log as one chunk: while the chunks come that way (a chunk, all here,
+        holding exactly one whole frame), both are read in one pass, the
+        chunk's size line and the frame's header together; whatever else (a
+        chunk cut by the read, several frames in one, the last chunk, a fault)
+        goes the way of the two readers, from where this pass stopped."""
+        out: list[tuple[int, bytes]] = []
+        pos = 0
+        if (not self._buf and not self._left and not self.raw and self._err_pieces is None
+                and not d._buf and not d._left and not d.done):
+            n = len(data)
+            find = data.find
+            starts = data.startswith
+            header = _HEADER
+            plain = _PLAIN_WORDS
+            append = out.append
+            count = body = 0
+            while True:
+                eol = find(b"\r\n", pos)
+                if eol < 0:
+                    break
+                try:
+                    size = int(data[pos:eol], 16)
+                except ValueError:
+                    break
+                start = eol + 2
+                end = start + size
+                if size < HEADER_SIZE or end + 2 > n or not starts(b"\r\n", end):
+                    break
+                word, length = header(data, start)
+                if word not in plain or length != size - HEADER_SIZE:
+                    break
+                append(((word >> 24) or STDOUT, data[start + HEADER_SIZE:end]))
+                count += 1
+                body += size
+                pos = end + 2
+            self.frames += count
+            self._base += body
+            d.fed += body
+        if pos < len(data):
+            out.extend(self.feed(d.feed(data[pos:] if pos else data)))
+        return out
+
     def _piece(self, out: list, piece: bytes, flag: int) -> None:
         if self._code == SYSTEMERR:
             if sum(map(len, self._err_pieces)) < 4096:  # a message, not a payload
@@ -248,9 +293,10 @@ class Dechunker:
     at several Python calls each. This loop does the same work at a fraction
     of the cost, so the download keeps up with the engine."""
 
-    __slots__ = ("_buf", "_left", "done", "error", "clean")
+    __slots__ = ("_buf", "_left", "done", "error", "clean", "fed")
 
     def __init__(self) -> None:
+        self.fed = 0  # body bytes read past by FrameParser.feed_chunked
         self._buf = b""
         self._left = 0  # >0: body bytes of the current chunk still to come; -1: its CRLF
         self.done = False
@@ -320,7 +366,9 @@ class Dechunker:
             left = size
         self._left = left
         self._buf = buf[pos:] if pos < n else b""
-        return b"".join(out)
+        body = b"".join(out)
+        self.fed += len(body)
+        return body
 
 
 class BrokenBody(Exception):
@@ -354,6 +402,27 @@ class Body:
         self.clean = d.clean
 
 
+    def frames(self, parser: "FrameParser") -> Iterator[list[tuple[int, bytes]]]:
+        """The frames of a multiplexed body as they come, read by `parser`
+        (FrameParser.feed_chunked when chunked: the chunks and the frames in
+        one pass); `body_bytes` counts the body read."""
+        self.body_bytes = 0
+        if not self.chunked:
+            for data in self.wire:
+                self.body_bytes += len(data)
+                yield parser.feed(data)
+            return
+        d = Dechunker()
+        for data in self.wire:
+            yield parser.feed_chunked(data, d)
+            self.body_bytes = d.fed
+            if d.done:
+                break
+        if d.error or not d.done:
+            raise BrokenBody(d.error or "it ended before its last chunk")
+        self.clean = d.clean
+
+
 class BodyStream:
     """An open Engine response whose body is read once (a log, an archive):
     its bytes counted as they come, and its connection closed at the end,
@@ -374,6 +443,19 @@ class BodyStream:
                 close(clean)
             except TypeError:  # a close() that takes no argument (tests, fakes)
                 close()
+
+    def _frames(self, broke: str, parser: "FrameParser") -> Iterator[list[tuple[int, bytes]]]:
+        """The body's frames as they come (Body.frames), as _pieces gives its bytes."""
+        body = Body(self._wire, self.chunked)
+        try:
+            for frames in body.frames(parser):
+                self.bytes = body.body_bytes
+                yield frames
+        except BrokenBody as exc:
+            raise EngineError(f"{broke}: {exc}") from None
+        finally:
+            self.bytes = getattr(body, "body_bytes", self.bytes)
+            self.close(body.clean)
 
     def _pieces(self, broke: str) -> Iterator[bytes]:
         """The body in pieces; one that breaks off is an EngineError starting

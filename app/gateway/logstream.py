@@ -430,8 +430,8 @@ class LogStream(BodyStream):
         big: dict = {}
         held: list[tuple[int, bytes]] = []
         try:
-            for data in self.body():
-                frames = parser.feed(data)
+            for frames in self._frames(f"the engine sent a broken response for "
+                                       f"{self.source or 'a log'}", parser):
                 if not frames:
                     continue
                 # a batch costs the same few passes whatever its size: the

@@ -162,3 +162,64 @@ def test_dechunker_any_chunking():
     assert d.done and "chunk size" in d.error
     d = Dechunker()  # an extension after the size (the engine sends none) is read past
     assert d.feed(b"3;name=v\r\nabc\r\n0\r\n\r\n") == b"abc" and d.done and d.error is None
+
+
+def _per_frame_chunks(frames_bytes: list[bytes], rng: random.Random) -> bytes:
+    """A chunked body as the engine writes a log: mostly one frame per chunk,
+    now and then several in one, or one frame across two chunks."""
+    out, i = [], 0
+    while i < len(frames_bytes):
+        k = rng.choice([1, 1, 1, 1, 2, 3])
+        data = b"".join(frames_bytes[i:i + k])
+        i += k
+        if rng.random() < 0.1 and len(data) > 2:
+            cut = rng.randrange(1, len(data))
+            out += [data[:cut], data[cut:]]
+        else:
+            out.append(data)
+    return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in out) + b"0\r\n\r\n"
+
+
+def _both_ways(wire: bytes, cuts: list[int]):
+    """(frames, notices, offset, frames counted, body bytes, done, clean, error) read
+    with feed_chunked and with Dechunker then feed, the wire cut at `cuts`."""
+    got = []
+    for fused in (True, False):
+        p, d, frames, prev = FrameParser(), Dechunker(), [], 0
+        for c in sorted(cuts) + [len(wire)]:
+            piece = wire[prev:c]
+            prev = c
+            frames += p.feed_chunked(piece, d) if fused else p.feed(d.feed(piece))
+        frames += p.close()
+        got.append((joined(frames), p.notices, p.offset, p.frames, d.fed, d.done, d.clean,
+                    d.error))
+    return got
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_feed_chunked_reads_as_the_dechunker_and_feed_do(seed):
+    rng = random.Random(seed)
+    kinds = [lambda: mux(rng.choice([STDIN, STDOUT, STDERR]), b"line %d\n" % rng.randrange(999)),
+             lambda: mux(STDOUT, b""),
+             lambda: mux(3, b"engine trouble"),  # the engine's own error frame
+             lambda: mux(STDERR, bytes(rng.randrange(256) for _ in range(rng.randrange(60))))]
+    frames = [rng.choice(kinds)() for _ in range(rng.randrange(1, 80))]
+    if seed % 5 == 0:  # an impossible header: the rest is raw stdout
+        frames.insert(rng.randrange(len(frames)), b"\x07\x01\x00\x00\x00\x00\x00\x05junk!")
+    wire = _per_frame_chunks(frames, rng)
+    if seed % 7 == 0:
+        wire = wire[:rng.randrange(len(wire))]  # the body breaks off
+    for _ in range(5):
+        cuts = sorted(rng.sample(range(len(wire) + 1), min(len(wire), rng.choice([0, 1, 5, 40]))))
+        fused, plain = _both_ways(wire, cuts)
+        assert fused == plain, (seed, cuts)
+
+
+def test_feed_chunked_a_big_frame_and_a_bad_size_line():
+    big = mux(STDOUT, b"x" * (BIG_FRAME + 10))
+    wire = b"".join(b"%x\r\n%s\r\n" % (len(c), c)
+                    for c in (mux(STDERR, b"a\n"), big, mux(STDOUT, b"b\n"))) + b"0\r\n\r\n"
+    fused, plain = _both_ways(wire, [5, 30, 70000, len(wire) - 9])
+    assert fused == plain and fused[0][1] == (STDOUT, b"x" * (BIG_FRAME + 10))
+    fused, plain = _both_ways(b"8\r\n" + mux(STDOUT, b"") + b"\r\nzz\r\nabc", [])
+    assert fused == plain and "chunk size" in fused[-1]

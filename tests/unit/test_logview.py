@@ -196,3 +196,20 @@ def test_take_plain_refuses_what_read_must_see():
     assert not r.take_plain(b)  # a line of stdout is pending
     fresh = LineReader()
     assert fresh.take_plain(b) and fresh.r.matched == 1 and fresh.r.max_ns == BASE_NS
+
+
+def test_a_body_without_chunked_coding_reads_the_same():
+    rng = random.Random(11)
+    frames = frames_for(rng, 400)
+    body = b"".join(mux(s, p) for s, p in frames)
+    pieces = [body[i:i + 3000] for i in range(0, len(body), 3000)]
+
+    def stream(chunked_wire, chunked):
+        return LogStream(iter(chunked_wire), chunked=chunked, tty=False, timestamps=True,
+                         container={"Id": "c" * 64, "Config": {"Tty": False}})
+
+    html, result, cursor = whole_page(wire_of(frames, rng), "5000", True)
+    live = logview.LiveTail(stream(pieces, False), logview.Opts(tail="5000"), None)
+    got = "".join(live.rows(partial(render_rows, timestamps=True, tty=False, download_url=DL),
+                            partial(plain_rows, timestamps=True)))
+    assert got == html and live.cursor == cursor and live.result.matched == result.matched
