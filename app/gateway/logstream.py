@@ -385,9 +385,12 @@ class LogStream(BodyStream):
         self.source = source  # what the stream is of, for messages
         self.notices: list[Notice] = []
 
+    def _broke(self) -> str:
+        return f"the engine sent a broken response for {self.source or 'a log'}"
+
     def body(self) -> Iterator[bytes]:
         """The response body, its chunked coding removed, in pieces as they come."""
-        return self._pieces(f"the engine sent a broken response for {self.source or 'a log'}")
+        return self._pieces(self._broke())
 
     def batches(self) -> Iterator[list[tuple]]:
         """Every entry, in the engine's order (see the module's docstring), in
@@ -411,8 +414,7 @@ class LogStream(BodyStream):
         big: dict = {}
         ts = self.timestamps
         try:
-            for data in self.body():
-                frames = parser.feed(data)
+            for frames in self._frames(self._broke(), parser):
                 if frames:
                     yield frame_entries(frames, ts, big)
             yield frame_entries(parser.close(), ts, big)
@@ -430,8 +432,7 @@ class LogStream(BodyStream):
         big: dict = {}
         held: list[tuple[int, bytes]] = []
         try:
-            for frames in self._frames(f"the engine sent a broken response for "
-                                       f"{self.source or 'a log'}", parser):
+            for frames in self._frames(self._broke(), parser):
                 if not frames:
                     continue
                 # a batch costs the same few passes whatever its size: the
@@ -474,8 +475,8 @@ class LogStream(BodyStream):
             parser = FrameParser()
             want = wanted(self.stdout, self.stderr)
             try:
-                for data in self.body():
-                    for code, piece in parser.feed(data):
+                for frames in self._frames(self._broke(), parser):
+                    for code, piece in frames:
                         if want[code]:
                             pending.append(piece)
                             held += len(piece)
