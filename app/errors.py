@@ -97,16 +97,17 @@ def _render(status: int, kind: str, title: str, message: str, **ctx):
 
 
 def stream_fault(e: BaseException) -> str:
-    """A fault after a page began to go out (a log read as it is sent): the
-    status is sent already, so it is said in words where the page stops."""
-    if isinstance(e, ge.EngineError):
-        return (f"The log stopped here: {explain(e).message.rstrip('.')}. Reload the page to "
-                "read the rest.")
-    return "The log stopped here. Reload the page to read the rest."
+    """A fault met after a page began to go out (a log read as it is sent):
+    its status is sent already, so it is said in words in the page."""
+    why = explain(e).message.rstrip(".") if isinstance(e, ge.EngineError) else (
+        "Periscope failed to read it (its log has the details)")
+    return (f"The log broke off: {why}. Only the lines read before that are shown; reload "
+            "the page to read it again.")
 
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["stream_fault"] = stream_fault
+
     @app.errorhandler(ge.EngineError)
     def _engine_error(e: ge.EngineError):
         x = explain(e)

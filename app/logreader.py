@@ -274,14 +274,19 @@ class LineReader:
         r.matched += added
         return self
 
+    def plain_ok(self) -> bool:
+        """A batch of plain lines can be taken whole now (take_plain): no
+        search, no TTY, no entries still to skip, no line of a stream pending."""
+        return (self.search is None and not self.tty and not self._pending
+                and self.r.entries >= self.skip and PLAIN_MAX <= LINE_CAP)
+
     def take_plain(self, batch: PlainBatch) -> bool:
         """Count a batch of plain lines (app/gateway/logstream.PlainBatch) as
         read() would, without making its lines: the caller shows them from
-        the batch itself. False (nothing counted) when read() must see them:
-        a search, a TTY, entries still to skip, or a line of a stream pending."""
+        the batch itself. False (nothing counted) when read() must see them
+        (see plain_ok)."""
         r = self.r
-        if (self.search is not None or self.tty or self._pending or r.entries < self.skip
-                or PLAIN_MAX > LINE_CAP):
+        if not self.plain_ok():
             return False
         stamps = batch.stamps
         hi, lo = max(stamps), min(stamps)  # fixed width: as text, in time order

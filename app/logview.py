@@ -9,6 +9,7 @@ LineReader; nothing here touches bytes off a socket.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -17,10 +18,16 @@ from typing import Callable, Iterator
 
 from . import params
 from .gateway import Engine
+from .gateway.exceptions import EngineError
 from .gateway.logstream import PlainBatch
 from .logreader import PAGE_BOUND, Cursor, LineReader, ReadResult, read_lines
 from .logsearch import Search
 from .params import InputError
+
+log = logging.getLogger("periscope")
+# A piece of a streamed page that sends what it holds at once (web.stream_page):
+# NUL, which no page text holds
+FLUSH = "\x00"
 
 STREAMS = ("both", "stdout", "stderr")
 TAIL_CHOICES = ["100", "500", "1000", "5000", "10000", "all"]
@@ -113,15 +120,10 @@ def state(c: dict) -> dict:
             "restarting": bool(st.get("Restarting"))}
 
 
-@dataclass
-class Read:
-    """One read of a container's log for the page or a poll."""
+class _OfContainer:
+    """What a read of a container's log says of the container."""
 
     container: dict
-    tty: bool
-    result: ReadResult
-    cursor: Cursor
-    search: Search | None
 
     @property
     def cid(self) -> str:
@@ -130,6 +132,17 @@ class Read:
     @property
     def name(self) -> str:
         return (self.container.get("Name") or "").lstrip("/") or self.cid[:12]
+
+
+@dataclass
+class Read(_OfContainer):
+    """One read of a container's log for the page or a poll."""
+
+    container: dict
+    tty: bool
+    result: ReadResult
+    cursor: Cursor
+    search: Search | None
 
 
 def _read(stream, o: Opts, search: Search | None, skip: int = 0) -> ReadResult:
@@ -151,11 +164,15 @@ def read_tail(eng: Engine, ref: str, o: Opts, search: Search | None,
     stream = eng.logs(ref, stdout=o.stdout, stderr=o.stderr, timestamps=True, tail=o.tail,
                       since=o.since_engine, until=o.until_engine, container=container)
     result = _read(stream, o, search)
+    return Read(stream.container, stream.tty, result, _tail_cursor(result, o), search)
+
+
+def _tail_cursor(result: ReadResult, o: Opts) -> Cursor:
+    """Where following a tail read for a page starts."""
     start_ns = _engine_ns(o.since_engine) if o.since_engine else 0
     # a tail that came back full may have cut the log: older entries were not seen
     window = o.tail != "all" and result.entries >= int(o.tail)
-    cursor = result.cursor(window=window) or Cursor(start_ns, 0)
-    return Read(stream.container, stream.tty, result, cursor, search)
+    return result.cursor(window=window) or Cursor(start_ns, 0)
 
 
 def streamable(o: Opts) -> bool:
@@ -165,7 +182,7 @@ def streamable(o: Opts) -> bool:
     return o.tail.isdigit() and 0 < int(o.tail) <= PAGE_BOUND
 
 
-class LiveTail:
+class LiveTail(_OfContainer):
     """The page's tail as it comes off the engine: `rows()` yields the new
     lines' HTML batch by batch while the engine still sends (the page goes
     out as it is read, not after), then `result`, `cursor`, `cut` and `error`
@@ -175,8 +192,9 @@ class LiveTail:
     end of the page (nothing sent can be taken back).
 
     `rows(render)` takes `render(lines) -> str`, which makes rows
-    (app/logrows.py); at most `bound` lines are sent (the engine's tail of at most that many entries makes no more
-    lines for a log the engine cuts into lines; one that does is `cut`)."""
+    (app/logrows.py); at most `bound` lines are sent (the engine's tail of at
+    most that many entries makes no more lines for a log the engine cuts into
+    lines; one that does is `cut`)."""
 
     def __init__(self, stream, o: Opts, search: Search | None, bound: int = PAGE_BOUND):
         self._stream = stream
@@ -185,21 +203,12 @@ class LiveTail:
         self.search = search
         self._reader = LineReader(tty=stream.tty, search=search, bound=bound)
         self.result: ReadResult = self._reader.r
-        self._tail = o.tail
-        self._since = o.since_engine
+        self._opts = o
         self.bound = bound
         self.sent = 0  # lines sent
         self.cut = 0  # lines read beyond `bound`, not sent
         self.error: Exception | None = None
         self.cursor: Cursor | None = None
-
-    @property
-    def cid(self) -> str:
-        return self.container["Id"]
-
-    @property
-    def name(self) -> str:
-        return (self.container.get("Name") or "").lstrip("/") or self.cid[:12]
 
     def _new_rows(self, render: Callable[[list], str]) -> str:
         r = self.result
@@ -220,14 +229,13 @@ class LiveTail:
              plain: Callable[[PlainBatch], str | None] | None = None) -> Iterator[str]:
         """The rows' HTML as they are read. `plain(batch)` makes the rows of a
         batch of plain lines at once (None: render its lines instead)."""
-        from .gateway.exceptions import EngineError
-
         reader = self._reader
-        yield ""  # what came before the rows goes out now (web.FLUSH)
+        yield FLUSH  # what came before the rows goes out now
         try:
             for batch in self._stream.plain_batches():
                 if isinstance(batch, PlainBatch):
-                    if (plain is not None and self.sent + batch.n <= self.bound
+                    if (plain is not None and reader.plain_ok()
+                            and self.sent + batch.n <= self.bound
                             and not self.result.matched - self.sent - self.cut):
                         html = plain(batch)
                         if html is not None and reader.take_plain(batch):
@@ -239,17 +247,23 @@ class LiveTail:
                 html = self._new_rows(render)
                 if html:
                     yield html
-            reader.close(self._stream.notices)
-            html = self._new_rows(render)
-            if html:
-                yield html
-        except EngineError as exc:
+        except Exception as exc:  # noqa: BLE001 - the page is half sent: said in it, not raised
+            if not isinstance(exc, EngineError):
+                log.exception("reading the log of %s for its page", self.name)
             self.error = exc
         finally:
-            self._stream.close()
-            start = _engine_ns(self._since) if self._since else 0
-            window = self.result.entries >= int(self._tail)
-            self.cursor = self.result.cursor(window=window) or Cursor(start, 0)
+            self.close()
+        # the end of what came, whole or not: a last line without its newline
+        # is a line too, and the stream's notices are said
+        reader.close(self._stream.notices)
+        html = self._new_rows(render)
+        if html:
+            yield html
+        self.cursor = _tail_cursor(self.result, self._opts)
+
+    def close(self) -> None:
+        """Done with the engine's answer (read to its end or not)."""
+        self._stream.close()
 
 
 def open_tail(eng: Engine, ref: str, o: Opts) -> LiveTail:

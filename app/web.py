@@ -9,16 +9,18 @@ import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import Callable
 from urllib.parse import unquote
 
-from flask import (Blueprint, Flask, Response, abort, current_app, g, render_template, request,
-                   session, stream_template, url_for)
+from flask import (Blueprint, Flask, Response, abort, current_app, g, get_flashed_messages,
+                   render_template, request, session, stream_template, url_for)
 from markupsafe import Markup, escape
 
 from . import ansi, composeprojects, display, filebrowser, fsnames, masking, swarm
 from .config import Settings
 from .containerlist import row_key
 from .diskusage import DiskStore
+from .logview import FLUSH  # a streamed page's piece that sends what is held at once
 from .registry import EngineEntry, Registry, UnknownEngine
 from .gateway import Engine, calls
 
@@ -118,35 +120,55 @@ _CARRY_MAX_CALLS = 12
 _CARRY_MAX_BODY = 1500
 
 
-FLUSH = ""  # a streamed page's piece that sends what is held at once
+# template globals that read or change the session: a streamed page calls them
+# before its body, since Flask saves the session when the view returns, before
+# a stream's first byte (each keeps its answer for the request)
+_SESSION_GLOBALS = ("csrf_token", "carried_calls")
 
 
-def stream_page(template: str, size: int = 32768, **context) -> Response:
+def stream_page(template: str, size: int = 32768, on_close: Callable[[], None] | None = None,
+                **context) -> Response:
     """A page sent as it is made: the template rendered as a stream (the
-    request's context kept while it runs), its pieces joined into writes of
-    about `size` bytes; a FLUSH piece sends what is held at once (the page's
-    head, before a read that waits on the engine). Errors raised after the
-    first byte cannot become an error page: what the stream reads catches its
-    own (app/logview.LiveTail)."""
+    request's context pushed again while it runs), its pieces joined into
+    writes of about `size` bytes; a FLUSH piece sends what is held at once
+    (the page's head, before a read that waits on the engine). What the page
+    takes from the session (flashed messages, carried calls, the CSRF token)
+    is taken first, while the session can still be saved. `on_close` runs
+    when the response is done with, sent or not (a HEAD request, a client
+    that went away). Errors raised after the first byte cannot become an
+    error page: what the stream reads catches its own (app/logview.LiveTail)."""
+    get_flashed_messages(with_categories=True)
+    for name in _SESSION_GLOBALS:
+        current_app.jinja_env.globals[name]()
+    if request.method == "HEAD":
+        if on_close is not None:
+            on_close()
+        return Response(mimetype="text/html")
     pieces = stream_template(template, **context)
 
     def body():
         held: list[str] = []
         n = 0
-        for piece in pieces:
-            if piece:
-                held.append(piece)
-                n += len(piece)
-                if n < size:
+        try:
+            for piece in pieces:
+                if piece != FLUSH:
+                    held.append(piece)
+                    n += len(piece)
+                    if n < size:
+                        continue
+                elif not held:
                     continue
-            elif not held:
-                continue
-            yield "".join(held)
-            held, n = [], 0
-        if held:
-            yield "".join(held)
+                yield "".join(held)
+                held, n = [], 0
+            if held:
+                yield "".join(held)
+        finally:
+            pieces.close()
 
-    return Response(body(), mimetype="text/html")
+    resp = Response(body(), mimetype="text/html")
+    if on_close is not None:
+        resp.call_on_close(on_close)
+    return resp
 
 
 def _carry_calls(log) -> list[dict]:

@@ -208,7 +208,7 @@ def frame_entries(frames: list[tuple[int, bytes]], timestamps: bool, big: dict) 
 # The common log, as the engine sends it with timestamps=1: every frame whole,
 # one line with the engine's own timestamp, no control character in it (tab
 # aside), no longer than the engine's own 16 KB cut. Such a batch is checked
-# and handed out in one piece of bytes (C-speed regular expressions), not as
+# and handed out in one piece of bytes (C-speed passes over them all), not as
 # an entry per frame: a page can make its rows in one pass over it.
 PLAIN_MAX = 16 * 1024  # bytes of a plain line's text at most
 PLAIN_BATCH = 256  # frames at least in a batch (but the last)
@@ -219,7 +219,8 @@ _PLAIN_TEXT = bytes(b for b in range(256) if b == 0x09 or 0x20 <= b != 0x7f)
 # a plain line's first 31 bytes, its digits made 0: the timestamp and its space
 _STAMP_SHAPE = b"0000-00-00T00:00:00.000000000Z "
 _DIGITS_0 = bytes.maketrans(b"123456789", b"000000000")
-_HEAD_31, _STAMP, _LAST = itemgetter(slice(0, 31)), itemgetter(slice(0, 30)), itemgetter(slice(-1, None))
+_HEAD_31, _STAMP = itemgetter(slice(0, 31)), itemgetter(slice(0, 30))
+_LAST = itemgetter(slice(-1, None))
 
 
 class PlainBatch:
@@ -266,18 +267,19 @@ def plain_batch(frames: list[tuple[int, bytes]]) -> PlainBatch | None:
     return PlainBatch(frames, blob, list(map(_STAMP, payloads)))
 
 
-_DAY_SECS: dict[int, bytes] = {}
+_STAMP_HEADS: dict[int, bytes] = {}  # a second's text, by the second
 
 
 def stamp_of(ns: int) -> bytes:
     """The engine's fixed-width timestamp of a time in ns (see PlainBatch)."""
     secs, frac = divmod(ns, 1_000_000_000)
-    head = _DAY_SECS.get(secs)
+    head = _STAMP_HEADS.get(secs)
     if head is None:
-        if len(_DAY_SECS) > 4096:
-            _DAY_SECS.clear()
-        when = dt.datetime.fromtimestamp(secs, dt.timezone.utc)
-        head = _DAY_SECS[secs] = when.strftime("%Y-%m-%dT%H:%M:%S").encode()
+        if len(_STAMP_HEADS) > 4096:
+            _STAMP_HEADS.clear()
+        w = dt.datetime.fromtimestamp(secs, dt.timezone.utc)
+        head = _STAMP_HEADS[secs] = (b"%04d-%02d-%02dT%02d:%02d:%02d" % (
+            w.year, w.month, w.day, w.hour, w.minute, w.second))
     return b"%s.%09dZ" % (head, frac)
 
 
@@ -288,7 +290,8 @@ def stamps_ns(stamps: list[bytes]) -> list[int | None]:
     cache = _SECS_CACHE
     for ts in stamps:
         secs = cache.get(ts[:19])
-        append(secs * 1_000_000_000 + int(ts[20:29]) if secs is not None else split_ts(ts + b" ")[1])
+        append(secs * 1_000_000_000 + int(ts[20:29]) if secs is not None
+               else split_ts(ts + b" ")[1])
     return out
 
 
@@ -436,8 +439,12 @@ class LogStream(BodyStream):
                 if not frames:
                     continue
                 # a batch costs the same few passes whatever its size: the
-                # frames of small reads wait for those of the next ones
-                if held or len(frames) < PLAIN_BATCH:
+                # frames of small reads wait for those of the next ones (whole
+                # frames only: a big frame's pieces are capped as they come)
+                if frames[0][0] & ~STREAM_MASK or frames[-1][0] & ~STREAM_MASK:
+                    if held:
+                        frames, held = held + frames, []
+                elif held or len(frames) < PLAIN_BATCH:
                     held.extend(frames)
                     if len(held) < PLAIN_BATCH:
                         continue

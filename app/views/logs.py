@@ -34,8 +34,9 @@ def index(ref: str):
         live = logview.open_tail(engine(), ref, o)
         ctx = _page_context(live, o)
         rows_html = partial(render_rows, timestamps=o.ts, tty=live.tty, download_url=ctx["dl"])
-        return stream_page("logs/index.html", live=live, rows_html=rows_html,
-                           plain_html=partial(plain_rows, timestamps=o.ts), **ctx)
+        return stream_page("logs/index.html", on_close=live.close, live=live,
+                           rows_html=rows_html, plain_html=partial(plain_rows, timestamps=o.ts),
+                           **ctx)
     read = logview.first_read(engine(), ref, o)
     return render_template("logs/index.html", **_page_context(read, o))
 

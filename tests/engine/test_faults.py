@@ -204,24 +204,32 @@ def test_engine_malformed_json_is_a_502_page_with_the_text(tmpdir_short):
 
 
 
-def test_log_breaking_off_mid_page_is_said_where_the_page_stops(tmpdir_short):
-    """The logs page goes out as the engine sends the tail: when the engine's
-    answer breaks off after some lines (the connection closes mid-body), the
-    page keeps the lines it showed and says where it stopped; a page too big
-    to be sent as it is read (tail=all) is still the 502 page."""
+def _log_engine(path, lines: int, *, whole: bool):
+    """A fake engine with one running container whose log is `lines` lines,
+    sent as the engine does (a chunk per frame); not `whole`: the answer
+    breaks off before its last chunk."""
     cid = "b" * 64
     inspect = json.dumps({"Id": cid, "Name": "/breaks", "Config": {"Tty": False},
                           "State": {"Running": True, "Status": "running"}})
-    frames = [mux(1 + i % 2, b"2026-12-07T10:00:%02d.000000000Z line <%d>\n" % (i, i))
-              for i in range(40)]
+    frames = [mux(1 + i % 2, b"2026-12-07T10:00:%02d.000000000Z line <%d>\n" % (i % 60, i))
+              for i in range(lines)]
     raw = (b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\n"
            b"Content-Type: application/vnd.docker.multiplexed-stream\r\n"
            b"Transfer-Encoding: chunked\r\n\r\n"
-           + b"".join(b"%x\r\n%s\r\n" % (len(f), f) for f in frames))  # no last chunk
-    fake = FakeEngine(tmpdir_short / "fake.sock", {
+           + b"".join(b"%x\r\n%s\r\n" % (len(f), f) for f in frames)
+           + (b"0\r\n\r\n" if whole else b""))
+    return cid, FakeEngine(path, {
         f"/v1.41/containers/{cid}/json": (200, inspect, "application/json"),
         f"/v1.41/containers/{cid}/logs": ("raw", raw, ""),
     })
+
+
+def test_log_breaking_off_mid_page_is_said_where_the_page_stops(tmpdir_short):
+    """The logs page goes out as the engine sends the tail: when the engine's
+    answer breaks off after some lines (the connection closes mid-body), the
+    page keeps the lines it showed and says the log broke off; a page too big
+    to be sent as it is read (tail=all) is still the 502 page."""
+    cid, fake = _log_engine(tmpdir_short / "fake.sock", 40, whole=False)
     try:
         c = _fake_app(fake).test_client()
         r = c.get(f"/containers/{cid}/logs?tail=100")
@@ -229,10 +237,52 @@ def test_log_breaking_off_mid_page_is_said_where_the_page_stops(tmpdir_short):
         assert r.status_code == 200 and "Traceback" not in html
         shown = re.findall(r'<span class="ltx">line &lt;(\d+)&gt;</span>', html)
         assert shown == [str(i) for i in range(40)]
-        assert 'id="log-broke"' in html and "The log stopped here" in html
+        assert 'id="log-broke"' in html and "The log broke off" in html
         assert html.rstrip().endswith("</html>")  # the page is whole, footer and all
         r = c.get(f"/containers/{cid}/logs?tail=all")
         assert r.status_code == 502 and "Traceback" not in r.get_data(as_text=True)
+    finally:
+        fake.close()
+
+
+def test_a_streamed_logs_page_takes_from_the_session_once(tmpdir_short):
+    """Flask saves the session before a streamed page's first byte: the
+    page's flashed message is shown once, and its CSRF token is the one the
+    cookie keeps (a form on the next page is accepted with it)."""
+    cid, fake = _log_engine(tmpdir_short / "fake.sock", 10, whole=True)
+    try:
+        c = _fake_app(fake).test_client()
+        with c.session_transaction() as sess:
+            sess["_flashes"] = [("ok", "Created and started breaks.")]
+        first = c.get(f"/containers/{cid}/logs").get_data(as_text=True)
+        assert "Created and started breaks." in first
+        again = c.get(f"/containers/{cid}/logs").get_data(as_text=True)
+        assert "Created and started breaks." not in again
+        token = re.search(r'"X-CSRF-Token": "([^"]+)"', first)
+        with c.session_transaction() as sess:
+            assert token and sess.get("csrf") == token.group(1)
+    finally:
+        fake.close()
+
+
+def test_a_streamed_logs_page_lets_go_of_the_engine_unread(tmpdir_short, monkeypatch):
+    """A HEAD request, or a client that goes away mid-page, closes the
+    engine's answer at once (not when it is garbage collected)."""
+    from app import logview
+
+    closed = []
+    monkeypatch.setattr(logview.LiveTail, "close",
+                        lambda self: closed.append(1) or self._stream.close())
+    cid, fake = _log_engine(tmpdir_short / "fake.sock", 3000, whole=True)
+    try:
+        c = _fake_app(fake).test_client()
+        r = c.head(f"/containers/{cid}/logs?tail=5000")
+        assert r.status_code == 200 and r.data == b"" and closed == [1]
+        r = c.get(f"/containers/{cid}/logs?tail=5000", buffered=False)
+        head = next(iter(r.response))  # the head, before any line
+        assert b"<html" in head and b'class="ll ' not in head
+        r.close()  # the client went away
+        assert closed == [1, 1]
     finally:
         fake.close()
 

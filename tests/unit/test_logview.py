@@ -93,8 +93,8 @@ def live_page(wire, tail: str, ts: bool, plain: bool = True, bound: int | None =
     live = logview.LiveTail(stream_of(wire), o, None, **kw)
     render = partial(render_rows, timestamps=ts, tty=False, download_url=DL)
     pieces = list(live.rows(render, partial(plain_rows, timestamps=ts) if plain else None))
-    assert pieces[0] == ""  # the head goes out before the engine is read
-    return "".join(pieces), live
+    assert pieces[0] == logview.FLUSH  # the head goes out before the engine is read
+    return "".join(pieces[1:]), live
 
 
 @pytest.mark.parametrize("seed", range(60))
@@ -180,6 +180,43 @@ def test_a_stream_that_breaks_off_ends_the_rows_and_says_so():
     assert live.cursor is not None  # the follow poll still has where to start
 
 
+def test_a_broken_stream_keeps_its_last_line_and_its_notices():
+    """What came before the break is the log: a line still without its
+    newline is shown as one, and the stream's notices are kept."""
+    frames = [(1, stamp(BASE_NS) + b" whole\n"), (3, b"the engine hiccupped"),
+              (2, stamp(BASE_NS + 1) + b" half a line")]
+    body = b"".join(b"%x\r\n%s\r\n" % (len(f), f) for f in (mux(s, p) for s, p in frames))
+    got, live = live_page([body], "100", True)  # no last chunk: it broke off
+    assert isinstance(live.error, EngineError)
+    assert "whole" in got and "half a line" in got and "no newline" in got
+    assert [n.kind for n in live.result.notices] == ["engine-error"]
+
+
+def test_a_search_makes_no_plain_rows():
+    """A searched page reads line by line: no batch is made into rows only to
+    be thrown away."""
+    frames = [(1, stamp(BASE_NS + i) + b" line %d\n" % i) for i in range(600)]
+    made = []
+    o = logview.Opts(tail="1000", q="line 5")
+    live = logview.LiveTail(stream_of(wire_of(frames, random.Random(2))), o, o.search())
+    render = partial(render_rows, timestamps=True, tty=False, download_url=DL)
+    got = "".join(list(live.rows(render, lambda b: made.append(b) or "x"))[1:])
+    assert made == [] and live.result.matched == 111 and got.count("<mark>") == 111
+
+
+def test_a_big_frame_is_not_held_back_with_the_small_ones():
+    """Small batches wait for more frames, but not a big frame's pieces: they
+    are capped as they come (memory stays flat whatever the stream announces)."""
+    small = [mux(1, stamp(BASE_NS + i) + b" s%d\n" % i) for i in range(5)]
+    big = mux(1, stamp(BASE_NS + 9) + b" " + b"B" * (3 << 20) + b"\n")
+    body = b"".join(small) + big
+    wire = [body[i:i + 65536] for i in range(0, len(body), 65536)]
+    st = LogStream(iter(wire), chunked=False, tty=False, timestamps=True)
+    batches = list(st.plain_batches())
+    assert len(batches) >= len(wire) - 1  # a batch per read, not one at the end
+    assert sum(len(b) if isinstance(b, list) else b.n for b in batches) == 6
+
+
 def test_streamable_tails():
     assert logview.streamable(logview.Opts(tail="500"))
     assert logview.streamable(logview.Opts(tail="5000"))
@@ -210,6 +247,6 @@ def test_a_body_without_chunked_coding_reads_the_same():
 
     html, result, cursor = whole_page(wire_of(frames, rng), "5000", True)
     live = logview.LiveTail(stream(pieces, False), logview.Opts(tail="5000"), None)
-    got = "".join(live.rows(partial(render_rows, timestamps=True, tty=False, download_url=DL),
-                            partial(plain_rows, timestamps=True)))
+    got = "".join(list(live.rows(partial(render_rows, timestamps=True, tty=False, download_url=DL),
+                                 partial(plain_rows, timestamps=True)))[1:])
     assert got == html and live.cursor == cursor and live.result.matched == result.matched
