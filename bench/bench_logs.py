@@ -22,6 +22,7 @@ docker-py is only for this bench: pip install -e '.[bench]' (or pip install dock
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import resource
@@ -243,11 +244,14 @@ def main() -> None:
                   f"{sizes['periscope']:,}", file=sys.stderr)
 
         # the page with tail=1000 against the raw tail call
-        page, tail, page_old = [], [], []
+        page, tail, page_old, page_bare = [], [], [], []
         browser = requests.Session()  # keep-alive, as a browser holds its connection
         browser.get(f"{srv.url}/containers/{cid}/logs?tail=1000", timeout=60).raise_for_status()
         if old:
             browser.get(f"{old.url}/containers/{cid}/logs?tail=1000", timeout=60)
+        # the page read by a bare client, as the raw call is (http.client, kept alive):
+        # what of the ratio is the requests library's reading of the answer
+        bare = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
         for _ in range(args.page_runs):
             n, dt = raw_get(f"/v{api}/containers/{cid}/logs?stdout=1&stderr=1&timestamps=1&tail=1000")
             tail.append(dt)
@@ -259,6 +263,11 @@ def main() -> None:
                 into.append(time.perf_counter() - t0)
                 r.raise_for_status()
                 assert r.text.count('<div class="ll ') == 1000, "the page did not show 1000 lines"
+            t0 = time.perf_counter()
+            bare.request("GET", f"/containers/{cid}/logs?tail=1000")
+            got = bare.getresponse().read()
+            page_bare.append(time.perf_counter() - t0)
+            assert got.count(b'<div class="ll ') == 1000, "the page did not show 1000 lines"
     finally:
         srv.stop()
         if old:
@@ -275,6 +284,8 @@ def main() -> None:
         print(f"Page tail=1000: {pm * 1000:.1f} ms median vs raw Engine tail call "
               f"{tm * 1000:.1f} ms ({pm / tm:.2f}x); min {min(page) * 1000:.1f} vs "
               f"{min(tail) * 1000:.1f} ms.")
+        pb = statistics.median(page_bare)
+        print(f"Page tail=1000 read with http.client: {pb * 1000:.1f} ms median ({pb / tm:.2f}x).")
         return
     base = statistics.median(res["raw"])
     mb = lambda kb: f"{kb / 1024:.0f} MB"  # noqa: E731
