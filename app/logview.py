@@ -188,8 +188,8 @@ class LiveTail(_OfContainer):
     out as it is read, not after), then `result`, `cursor`, `cut` and `error`
     say how it ended. Opened with the container's inspect and the log's
     headers in hand, so a missing container or an engine that is down is
-    still an error page; a fault after the first byte is `error`, said at the
-    end of the page (nothing sent can be taken back).
+    still an error page; a fault after the first byte is `error`, said in the
+    page after the rows read before it (nothing sent can be taken back).
 
     `rows(render)` takes `render(lines) -> str`, which makes rows
     (app/logrows.py); at most `bound` lines are sent (the engine's tail of at
