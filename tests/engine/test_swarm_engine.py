@@ -428,7 +428,11 @@ def test_events_page_shows_service_and_node_events(swarm):
     cli(swarm.host, "node", "update", "--label-add", f"periscope-ev={SESSION}",
         cli(swarm.host, "info", "--format", "{{.Swarm.NodeID}}").strip())
     c = _app(swarm.host).test_client()
-    s = c.get("/events?type=service").get_data(as_text=True)
+    # the engine files a swarm's events a moment after the CLI returns: the
+    # page is asked again until the create is in it (the engine's own word)
+    s = wait_for(lambda: (lambda p: p if name in p else None)(
+        c.get("/events?type=service").get_data(as_text=True)), timeout=20,
+        what=f"the create of {name} among the events")
     assert re.search(r'data-type="service" data-action="create"', s) and name in s
     assert 'href="/services/' in s  # a service event links to its page
     n = c.get("/events?type=node").get_data(as_text=True)
