@@ -25,9 +25,6 @@ from .logsearch import Search
 from .params import InputError
 
 log = logging.getLogger("periscope")
-# A piece of a streamed page that sends what it holds at once (web.stream_page):
-# NUL, which no page text holds
-FLUSH = "\x00"
 
 STREAMS = ("both", "stdout", "stderr")
 TAIL_CHOICES = ["100", "500", "1000", "5000", "10000", "all"]
@@ -100,14 +97,14 @@ def read_opts(args) -> Opts:
     except InputError as exc:
         o.errors.append(f"{exc} Showing the last {DEFAULT_TAIL}.")
     for name in ("since", "until"):
-        typed = (args.get(name) or "").strip()[:100]
+        typed = params.typed(args.get(name), 100).strip()
         setattr(o, name, typed)
         try:
             setattr(o, f"{name}_engine", params.since(typed, name=name.capitalize()))
         except InputError as exc:
             o.errors.append(f"{exc} Showing without it.")
     o.ts = params.flags(args.getlist("ts"), default=True)
-    o.q = (args.get("q") or "")[:1000]
+    o.q = params.typed(args.get("q"), 1000)
     o.regex = params.flag(args.get("regex"))
     o.follow = params.flag(args.get("follow"))
     return o
@@ -209,6 +206,7 @@ class LiveTail(_OfContainer):
         self.cut = 0  # lines read beyond `bound`, not sent
         self.error: Exception | None = None
         self.cursor: Cursor | None = None
+        self.flushes = 0  # asked of web.stream_page: send what the page holds now
 
     def _new_rows(self, render: Callable[[list], str]) -> str:
         r = self.result
@@ -230,7 +228,8 @@ class LiveTail(_OfContainer):
         """The rows' HTML as they are read. `plain(batch)` makes the rows of a
         batch of plain lines at once (None: render its lines instead)."""
         reader = self._reader
-        yield FLUSH  # what came before the rows goes out now
+        self.flushes += 1  # what came before the rows goes out now, before the engine is read
+        yield ""
         try:
             for batch in self._stream.plain_batches():
                 if isinstance(batch, PlainBatch):

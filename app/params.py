@@ -18,6 +18,16 @@ class InputError(ValueError):
     """A value the user can correct; the message says how."""
 
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def typed(value: str | None, limit: int) -> str:
+    """Text a person typed into a field (a search, a time): at most `limit`
+    characters, without control characters (tab aside), which no search or
+    time needs and a page should not write back raw."""
+    return _CONTROLS.sub("", (value or "")[:limit])
+
+
 def flag(value: str | None, default: bool = False) -> bool:
     """An on/off value: 1, true, yes, on (any case) are on; 0, false, no, off
     are off; empty or missing is the default; anything else is off."""

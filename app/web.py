@@ -20,7 +20,6 @@ from . import ansi, composeprojects, display, filebrowser, fsnames, masking, swa
 from .config import Settings
 from .containerlist import row_key
 from .diskusage import DiskStore
-from .logview import FLUSH  # a streamed page's piece that sends what is held at once
 from .registry import EngineEntry, Registry, UnknownEngine
 from .gateway import Engine, calls
 
@@ -127,16 +126,17 @@ _SESSION_GLOBALS = ("csrf_token", "carried_calls")
 
 
 def stream_page(template: str, size: int = 32768, on_close: Callable[[], None] | None = None,
-                **context) -> Response:
+                flushes: Callable[[], int] | None = None, **context) -> Response:
     """A page sent as it is made: the template rendered as a stream (the
     request's context pushed again while it runs), its pieces joined into
-    writes of about `size` bytes; a FLUSH piece sends what is held at once
-    (the page's head, before a read that waits on the engine). What the page
-    takes from the session (flashed messages, carried calls, the CSRF token)
-    is taken first, while the session can still be saved. `on_close` runs
-    when the response is done with, sent or not (a HEAD request, a client
-    that went away). Errors raised after the first byte cannot become an
-    error page: what the stream reads catches its own (app/logview.LiveTail)."""
+    writes of about `size` bytes; when `flushes()` has grown since the last
+    piece, what is held goes out at once (the page's head, before a read that
+    waits on the engine: app/logview.LiveTail). What the page takes from the
+    session (flashed messages, carried calls, the CSRF token) is taken first,
+    while the session can still be saved. `on_close` runs when the response is
+    done with, sent or not (a HEAD request, a client that went away). Errors
+    raised after the first byte cannot become an error page: what the stream
+    reads catches its own."""
     get_flashed_messages(with_categories=True)
     for name in _SESSION_GLOBALS:
         current_app.jinja_env.globals[name]()
@@ -145,20 +145,23 @@ def stream_page(template: str, size: int = 32768, on_close: Callable[[], None] |
             on_close()
         return Response(mimetype="text/html")
     pieces = stream_template(template, **context)
+    asked = flushes or (lambda: 0)
 
     def body():
         held: list[str] = []
         n = 0
+        seen = asked()
         try:
             for piece in pieces:
-                if piece != FLUSH:
-                    held.append(piece)
-                    n += len(piece)
-                    if n < size:
+                held.append(piece)
+                n += len(piece)
+                if n < size:
+                    now = asked()
+                    if now == seen:
                         continue
-                elif not held:
-                    continue
-                yield "".join(held)
+                    seen = now
+                if n:
+                    yield "".join(held)
                 held, n = [], 0
             if held:
                 yield "".join(held)

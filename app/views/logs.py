@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from itertools import chain
 
 from flask import Response, abort, render_template, request, url_for
 
@@ -34,7 +35,8 @@ def index(ref: str):
         live = logview.open_tail(engine(), ref, o)
         ctx = _page_context(live, o)
         rows_html = partial(render_rows, timestamps=o.ts, tty=live.tty, download_url=ctx["dl"])
-        return stream_page("logs/index.html", on_close=live.close, live=live,
+        return stream_page("logs/index.html", on_close=live.close, flushes=lambda: live.flushes,
+                           live=live,
                            rows_html=rows_html, plain_html=partial(plain_rows, timestamps=o.ts),
                            **ctx)
     read = logview.first_read(engine(), ref, o)
@@ -71,10 +73,14 @@ def download(ref: str):
         for n in stream.notices:
             log.warning("logs download of %s: %s", stream.source, n.message)
 
+    chunks = body()
+    # the first write read here: an engine that breaks off before it is an
+    # error page (errors.py), not a bare 500 after the status went out
+    first = next(chunks, b"")
     headers = {"Content-Disposition": f'attachment; filename="{logview.file_name(stream.container, d)}"',
                "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
-    return Response(body(), mimetype="application/octet-stream", headers=headers,
-                    direct_passthrough=True)
+    return Response(chain((first,), chunks), mimetype="application/octet-stream",
+                    headers=headers, direct_passthrough=True)
 
 
 def download_url(cid: str, o: logview.Opts) -> str:

@@ -245,6 +245,34 @@ def test_log_breaking_off_mid_page_is_said_where_the_page_stops(tmpdir_short):
         fake.close()
 
 
+def test_a_download_that_breaks_before_its_first_write_is_an_error_page(tmpdir_short):
+    """The download's first write is read before the answer starts: an engine
+    that breaks off before it gives Periscope's 502 page, not a bare 500."""
+    cid, fake = _log_engine(tmpdir_short / "fake.sock", 40, whole=False)
+    try:
+        r = _fake_app(fake).test_client().get(f"/containers/{cid}/logs/download")
+        body = r.get_data(as_text=True)
+        assert r.status_code == 502 and "broken response" in body and "Traceback" not in body
+    finally:
+        fake.close()
+
+
+def test_control_characters_typed_into_the_logs_form_are_not_written_back(tmpdir_short):
+    """A NUL or another control character in the search or a time is dropped
+    (no search or time needs one), never written back raw into the page."""
+    cid, fake = _log_engine(tmpdir_short / "fake.sock", 10, whole=True)
+    try:
+        c = _fake_app(fake).test_client()
+        for q in ("tail=100&q=%00line+%3C3%3E%1b", "tail=all&q=%00line+%3C3%3E%1b&since=%00"):
+            r = c.get(f"/containers/{cid}/logs?{q}")
+            html = r.get_data(as_text=True)
+            assert r.status_code == 200 and "\x00" not in html and "\x1b" not in html, q
+            assert 'value="line &lt;3&gt;"' in html, q
+            assert '<mark>line &lt;3&gt;</mark>' in html, q
+    finally:
+        fake.close()
+
+
 def test_a_streamed_logs_page_takes_from_the_session_once(tmpdir_short):
     """Flask saves the session before a streamed page's first byte: the
     page's flashed message is shown once, and its CSRF token is the one the
@@ -256,6 +284,8 @@ def test_a_streamed_logs_page_takes_from_the_session_once(tmpdir_short):
             sess["_flashes"] = [("ok", "Created and started breaks.")]
         first = c.get(f"/containers/{cid}/logs").get_data(as_text=True)
         assert "Created and started breaks." in first
+        # while the rows come, a line holds the count's place (it comes after them)
+        assert 'class="count log-count pending"' in first and 'id="log-count"' in first
         again = c.get(f"/containers/{cid}/logs").get_data(as_text=True)
         assert "Created and started breaks." not in again
         token = re.search(r'"X-CSRF-Token": "([^"]+)"', first)
