@@ -99,9 +99,9 @@ def since(text: str | None, now: float | None = None, *, name: str = "since") ->
     now = time.time() if now is None else now
     m = _REL_RE.match(text)
     if m:
-        return str(int(now) - int(m.group(1)) * _UNITS[m.group(2).lower()])
+        return _not_before_1970(int(now) - int(m.group(1)) * _UNITS[m.group(2).lower()], name)
     if re.fullmatch(r"\d{1,11}(\.\d{1,9})?", text):
-        return text
+        return _not_before_1970(0, name) if not text.strip("0.") else text
     iso = text.replace(" ", "T", 1) if re.match(r"\d{4}-\d\d-\d\d \d", text) else text
     # Python takes microseconds at most: the fraction is kept apart, to the
     # nanosecond (the engine's `until` is inclusive: a line's own timestamp
@@ -119,6 +119,16 @@ def since(text: str | None, now: float | None = None, *, name: str = "since") ->
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
     whole = int(when.timestamp())
+    if whole < 0:
+        return _not_before_1970(whole, name)
     frac = frac.ljust(9, "0")
     return f"{whole}.{frac}" if frac.strip("0") else str(whole)
+
+
+def _not_before_1970(secs: int, name: str) -> str:
+    """The engine reads 0 (or less) as no bound at all: a `since` that early
+    is the log's start, an `until` that early is before any line (1 ns)."""
+    if secs > 0:
+        return str(secs)
+    return "0.000000001" if name.lower() == "until" else "0"
 

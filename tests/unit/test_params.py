@@ -44,3 +44,15 @@ def test_since_and_until():
     for bad in ("yesterday", "15x", "2026-13-40", "<script>"):
         with pytest.raises(InputError, match="Until"):
             since(bad, now, name="Until")
+    # the engine reads 0 or less as no bound: a time that early is the log's
+    # start as `since`, and before every line (1 ns) as `until`
+    for early in ("99999w", "0", "0.0", "1960-01-01"):
+        assert since(early, now, name="Since") == "0"
+        assert since(early, now, name="Until") == "0.000000001"
+
+
+def test_typed_text_drops_control_characters():
+    from app.params import typed
+
+    assert typed("a\x00b\x1bc\td\x7f", 100) == "abc\td"
+    assert typed(None, 5) == "" and typed("abcdefgh", 5) == "abcde"
