@@ -23,8 +23,9 @@ _SPECIAL = re.compile(f"[&<>\"'\x00-\x08\x0a-\x1f\x7f-\x9f{BIDI}]")
 
 # the stream's label is the CSS's (.ll > i::before): a byte-light row, and
 # copying lines off the page does not copy "out" and "err" with them
-_HEADS = {label: (f'<div class="ll {label}">', '<i></i><span class="ltx">')
-          for label in ("out", "err", "tty")}
+# (plain_rows puts the same pieces together for a whole batch at once)
+_ROW, _MID, _END = '<div class="ll ', '<i></i><span class="ltx">', "</span></div>\n"
+_HEADS = {label: (f'{_ROW}{label}">', _MID) for label in ("out", "err", "tty")}
 
 
 def _body(ln, dl: str) -> str:
@@ -61,7 +62,6 @@ def _time(ts: str) -> str:
 # reorder text): then the lines go row by row. Each line of the batch's text
 # is NUL, out or err, the 30-character timestamp, a space, the message.
 _PLAIN_REFUSE = re.compile(f"[\x7f-\x9f{BIDI}]")
-_PLAIN_END = "</span></div>\n"
 _P_LABEL, _P_STAMP, _P_DATE, _P_TIME, _P_BODY = (
     itemgetter(slice(0, 3)), itemgetter(slice(3, 33)), itemgetter(slice(3, 13)),
     itemgetter(slice(14, 26)), itemgetter(slice(34, None)))
@@ -75,12 +75,12 @@ def plain_rows(batch, *, timestamps: bool) -> Markup | None:
         return None
     if "&" in text or "<" in text or ">" in text or '"' in text or "'" in text:
         text = html_escape(text)
-    parts = text.replace("\n", _PLAIN_END).split("\x00")
+    parts = text.replace("\n", _END).split("\x00")
     del parts[0]  # before the first NUL: nothing
     n = len(parts)
     if timestamps:
         out = [""] * (10 * n)
-        out[0::10] = ['<div class="ll '] * n
+        out[0::10] = [_ROW] * n
         out[1::10] = map(_P_LABEL, parts)
         out[2::10] = ['"><time title="'] * n
         out[3::10] = map(_P_STAMP, parts)
@@ -88,13 +88,13 @@ def plain_rows(batch, *, timestamps: bool) -> Markup | None:
         out[5::10] = map(_P_DATE, parts)
         out[6::10] = [" "] * n
         out[7::10] = map(_P_TIME, parts)
-        out[8::10] = ['</time><i></i><span class="ltx">'] * n
+        out[8::10] = ["</time>" + _MID] * n
         out[9::10] = map(_P_BODY, parts)
     else:
         out = [""] * (4 * n)
-        out[0::4] = ['<div class="ll '] * n
+        out[0::4] = [_ROW] * n
         out[1::4] = map(_P_LABEL, parts)
-        out[2::4] = ['"><i></i><span class="ltx">'] * n
+        out[2::4] = ['">' + _MID] * n
         out[3::4] = map(_P_BODY, parts)
     return Markup("".join(out))
 
@@ -125,9 +125,9 @@ def render_rows(lines, *, timestamps: bool, tty: bool, download_url: str,
         else:
             body = _body(ln, dl)
         if timestamps:
-            append(f'{start}{_time(ln.ts)}{mid}{body}</span></div>\n')
+            append(f'{start}{_time(ln.ts)}{mid}{body}{_END}')
         else:
-            append(f"{start}{mid}{body}</span></div>\n")
+            append(f"{start}{mid}{body}{_END}")
     return Markup("".join(out))
 
 
@@ -158,6 +158,6 @@ def render_merged_rows(pairs, *, links: dict) -> Markup:
             text = _body(ln, got[1])
         ts = ln.ts
         append(f'{start}<time title="{ts}">{ts[:10]} {ts[11:23]}</time>{mid}{text}'
-               '</span></div>\n' if len(ts) == 30 else
-               f'{start}{_time(ts)}{mid}{text}</span></div>\n')
+               + _END if len(ts) == 30 else
+               f'{start}{_time(ts)}{mid}{text}{_END}')
     return Markup("".join(out))

@@ -642,7 +642,8 @@ class Engine:
         An ambiguous prefix raises AmbiguousReference naming the candidates."""
         ref = check_ref(ref)
         try:
-            return self._shared_json(("inspect", ref), f"/containers/{quote(ref, safe='')}/json")[0]
+            return self._shared_json(self._inspect_key(ref),
+                                     f"/containers/{quote(ref, safe='')}/json")[0]
         except NotFound:
             raise
         except (BadRequest, EngineError) as exc:
@@ -652,6 +653,11 @@ class Engine:
                                or "ambiguous" in exc.message.lower()):
                 raise self._ambiguous(ref) from exc
             raise
+
+    @staticmethod
+    def _inspect_key(ref: str) -> tuple:
+        """A container's inspect among the shared reads (sharing.py)."""
+        return ("inspect", check_ref(ref))
 
     def _ambiguous(self, ref: str) -> EngineError:
         # The engine's `id` filter does not match short prefixes on every
@@ -674,7 +680,7 @@ class Engine:
         `container` (its inspect), the inspect goes out beside the logs call,
         and the stream carries it. A TTY has one stream: asked for stdout or
         stderr alone, all of it is read."""
-        if container is None and self.shared.fresh(("inspect", check_ref(ref))):
+        if container is None and self.shared.fresh(self._inspect_key(ref)):
             container = self.inspect_container(ref)  # shared and fresh: no call to wait on
         if container is None:
             fut = _POOL.submit(contextvars.copy_context().run, self.inspect_container, ref)

@@ -401,7 +401,6 @@ class Body:
             raise BrokenBody(d.error or "it ended before its last chunk")
         self.clean = d.clean
 
-
     def frames(self, parser: "FrameParser") -> Iterator[list[tuple[int, bytes]]]:
         """The frames of a multiplexed body as they come, read by `parser`
         (FrameParser.feed_chunked when chunked: the chunks and the frames in
