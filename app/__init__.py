@@ -50,7 +50,8 @@ def create_app(settings: "Settings | None" = None, engine: "Engine | None" = Non
                                   allow_host_access=settings.allow_host_access,
                                   connect_timeout=settings.connect_timeout,
                                   read_timeout=settings.read_timeout,
-                                  share_for=settings.share_for, state_dir=settings.state_dir)
+                                  share_for=settings.share_for, state_dir=settings.state_dir,
+                                  quiet_for=settings.quiet_for)
     else:  # one engine given (tests, a fake)
         registry = Registry([EngineEntry(engine.name, engine, settings.read_only,
                                          settings.allow_host_access)])

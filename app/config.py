@@ -60,6 +60,7 @@ class Settings:
     engines_file: str | None = None  # PERISCOPE_ENGINES_FILE
     engine_budget: float = 2.0  # seconds each engine gets on a combined page
     share_for: float = 1.9  # seconds an identical Engine read may be shared (0: never)
+    quiet_for: float = 30.0  # seconds a shared container list holds while the engine is quiet
     host_root: str | None = None  # a read-only mount of the engine host's / (policy)
     bind_roots: tuple = ()  # host folders binds may use where paths cannot be resolved
     docker_tls_verify: str | None = None
@@ -109,6 +110,8 @@ class Settings:
         # and viewers polling at every phase of the interval share about one
         # call per interval (at 0.75 x it, about two: measured in docs/benchmarks.md)
         s.share_for = _float(env, "PERISCOPE_SHARE_FOR", 0.95 * s.poll_interval, zero=True)
+        # past the bound, while the engine reports no event (gateway/watch.py)
+        s.quiet_for = _float(env, "PERISCOPE_QUIET_FOR", 30.0, zero=True)
         s.stats = _bool(env, "PERISCOPE_STATS", True)
         s.stats_budget = _float(env, "PERISCOPE_STATS_BUDGET", 5.0)
         if env.get("PERISCOPE_SECRET_KEY"):

@@ -188,13 +188,14 @@ class Registry:
     @classmethod
     def build(cls, specs: list[EngineSpec], *, read_only: bool, allow_host_access: bool,
               connect_timeout: float, read_timeout: float, share_for: float = 0.0,
-              state_dir: str | None = None) -> "Registry":
+              state_dir: str | None = None, quiet_for: float = 0.0) -> "Registry":
         entries = []
         for s in specs:
             # a write in any worker drops every worker's shared reads of this engine
             marker = Path(state_dir) / "writes" / s.name if state_dir else None
             eng = Engine(s.host, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                         name=s.name, share_for=share_for, write_marker=marker)
+                         name=s.name, share_for=share_for, write_marker=marker,
+                         quiet_for=quiet_for)
             entries.append(EngineEntry(s.name, eng,
                                        read_only if s.read_only is None else s.read_only,
                                        allow_host_access if s.allow_host_access is None

@@ -32,6 +32,7 @@ from .frames import FrameParser
 from .logstream import LogStream, frame_entries, ns_to_engine
 from .sharing import SharedReads
 from .transports import SSHAdapter, UnixAdapter
+from .watch import EventWatch
 
 try:  # orjson decodes a 600-container list about 4x faster than the stdlib
     from orjson import loads as _loads
@@ -188,7 +189,7 @@ class Engine:
     def __init__(self, host: Host | str | None = None, *, connect_timeout: float = 3.0,
                  read_timeout: float = 30.0, max_api: str = MAX_API_VERSION, pool_size: int = 32,
                  name: str = "default", share_for: float = 0.0,
-                 write_marker: Path | None = None):
+                 write_marker: Path | None = None, quiet_for: float = 0.0):
         self.host = host if isinstance(host, Host) else parse_host(host)
         self.name = name
         # Identical reads close together share one call (sharing.py); a write
@@ -199,6 +200,10 @@ class Engine:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_api = max_api
+        # while the engine reports no event, its container list holds for up
+        # to `quiet_for` seconds, past the freshness bound (watch.py)
+        self.watch = (EventWatch(self._open_events, hold=quiet_for)
+                      if quiet_for > 0 and share_for > 0 else None)
         self._session = requests.Session()
         # No proxy, netrc or CA variables from the environment: an engine is
         # reached as its URL says (the CA is passed per request); and reading
@@ -224,6 +229,7 @@ class Engine:
         self._lock = threading.Lock()
         # the last answer of a few kept reads, with its bytes (see _shared_json)
         self._kept: OrderedDict[tuple, tuple[bytes, tuple[Any, str]]] = OrderedDict()
+        self._ticking: dict[str, bool] = {}  # _list_lasts: the last list's seconds texts
 
     KEPT = 4  # per engine: a few filters at once (each may be megabytes)
     # a shared answer older than this part of its bound is renewed ahead of
@@ -434,7 +440,7 @@ class Engine:
 
     def _shared_json(self, key: tuple, path: str, params: dict | None = None,
                      timeout: float | None = None, across: bool = False,
-                     keep: bool = False) -> tuple[Any, str]:
+                     keep: bool = False, lasting=None) -> tuple[Any, str]:
         """A GET shared with identical ones made close together (sharing.py):
         (the answer, its tag). `across`: shared between the workers too. A
         shared answer is recorded in the calls panel with its age. `keep`: an
@@ -467,7 +473,8 @@ class Engine:
             return value
 
         (value, tag), age = self.shared.get(key, lambda: decode(body()),
-                                            raw=(body, decode) if across else None)
+                                            raw=(body, decode) if across else None,
+                                            lasting=lasting)
         if age is not None:
             query = ("?" + urlencode({k: v for k, v in params.items() if v is not None})
                      if params else "")
@@ -613,7 +620,29 @@ class Engine:
             params["filters"] = json.dumps(filters, separators=(",", ":"))
         key = ("containers", tuple(sorted(params.items())))
         return self._shared_json(key, "/containers/json", params=params, timeout=timeout,
-                                 across=True, keep=True)
+                                 across=True, keep=True, lasting=self._list_lasts)
+
+    def _list_lasts(self, started: float, value: tuple[Any, str]) -> bool:
+        """A container list holds past the freshness bound while the engine
+        has reported no event since its call began (watch.py), for up to
+        `quiet_for` seconds; never while a Status text of it counts seconds
+        ("Up 12 seconds": the engine's texts move on every second of a
+        container's first minute, with no event)."""
+        watch = self.watch
+        if watch is None or time.monotonic() - started > watch.hold:
+            return False
+        answer, tag = value
+        ticking = self._ticking.get(tag)
+        if ticking is None:
+            ticking = any("second" in (c.get("Status") or "") for c in answer or ())
+            self._ticking = {tag: ticking}  # the last answer's only
+        return watch.quiet_since(started) and not ticking  # the watch runs either way
+
+    def _open_events(self, hold: float) -> requests.Response:
+        """The watch's stream (watch.py): every event from now on, and those
+        the engine still holds (since=1), read while one comes within `hold`."""
+        return self._send("GET", "/events", params={"since": "1"}, stream=True,
+                          timeout=(self.connect_timeout, hold))
 
     def stats_sample(self, ref: str, timeout: float | None = None) -> dict:
         """One stats sample of a running container, as the engine answers it
@@ -1161,6 +1190,8 @@ class Engine:
             resp.close()
 
     def close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
         self._session.close()
 
 

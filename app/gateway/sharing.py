@@ -71,6 +71,7 @@ class SharedReads:
         self.hits = 0  # reads answered by a fresh answer
         self.joins = 0  # reads that waited on one in flight
         self.renewals = 0  # calls made ahead of time
+        self.lasted = 0  # reads answered past the bound by a quiet engine's answer
 
     def _generation(self):
         if self.marker is None:
@@ -93,12 +94,16 @@ class SharedReads:
                     and self._clock() - e.started < (self.ahead or 1.0) * self.fresh_for)
 
     def get(self, key: Hashable, fetch: Callable[[], Any],
-            raw: tuple[Callable[[], bytes], Callable[[bytes], Any]] | None = None
+            raw: tuple[Callable[[], bytes], Callable[[bytes], Any]] | None = None,
+            lasting: Callable[[float, Any], bool] | None = None
             ) -> tuple[Any, float | None]:
         """(value, age): age None when this call went to the engine, else how
         old (seconds) the shared answer is. fetch()'s errors are not shared
         beyond the reads that waited on it, and never kept. `raw`: (read the
-        answer's bytes, decode them into the value), to share across workers."""
+        answer's bytes, decode them into the value), to share across workers.
+        `lasting(started, value)`: whether an answer whose call began at
+        `started` still holds past the bound (watch.py: the engine has been
+        quiet since); it then needs no call, neither now nor ahead of time."""
         if self.fresh_for <= 0:
             self.calls += 1
             return fetch(), None
@@ -107,11 +112,17 @@ class SharedReads:
         with self._lock:
             e = self._entries.get(key)
             if e is not None and e.gen == gen:
-                if e.done and e.error is None and now - e.started <= self.fresh_for:
+                ok = e.done and e.error is None
+                within = ok and now - e.started <= self.fresh_for
+                renew = within and self.ahead and now - e.started >= self.ahead * self.fresh_for
+                lasts = (ok and (renew or not within) and lasting is not None
+                         and lasting(e.started, e.value))
+                if within or lasts:
                     self.hits += 1
+                    if lasts and not within:
+                        self.lasted += 1
                     self._entries.move_to_end(key)
-                    if (self.ahead and not e.renewing
-                            and now - e.started >= self.ahead * self.fresh_for):
+                    if renew and not lasts and not e.renewing:
                         e.renewing = True
                         self.renewals += 1
                         try:

@@ -200,3 +200,34 @@ def test_a_failed_renewal_keeps_nothing_and_the_old_answer_runs_out():
     clock.now += 0.2  # past the bound: the next read calls, and meets the error
     with pytest.raises(RuntimeError):
         s.get("k", fetch)
+
+
+def test_an_answer_that_lasts_is_reused_past_the_bound_and_never_renewed_ahead():
+    """`lasting` (the engine quiet since the call began: gateway/watch.py) is
+    asked only of an answer past the bound or due for renewal; while it says
+    so, the answer is given with no call, now or ahead of time."""
+    clock = Clock()
+    s = SharedReads(1.0, clock=clock, ahead=0.5)
+    calls, asked = [], []
+    fetch = lambda: calls.append(1) or len(calls)  # noqa: E731
+    quiet = {"yes": True}
+
+    def lasting(started, value):
+        asked.append((started, value))
+        return quiet["yes"]
+
+    assert s.get("k", fetch, lasting=lasting) == (1, None)
+    clock.now += 0.2
+    assert s.get("k", fetch, lasting=lasting) == (1, pytest.approx(0.2))
+    assert asked == []  # young: nothing to ask
+    clock.now += 0.4  # due for renewal ahead: a quiet engine spares it
+    assert s.get("k", fetch, lasting=lasting) == (1, pytest.approx(0.6))
+    clock.now += 9.4  # ten seconds old
+    assert s.get("k", fetch, lasting=lasting) == (1, pytest.approx(10.0))
+    assert asked[-1] == (100.0, 1) and (s.renewals, s.lasted) == (0, 1)
+    quiet["yes"] = False  # something happened: asked again, at once
+    assert s.get("k", fetch, lasting=lasting) == (2, None)
+    s.invalidate()  # a write through Periscope drops it however quiet
+    quiet["yes"] = True
+    assert s.get("k", fetch, lasting=lasting) == (3, None)
+    assert calls == [1, 1, 1]

@@ -1,0 +1,123 @@
+"""Quiet engines: one held-open GET /events per engine and process, to know
+when nothing has happened.
+
+A shared answer (sharing.py) that the engine's events would change, the
+container list, may then be reused beyond the freshness bound while the
+engine reports nothing at all: `quiet_since(t)` is true when the watch has
+been connected since before `t` and no event has come since. Any byte of the
+stream counts as an event (a container started, died, was renamed, a health
+check ran, an image was tagged...): nothing is parsed, so nothing is missed
+for not being understood.
+
+The watch asks with `since=1`: the engine subscribes a watcher only after
+it has sent the answer's headers, and an event in between would be lost; from
+`since` the engine first replays what it still holds (256 events at most),
+and the replay counts as events. So every event after the request was sent
+reaches the watch. A read that waits longer than `hold` seconds, an error,
+or a closed stream ends the connection; the next use opens another, and an
+answer older than that new connection is not quiet. Nobody using the watch
+for `hold` seconds ends its thread.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Callable
+
+import requests
+
+
+class EventWatch:
+    RETRY = 2.0  # seconds before connecting again after a failure
+
+    def __init__(self, open_stream: Callable[[float], requests.Response], hold: float,
+                 clock: Callable[[], float] = time.monotonic):
+        self._open = open_stream  # GET /events?since=1, streaming, read timeout as given
+        self.hold = hold
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._resp: requests.Response | None = None
+        self._closed = False
+        self.connected_at: float | None = None  # when the current stream was asked for
+        self.last_event = float("-inf")  # when the latest byte of it came
+        self.used = float("-inf")
+        self.failed_at = float("-inf")
+        self.connections = 0  # streams opened (for tests and the bench)
+
+    def quiet_since(self, started: float) -> bool:
+        """Nothing has happened on the engine since `started` (a monotonic
+        time at or before the engine was asked), as far as a stream connected
+        all that while can tell. Starts the watch when it is not running."""
+        now = self._clock()
+        self.used = now
+        connected = self.connected_at
+        if connected is None:
+            self._ensure(now)
+            return False
+        return connected <= started and self.last_event < started
+
+    def _ensure(self, now: float) -> None:
+        with self._lock:
+            if self._closed or (self._thread is not None and self._thread.is_alive()):
+                return
+            if now - self.failed_at < self.RETRY:
+                return
+            self._thread = threading.Thread(target=self._run, daemon=True,
+                                            name="periscope-event-watch")
+            try:
+                self._thread.start()
+            except RuntimeError:  # no thread to be had: the freshness bound alone applies
+                self._thread = None
+
+    def _run(self) -> None:
+        try:
+            while not self._closed and self._clock() - self.used < self.hold:
+                asked = self._clock()
+                try:
+                    resp = self._open(self.hold)
+                except Exception:  # noqa: BLE001 - an engine away: the bound alone applies
+                    self.failed_at = self._clock()
+                    return
+                with self._lock:
+                    if self._closed:
+                        resp.close()
+                        return
+                    self._resp = resp
+                    self.connections += 1
+                self.last_event = self._clock()  # at least as late as any gap
+                self.connected_at = asked
+                try:
+                    for _chunk in resp.iter_content(chunk_size=None):
+                        self.last_event = self._clock()
+                except Exception:  # noqa: BLE001 - a stall past `hold`, a cut: connect again
+                    pass
+                finally:
+                    self.connected_at = None
+                    self.last_event = self._clock()
+                    with self._lock:
+                        self._resp = None
+                    resp.close()
+                if self._clock() - asked < self.RETRY:  # ended at once: not again at once
+                    self.failed_at = self._clock()
+                    return
+        finally:
+            self.connected_at = None
+
+    def close(self) -> None:
+        """Stop watching: the stream's socket is shut down, which wakes the
+        watch's read at once (closing the response from here would wait on
+        the reader's lock until its read times out); the watch's thread then
+        closes the response and ends."""
+        with self._lock:
+            self._closed = True
+            resp = self._resp
+        self.connected_at = None
+        if resp is not None:
+            sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except (AttributeError, OSError, ValueError):  # gone already; or no socket
+                pass

@@ -1,0 +1,107 @@
+"""The event watch (app/gateway/watch.py) on the real engine: a quiet
+engine's container list is reused past the freshness bound with no call; any
+change the engine reports makes the next read a call that shows it; a list
+whose Status texts count seconds never lasts; and an engine whose events
+stream fails or ends at once leaves the bound alone in charge, without
+hammering it."""
+
+from __future__ import annotations
+
+import time
+
+from app.gateway import Engine, parse_host
+from conftest import LABEL, SESSION, unique_name
+from faultkit import FakeEngine, remove_tree, short_tmp
+
+BOUND = 0.2
+
+
+def past_the_bound(eng: Engine) -> None:
+    """Let every shared answer run past the freshness bound (what is tested
+    here is how an answer is treated once it has)."""
+    time.sleep(BOUND * 1.5)
+
+
+def wait_for(cond, what: str, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not cond():
+        assert time.monotonic() < deadline, f"{what} did not happen within {seconds:g} s"
+        time.sleep(0.01)
+
+
+def test_a_quiet_list_lasts_and_a_reported_change_ends_it_at_once(docker_host, docker,
+                                                                   test_image):
+    tag = f"watch-{unique_name()}"
+    eng = Engine(parse_host(docker_host), share_for=BOUND, quiet_for=60)
+    made = []
+    try:
+        listed = lambda: eng.containers(all=True, filters={"label": [f"{LABEL}={tag}"]})  # noqa: E731
+        assert listed() == []
+        past_the_bound(eng)
+        listed()  # past the bound: asked again, and the watch starts
+        wait_for(lambda: eng.watch.connected_at is not None, "the watch's connection")
+        past_the_bound(eng)
+        listed()  # this call began after the watch connected
+        calls = eng.shared.calls
+        for _ in range(3):
+            past_the_bound(eng)
+            assert listed() == []
+        assert eng.shared.calls == calls and eng.shared.lasted == 3  # no call: quiet
+        seen = eng.watch.last_event
+        # a change behind Periscope's back (the CLI, not this Engine: no write
+        # of its own drops the answer)
+        made.append(docker("create", "--label", f"{LABEL}={SESSION}", "--label",
+                           f"{LABEL}={tag}", test_image, "true").strip())
+        wait_for(lambda: eng.watch.last_event != seen, "the create event reaching the watch")
+        assert [c["Id"] for c in listed()] == made
+        assert eng.shared.calls == calls + 1
+    finally:
+        eng.close()
+        if made:
+            docker("rm", "-f", *made, check=False)
+
+
+def test_a_list_whose_status_counts_seconds_never_lasts(docker_host, run_container):
+    cid = run_container()  # "Up 1 second" for its first minute
+    eng = Engine(parse_host(docker_host), share_for=BOUND, quiet_for=60)
+    try:
+        f = {"id": [cid]}
+        assert "second" in eng.containers(filters=f)[0]["Status"]
+        past_the_bound(eng)
+        eng.containers(filters=f)
+        wait_for(lambda: eng.watch.connected_at is not None, "the watch's connection")
+        calls = eng.shared.calls
+        for _ in range(3):
+            past_the_bound(eng)
+            eng.containers(filters=f)
+        assert eng.shared.calls == calls + 3 and eng.shared.lasted == 0
+    finally:
+        eng.close()
+
+
+def test_an_events_stream_that_fails_or_ends_leaves_the_bound_in_charge():
+    d = short_tmp()
+    listed = (200, "[]", "application/json")
+    failing = FakeEngine(d / "fail.sock", {"/v1.41/containers/json": listed,
+                                           "/v1.41/events": (500, '{"message":"no"}',
+                                                             "application/json")})
+    ending = FakeEngine(d / "end.sock", {"/v1.41/containers/json": listed,
+                                         "/v1.41/events": (200, "", "application/json")})
+    try:
+        for fake in (failing, ending):
+            eng = Engine(parse_host(f"unix://{fake.path}", {}), share_for=BOUND, quiet_for=60)
+            try:
+                for _ in range(4):
+                    eng.containers()
+                    past_the_bound(eng)
+                lists = sum(1 for s in fake.seen if s.startswith("GET /v1.41/containers/json"))
+                streams = sum(1 for s in fake.seen if s.startswith("GET /v1.41/events"))
+                assert lists == 4  # every read past the bound asked the engine
+                assert streams == 1  # tried once, not again within RETRY seconds
+                assert eng.shared.lasted == 0
+            finally:
+                eng.close()
+    finally:
+        failing.close()
+        ending.close()
+        remove_tree(d)
