@@ -11,6 +11,7 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Callable
 
 from . import charts, memo
 from .display import dsize, ibytes, percent, rate
@@ -221,6 +222,22 @@ def changed_rows(rows: list[dict], had: str | None) -> list[dict]:
     if before is None:
         return [r for r in rows if r.get("stats") not in (None, ("off",))]
     return [r for r in rows if before.get((r["id"], r.get("engine"))) != r.get("stats")]
+
+
+# the answers of polls whose figures alone changed, by the figures and the
+# figures the viewer had: viewers polling one list had the same ones
+_answers = memo.Memo(32)
+
+
+def cells_answer(rows: list[dict], cells: str, had: str | None,
+                 render: Callable[[list[dict]], str]) -> str:
+    """A figures-only poll's answer, `render(changed_rows(rows, had))`, made
+    once for every viewer who had the figures `had` while `rows` show the
+    figures `cells` (the tag of every row's cells, ids included: the same tag,
+    the same cells)."""
+    with _sent_lock:
+        known = (had or "") in _sent
+    return _answers.get((cells, had, known), lambda: render(changed_rows(rows, had)))
 
 
 @dataclass

@@ -108,8 +108,8 @@ def rows():
         # (a poller that does not say which figures it has gets the whole list)
         if had == cells:
             return "", 204
-        body = render_template("containers/_cells_poll.html", cells=cells,
-                               rows=statsview.changed_rows(rows, had))
+        body = statsview.cells_answer(rows, cells, had, lambda changed: render_template(
+            "containers/_cells_poll.html", cells=cells, rows=changed))
         return body, 200, {"HX-Reswap": "none"}
     return render_template("containers/_poll.html",
                            **_context(rows, f, trouble, stats, tag=tag, cells=cells))

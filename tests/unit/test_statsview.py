@@ -123,3 +123,23 @@ def test_marked_rows_are_made_once_per_rows_and_figures():
     s.marked.clear()
     sv.marked(s, base, "default", "", looking={"3" * 12})
     assert s.marked == ["3" * 64]
+
+
+def test_a_figures_only_answer_is_made_once_for_viewers_who_had_the_same_figures():
+    ok = sv.cells("running", fig("v2-web-1", "v2-web-2"))
+    before = [{"id": "a" * 64, "short_id": "a" * 12, "state": "running", "stats": ("wait",)},
+              {"id": "b" * 64, "short_id": "b" * 12, "state": "running", "stats": ok}]
+    had = sv.cells_tag(before)
+    now = [dict(before[0], stats=ok), before[1]]
+    made = []
+
+    def render(changed):
+        made.append([r["id"][0] for r in changed])
+        return f"answer {len(made)}"
+
+    cells = sv.cells_tag(now)
+    for _ in range(5):  # five viewers who had the same figures
+        assert sv.cells_answer(now, cells, had, render) == "answer 1"
+    assert made == [["a"]]  # the one row whose cells changed, rendered once
+    assert sv.cells_answer(now, cells, "unknown-tag", render) == "answer 2"
+    assert made[-1] == ["a", "b"]  # figures not known here: every running row
