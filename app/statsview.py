@@ -237,7 +237,9 @@ def cells_answer(rows: list[dict], cells: str, had: str | None,
     the same cells)."""
     with _sent_lock:
         known = (had or "") in _sent
-    return _answers.get((cells, had, known), lambda: render(changed_rows(rows, had)))
+    # every tag not known here has one answer (and a made-up one takes no room)
+    return _answers.get((cells, had if known else None, known),
+                        lambda: render(changed_rows(rows, had)))
 
 
 @dataclass

@@ -9,6 +9,7 @@ import contextvars
 import hashlib
 import json
 import re
+import socket
 import struct
 import threading
 import time
@@ -629,20 +630,41 @@ class Engine:
         ("Up 12 seconds": the engine's texts move on every second of a
         container's first minute, with no event)."""
         watch = self.watch
-        if watch is None or time.monotonic() - started > watch.hold:
+        if watch is None or not watch.quiet_since(started):  # (which keeps it watching)
+            return False
+        if time.monotonic() - started > watch.hold:
             return False
         answer, tag = value
         ticking = self._ticking.get(tag)
         if ticking is None:
             ticking = any("second" in (c.get("Status") or "") for c in answer or ())
-            self._ticking = {tag: ticking}  # the last answer's only
-        return watch.quiet_since(started) and not ticking  # the watch runs either way
+            if len(self._ticking) >= 8:  # a few lists at once (filters, pages)
+                self._ticking.clear()
+            self._ticking[tag] = ticking
+        return not ticking
 
-    def _open_events(self, hold: float) -> requests.Response:
+    def _open_events(self, hold: float) -> tuple[requests.Response, Any]:
         """The watch's stream (watch.py): every event from now on, and those
-        the engine still holds (since=1), read while one comes within `hold`."""
-        return self._send("GET", "/events", params={"since": "1"}, stream=True,
+        the engine still holds (since=1), read while one comes within `hold`;
+        and its reader, which gives the bytes as they come off the socket
+        (b"" at the end). Over TCP, keepalive probes find a peer that went
+        silently away within about 10 s, not at the read timeout."""
+        resp = self._send("GET", "/events", params={"since": "1"}, stream=True,
                           timeout=(self.connect_timeout, hold))
+        fp = getattr(getattr(resp.raw, "_fp", None), "fp", None)
+        if fp is None or not hasattr(fp, "read1"):
+            resp.close()
+            raise EngineError("the events stream cannot be read as it comes")
+        sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
+        if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 4)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 2)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+            except (OSError, AttributeError):  # not Linux: the read timeout alone
+                pass
+        return resp, lambda: fp.read1(65536)
 
     def stats_sample(self, ref: str, timeout: float | None = None) -> dict:
         """One stats sample of a running container, as the engine answers it

@@ -3,7 +3,9 @@ share one call.
 
 A read that arrives while the same read is in flight waits for it; an answer
 younger than the freshness bound is reused. Age counts from when the call
-began, so nothing handed out is older than the bound. Writes drop every shared
+began, so nothing handed out is older than the bound, except an answer a
+read's `lasting` says still holds (watch.py: a container list while its
+engine has reported no event). Writes drop every shared
 answer of their engine, in every worker: a write bumps a marker file in the
 state folder the workers share, and a read whose marker changed since its
 answer was made calls again (one stat() per read).

@@ -9,14 +9,23 @@ stream counts as an event (a container started, died, was renamed, a health
 check ran, an image was tagged...): nothing is parsed, so nothing is missed
 for not being understood.
 
+Both hold with a MARGIN: the engine sends some events a moment before the
+change shows in what it answers (a pause: the event, then the state), so an
+answer asked for just after an event may predate the change; only one asked
+for MARGIN seconds after the last event counts as quiet.
+
 The watch asks with `since=1`: the engine subscribes a watcher only after
 it has sent the answer's headers, and an event in between would be lost; from
 `since` the engine first replays what it still holds (256 events at most),
 and the replay counts as events. So every event after the request was sent
-reaches the watch. A read that waits longer than `hold` seconds, an error,
-or a closed stream ends the connection; the next use opens another, and an
-answer older than that new connection is not quiet. Nobody using the watch
-for `hold` seconds ends its thread.
+reaches the watch. The stream's bytes are read as they come off the socket
+(`open_stream` gives the reader), whatever its transfer coding.
+
+A read that waits longer than `hold` seconds, an error, or a closed stream
+ends the connection; an answer older than the next connection is not quiet.
+Nobody asking for `hold` seconds ends the watch, events or not. An engine
+that refuses the stream, or ends it at once, is asked again only after a
+wait that doubles from RETRY up to RETRY_MAX seconds.
 """
 
 from __future__ import annotations
@@ -28,11 +37,15 @@ from typing import Callable
 
 import requests
 
+Opener = Callable[[float], "tuple[requests.Response, Callable[[], bytes]]"]
+
 
 class EventWatch:
-    RETRY = 2.0  # seconds before connecting again after a failure
+    MARGIN = 1.0  # seconds after an event (or the connection) before answers are quiet
+    RETRY = 2.0  # seconds before connecting again after a failure, doubled up to RETRY_MAX
+    RETRY_MAX = 60.0
 
-    def __init__(self, open_stream: Callable[[float], requests.Response], hold: float,
+    def __init__(self, open_stream: Opener, hold: float,
                  clock: Callable[[], float] = time.monotonic):
         self._open = open_stream  # GET /events?since=1, streaming, read timeout as given
         self.hold = hold
@@ -45,6 +58,7 @@ class EventWatch:
         self.last_event = float("-inf")  # when the latest byte of it came
         self.used = float("-inf")
         self.failed_at = float("-inf")
+        self._fails = 0  # failures in a row: the wait before the next try doubles
         self.connections = 0  # streams opened (for tests and the bench)
 
     def quiet_since(self, started: float) -> bool:
@@ -57,13 +71,19 @@ class EventWatch:
         if connected is None:
             self._ensure(now)
             return False
-        return connected <= started and self.last_event < started
+        return connected <= started - self.MARGIN and self.last_event < started - self.MARGIN
+
+    @property
+    def running(self) -> bool:
+        t = self._thread
+        return t is not None and t.is_alive()
 
     def _ensure(self, now: float) -> None:
         with self._lock:
-            if self._closed or (self._thread is not None and self._thread.is_alive()):
+            if self._closed or self.running:
                 return
-            if now - self.failed_at < self.RETRY:
+            if self._fails and now - self.failed_at < min(
+                    self.RETRY * 2 ** (self._fails - 1), self.RETRY_MAX):
                 return
             self._thread = threading.Thread(target=self._run, daemon=True,
                                             name="periscope-event-watch")
@@ -72,14 +92,21 @@ class EventWatch:
             except RuntimeError:  # no thread to be had: the freshness bound alone applies
                 self._thread = None
 
+    def _failed(self) -> None:
+        self.failed_at = self._clock()
+        self._fails += 1
+
+    def _wanted(self) -> bool:
+        return not self._closed and self._clock() - self.used < self.hold
+
     def _run(self) -> None:
         try:
-            while not self._closed and self._clock() - self.used < self.hold:
+            while self._wanted():
                 asked = self._clock()
                 try:
-                    resp = self._open(self.hold)
+                    resp, read = self._open(self.hold)
                 except Exception:  # noqa: BLE001 - an engine away: the bound alone applies
-                    self.failed_at = self._clock()
+                    self._failed()
                     return
                 with self._lock:
                     if self._closed:
@@ -89,20 +116,27 @@ class EventWatch:
                     self.connections += 1
                 self.last_event = self._clock()  # at least as late as any gap
                 self.connected_at = asked
+                ended = False  # by the engine, or cut (not a quiet `hold`, not us)
                 try:
-                    for _chunk in resp.iter_content(chunk_size=None):
+                    while self._wanted():
+                        if not read():
+                            ended = True
+                            break
                         self.last_event = self._clock()
-                except Exception:  # noqa: BLE001 - a stall past `hold`, a cut: connect again
+                except TimeoutError:  # nothing for `hold` seconds: connect again
                     pass
+                except Exception:  # noqa: BLE001 - a cut: connect again
+                    ended = True
                 finally:
                     self.connected_at = None
                     self.last_event = self._clock()
                     with self._lock:
                         self._resp = None
                     resp.close()
-                if self._clock() - asked < self.RETRY:  # ended at once: not again at once
-                    self.failed_at = self._clock()
+                if ended and self._clock() - asked < self.RETRY:  # not again at once
+                    self._failed()
                     return
+                self._fails = 0
         finally:
             self.connected_at = None
 
