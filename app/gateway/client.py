@@ -184,6 +184,18 @@ def _tls_reason(exc: BaseException, host: Host) -> str:
     return f"TLS handshake failed: {text} ({hint})"
 
 
+def _unframed(resp: requests.Response, method: str) -> bool:
+    """An HTTP/1.1 answer with a body that says neither its length nor its
+    chunks: its end is only the connection's close. The engine never answers
+    so (its answers are chunked or have a length; a hijacked stream is a 101),
+    but an answer cut off inside its headers reads so, as an empty body: a
+    log or a list would then show nothing, as if there were nothing."""
+    hr = getattr(resp.raw, "_fp", None)
+    return (hr is not None and getattr(hr, "version", 10) == 11 and method != "HEAD"
+            and resp.status_code not in (101, 204, 304) and not 100 <= resp.status_code < 200
+            and not getattr(hr, "chunked", True) and getattr(hr, "length", 0) is None)
+
+
 class Engine:
     """A client for one Docker Engine."""
 
@@ -231,6 +243,7 @@ class Engine:
         # the last answer of a few kept reads, with its bytes (see _shared_json)
         self._kept: OrderedDict[tuple, tuple[bytes, tuple[Any, str]]] = OrderedDict()
         self._ticking: dict[str, bool] = {}  # _list_lasts: the last list's seconds texts
+        self._follow_tails: dict[tuple, int] = {}  # logs_window: the tail each asks for next
 
     KEPT = 4  # per engine: a few filters at once (each may be megabytes)
     # a shared answer older than this part of its bound is renewed ahead of
@@ -352,6 +365,12 @@ class Engine:
         self._record(method, full_path, resp.status_code, t0, recorded)
         if method not in ("GET", "HEAD"):
             self.shared.invalidate()
+        if _unframed(resp, method):
+            resp.close()
+            raise EngineError(f"the engine sent a broken response to {method} {path}: an "
+                              "HTTP/1.1 answer with neither a length nor chunks (its headers "
+                              "were cut off?)", status=resp.status_code, method=method,
+                              path=full_path)
         if 200 <= resp.status_code < 300 or resp.status_code in ok:
             return resp
         raise self._error_from(resp, method, full_path)
@@ -786,6 +805,7 @@ class Engine:
     # FOLLOW_WINDOW seconds of its log, at most FOLLOW_TAIL entries.
     FOLLOW_WINDOW = 10.0
     FOLLOW_TAIL = 5000
+    FOLLOW_TAIL_MIN = 256
     _WINDOW_HEAD = struct.Struct(">?q")  # tty, the ns from which every entry is in it
 
     def logs_window(self, ref: str, *, stdout: bool = True, stderr: bool = True,
@@ -800,23 +820,44 @@ class Engine:
         if tty:
             stdout = stderr = True
 
+        key = ("follow", cid, stdout, stderr)
+
         def read() -> bytes:
             since_ns = time.time_ns() - int(self.FOLLOW_WINDOW * 1e9)
-            stream = self.logs(cid, stdout=stdout, stderr=stderr, timestamps=True,
-                               tail=self.FOLLOW_TAIL, since=ns_to_engine(since_ns), container=c)
-            body = b"".join(stream.body())
+            # the engine finds a tail by reading back from the log's end, so a
+            # window costs what its tail asks, not what it returns: asked for
+            # twice the entries of the last window, widened while it comes full.
+            # Only with both streams: the engine counts its tail over both, so
+            # a window of one stream could come short of the tail and still
+            # miss entries; it asks for the whole tail as before.
+            tail = (self._follow_tails.get(key, self.FOLLOW_TAIL_MIN) if stdout and stderr
+                    else self.FOLLOW_TAIL)
+            while True:
+                stream = self.logs(cid, stdout=stdout, stderr=stderr, timestamps=True,
+                                   tail=tail, since=ns_to_engine(since_ns), container=c)
+                body = b"".join(stream.body())
+                frames = FrameParser().feed(body) if not tty else None
+                n = len(frames) if frames is not None else body.count(b"\n")
+                if n < tail or tail >= self.FOLLOW_TAIL:
+                    break
+                tail = min(tail * 8, self.FOLLOW_TAIL)
+            if len(self._follow_tails) > 256:
+                self._follow_tails.clear()
+            self._follow_tails[key] = min(max(self.FOLLOW_TAIL_MIN, 2 * n), self.FOLLOW_TAIL)
             cover = since_ns
-            if not tty:  # a full tail may have cut the window: it covers from its oldest entry on
-                frames = frame_entries(FrameParser().feed(body), True, {})
-                if len(frames) >= self.FOLLOW_TAIL:
-                    cover = min(e[2] for e in frames if e[2] is not None) + 1
+            if frames is not None and n >= self.FOLLOW_TAIL:
+                # a full tail may have cut the window: it covers from its oldest entry on
+                entries = frame_entries(frames, True, {})
+                cover = min(e[2] for e in entries if e[2] is not None) + 1
             return self._WINDOW_HEAD.pack(tty, cover) + body
 
         def decode(data: bytes):
             return data
 
-        data, _age = self.shared.get(("follow", cid, stdout, stderr), lambda: read(),
-                                     raw=(read, decode))
+        # not renewed ahead of time: a window costs the engine about as much
+        # as a viewer's wait on it (ms), and renewing ahead made one call per
+        # 0.85 of the bound in place of one per bound (docs/benchmarks.md)
+        data, _age = self.shared.get(key, lambda: read(), raw=(read, decode), ahead=False)
         is_tty, cover = self._WINDOW_HEAD.unpack_from(data)
         body = data[self._WINDOW_HEAD.size:]
         stream = LogStream(iter([body]), chunked=False, tty=is_tty, timestamps=True,

@@ -97,7 +97,7 @@ class SharedReads:
 
     def get(self, key: Hashable, fetch: Callable[[], Any],
             raw: tuple[Callable[[], bytes], Callable[[bytes], Any]] | None = None,
-            lasting: Callable[[float, Any], bool] | None = None
+            lasting: Callable[[float, Any], bool] | None = None, ahead: bool = True
             ) -> tuple[Any, float | None]:
         """(value, age): age None when this call went to the engine, else how
         old (seconds) the shared answer is. fetch()'s errors are not shared
@@ -105,7 +105,10 @@ class SharedReads:
         answer's bytes, decode them into the value), to share across workers.
         `lasting(started, value)`: whether an answer whose call began at
         `started` still holds past the bound (watch.py: the engine has been
-        quiet since); it then needs no call, neither now nor ahead of time."""
+        quiet since); it then needs no call, neither now nor ahead of time.
+        `ahead` False: never renewed ahead of time (a read cheap enough for
+        the first reader past the bound to wait on, which costs the engine a
+        call per bound and no more)."""
         if self.fresh_for <= 0:
             self.calls += 1
             return fetch(), None
@@ -116,7 +119,8 @@ class SharedReads:
             if e is not None and e.gen == gen:
                 ok = e.done and e.error is None
                 within = ok and now - e.started <= self.fresh_for
-                renew = within and self.ahead and now - e.started >= self.ahead * self.fresh_for
+                renew = (within and ahead and self.ahead
+                         and now - e.started >= self.ahead * self.fresh_for)
                 lasts = (ok and (renew or not within) and lasting is not None
                          and lasting(e.started, e.value))
                 if within or lasts:

@@ -355,3 +355,32 @@ def test_container_removed_during_follow(client, docker, run_container):
     body = r.get_data(as_text=True)
     assert r.status_code == 404 and r.headers["HX-Retarget"] == "#flash"
     assert "No such container" in body and "Traceback" not in body
+
+
+@pytest.mark.parametrize("cut", [
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nTransfer-Enc",
+    b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nTransfer-Encoding: chun",
+])
+def test_an_answer_cut_off_in_its_headers_is_an_error_not_an_empty_log(tmpdir_short, cut):
+    """Cut inside its headers, an answer reads as one with no length and no
+    chunks: an empty body to the end of the connection. The engine never
+    answers so, and showing it as an empty log (or an empty list) would say
+    there is nothing: it is the 502 page of a broken answer."""
+    cid = "e" * 64
+    inspect = json.dumps({"Id": cid, "Name": "/cut", "Config": {"Tty": False},
+                          "State": {"Running": True, "Status": "running"}})
+    fake = FakeEngine(tmpdir_short / "fake.sock", {
+        f"/v1.41/containers/{cid}/json": (200, inspect, "application/json"),
+        f"/v1.41/containers/{cid}/logs": ("raw", cut, ""),
+        "/v1.41/containers/json": ("raw", cut, ""),
+    })
+    try:
+        c = _fake_app(fake).test_client()
+        for path in (f"/containers/{cid}/logs?tail=100", f"/containers/{cid}/logs?tail=all",
+                     f"/containers/{cid}/logs/download", "/containers"):
+            r = c.get(path)
+            body = r.get_data(as_text=True)
+            assert r.status_code == 502, (path, r.status_code, body[:300])
+            assert "neither a length nor chunks" in body and "Traceback" not in body
+    finally:
+        fake.close()

@@ -251,3 +251,27 @@ def test_events_viewers_share_one_window_and_see_each_event_once(run_container, 
 def _events_url(text: str) -> str:
     import html as htmlmod
     return htmlmod.unescape(re.search(r'id="events-poll"[^>]*hx-get="([^"]+)"', text, re.S).group(1))
+
+
+def test_a_burst_bigger_than_the_window_s_last_tail_is_followed_whole(run_container):
+    """The shared follow window asks the engine for a tail of twice its last
+    size (the engine reads a tail back from the log's end: a smaller tail is
+    a cheaper call), widened while it comes back full: a burst of thousands of
+    lines between two polls still reaches the viewer whole, each line once."""
+    cid = run_container("i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo \"seq $i\"; "
+                        "usleep 50000; done; "
+                        "while [ $i -lt 3040 ]; do i=$((i+1)); echo \"seq $i\"; done; "
+                        "while true; do i=$((i+1)); echo \"seq $i\"; usleep 50000; done")
+    app = create_app(make_settings(share_for=0.4))
+    c = app.test_client()
+    page = c.get(f"/containers/{cid}/logs?follow=1&tail=5").get_data(as_text=True)
+    poll, lines = _follow_url(page), _log_texts(page)
+    deadline = time.monotonic() + 60
+    while (not lines or int(lines[-1].split()[1]) < 3100) and time.monotonic() < deadline:
+        part = c.get(poll).get_data(as_text=True)
+        lines += _log_texts(part)
+        poll = _follow_url(part)
+        time.sleep(0.3)  # a poll's pace (faster than the page's, for the test's length)
+    seq = [int(t.split()[1]) for t in lines]
+    assert seq[-1] >= 3100, "the follow never got past the burst"
+    assert seq == list(range(seq[0], seq[0] + len(seq))), "a line lost or doubled"
