@@ -71,6 +71,10 @@ MAX_PARALLEL = 16  # stats calls in flight per engine
 CALL_TIMEOUT = 10.0  # a stats call that takes longer is given up (the cell says "—")
 BACKOFF = 60.0  # seconds before asking again an engine that refused stats
 TICK = 0.5  # the sampler looks for due containers this often at most
+# new figures wait this long at most for the calls still out with them: the
+# rows of a list are sampled together (their times on one grid: _aligned) and
+# their figures go out as one change, so pages polling meanwhile share it
+PUBLISH_HOLD = 1.0
 
 
 # no figures, one and the same object each time (statsview.marked tells a
@@ -138,6 +142,13 @@ def _parse_history(data: bytes) -> list[sm.Figures]:
     return out
 
 
+def _aligned(t: float, step: float) -> float:
+    """`t` moved to the nearest multiple of `step` (a monotonic time): the
+    rows sampled every `step` seconds fall due at the same moments, go out as
+    one round, and their figures change once per round, not once per row."""
+    return round(t / step) * step if step > 0 else t
+
+
 class EngineSampler:
     """The sampler of one engine in this process (see the module's text)."""
 
@@ -173,6 +184,7 @@ class EngineSampler:
         self._note: str | None = None
         self._list_interval = poll_interval
         self._dirty = False
+        self._dirty_since: float | None = None  # when figures first waited to go out
         self._swept = 0.0
 
     # -- what pages call ---------------------------------------------------------
@@ -476,7 +488,8 @@ class EngineSampler:
             self._append(cid, fig)
             # the first sample's successor comes one poll interval later, so
             # the CPU figure (two samples) shows soon; then the interval
-            self._next[cid] = started + (self.poll_interval if prev is None else interval)
+            step = self.poll_interval if prev is None else interval
+            self._next[cid] = _aligned(started + step, step)
 
     def _failed(self, cid: str, started: float, interval: float, exc: Exception) -> None:
         if isinstance(exc, ge.NotFound):  # vanished between the list and its sample
@@ -541,9 +554,18 @@ class EngineSampler:
             self._drop(other, keep_history=False)
 
     def _publish(self) -> None:
+        """The latest figures to the file every worker reads, once the calls
+        still out have come (or PUBLISH_HOLD seconds after the first change):
+        a list's rows, sampled together, change together."""
         if not self._dirty:
             return
+        now = time.monotonic()
+        if self._dirty_since is None:
+            self._dirty_since = now
+        if self._inflight and now - self._dirty_since < PUBLISH_HOLD:
+            return
         self._dirty = False
+        self._dirty_since = None
         data = {"updated": time.time(), "note": self._note, "interval": self._list_interval,
                 "figures": {cid: f.as_list() for cid, f in self._latest.items()}}
         try:

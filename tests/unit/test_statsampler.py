@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.gateway import Engine
-from app.statsampler import EngineSampler
+from app.statsampler import PUBLISH_HOLD, EngineSampler
 from faultkit import FakeEngine, StalledEngine, remove_tree, short_tmp
 
 DATA = Path(__file__).parent / "data" / "stats"
@@ -246,3 +246,46 @@ def test_history_survives_a_change_of_leader(tmp):
         w2.stop()
     finally:
         f.close()
+
+
+def test_rows_watched_at_different_moments_are_sampled_and_published_together(tmp):
+    """Due times fall on one grid of the interval, so rows that came on screen
+    at different moments are soon due at the same moments (one round); and a
+    round's figures go out as one change of the figures file, once the calls
+    still out have come (or PUBLISH_HOLD after the first), not one per row:
+    pages polling between two rounds then share one answer."""
+    f = fake(tmp)
+    s = sampler(tmp, f.path, poll_interval=0.4)
+    ids = [A, B, "e" * 64]
+    try:
+        for cid in ids:  # on screen at three moments, a third of an interval apart
+            s.watch([cid])
+            time.sleep(0.13)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 2.0:
+            s.watch(ids)
+            time.sleep(0.05)
+        due = {round(s._next[c], 6) for c in ids if c in s._next}
+        assert len(due) == 1, s._next  # one round
+    finally:
+        s.stop()
+        f.close()
+    held = sampler(tmp, f.path, folder="held")
+    latest = tmp / "held" / "latest.json"
+    latest.parent.mkdir(parents=True)
+    held._dirty, held._inflight = True, {A}
+    held._publish()
+    assert not latest.exists()  # a call of the round is still out
+    held._dirty_since -= 2 * PUBLISH_HOLD
+    held._publish()
+    assert latest.exists()  # not held longer than PUBLISH_HOLD
+    latest.unlink()
+    held._dirty, held._inflight = True, set()
+    held._publish()
+    assert latest.exists()  # nothing out: at once
+
+
+def test_aligned_times():
+    from app.statsampler import _aligned
+    assert _aligned(10.9, 2.0) == 10.0 and _aligned(11.1, 2.0) == 12.0
+    assert _aligned(7.3, 0.0) == 7.3
