@@ -493,7 +493,9 @@ class Stream:
 
     def close(self) -> None:
         try:
-            self._pieces.close()
+            end = getattr(self._pieces, "close", None)  # a generator; not a plain iterator
+            if end is not None:
+                end()
         finally:
             self._close()
 

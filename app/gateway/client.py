@@ -827,17 +827,18 @@ class Engine:
             # the engine finds a tail by reading back from the log's end, so a
             # window costs what its tail asks, not what it returns: asked for
             # twice the entries of the last window, widened while it comes full.
-            # Only with both streams: the engine counts its tail over both, so
-            # a window of one stream could come short of the tail and still
-            # miss entries; it asks for the whole tail as before.
-            tail = (self._follow_tails.get(key, self.FOLLOW_TAIL_MIN) if stdout and stderr
-                    else self.FOLLOW_TAIL)
+            # Only with both streams and no TTY: the engine counts its tail over
+            # both streams, and over the 16 KB pieces of a TTY's long lines, so
+            # a window of one stream, or of a TTY's lines, could come short of
+            # the tail and still miss entries; it asks for the whole tail.
+            tail = (self._follow_tails.get(key, self.FOLLOW_TAIL_MIN)
+                    if stdout and stderr and not tty else self.FOLLOW_TAIL)
             while True:
                 stream = self.logs(cid, stdout=stdout, stderr=stderr, timestamps=True,
                                    tail=tail, since=ns_to_engine(since_ns), container=c)
                 body = b"".join(stream.body())
                 frames = FrameParser().feed(body) if not tty else None
-                n = len(frames) if frames is not None else body.count(b"\n")
+                n = len(frames) if frames is not None else 0
                 if n < tail or tail >= self.FOLLOW_TAIL:
                     break
                 tail = min(tail * 8, self.FOLLOW_TAIL)

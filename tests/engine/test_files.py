@@ -178,6 +178,16 @@ def test_changes_of_an_untouched_container_and_a_missing_one(mclient, run_contai
 
 
 # -- downloads ---------------------------------------------------------------------------
+def test_a_head_of_a_file_download_says_its_headers_and_closes_cleanly(mclient, fs):
+    """HEAD reads no body: the answer's close must still end cleanly (found by
+    a tester: a close on a plain iterator raised after the headers went out)."""
+    cid = fs["running"]
+    r = mclient.head(f"/containers/{cid}/files/download?path=/bin/busybox")
+    assert r.status_code == 200 and r.data == b""
+    assert r.headers["Content-Disposition"] == 'attachment; filename="busybox"'
+    r.close()
+
+
 @pytest.mark.parametrize("which", WHICH)
 def test_file_download_equals_docker_cp(mclient, docker, fs, which):
     cid = fs[which]
