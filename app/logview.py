@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 from . import params
 from .gateway import Engine
 from .gateway.exceptions import EngineError
+from .gateway.frames import wanted
 from .gateway.logstream import PlainBatch
 from .logreader import PAGE_BOUND, Cursor, LineReader, ReadResult, read_lines
 from .logsearch import Search
@@ -291,32 +292,58 @@ def read_after(eng: Engine, ref: str, o: Opts, cursor: Cursor,
     engine reads a tail backwards from the end of the log, so a poll costs
     what it returns; a burst bigger than that widens it (x8), never to no
     tail at all, which makes the engine decode the whole log from its start."""
+    want = wanted(o.stdout, o.stderr)
     if eng.shared.fresh_for > 0 and not o.until_engine:
         # every viewer of this container reads one shared window of its log
-        stream, cover, container = eng.logs_window(ref, stdout=o.stdout, stderr=o.stderr)
+        # (of both streams: the engine counts a tail over both, so only a
+        # window of both can tell when its tail came back full)
+        stream, cover, container = eng.logs_window(ref)
         if cursor.ns >= cover:
             if stream.tty:
                 o.streams = "both"
             search = o.search()
             reader = LineReader(tty=stream.tty, skip=cursor.seen, search=search)
             after = cursor.ns
-            reader.read(e for e in stream.entries() if e[2] is None or e[2] >= after)
+            reader.read(e for e in stream.entries()
+                        if (e[2] is None or e[2] >= after) and (stream.tty or want[e[0]]))
             result = reader.close(stream.notices)
             return Read(container, stream.tty, result, result.cursor(cursor), search)
+    # the engine counts a tail over both streams: one stream alone is read
+    # out of both here, and the tail is full when both streams' entries fill it
+    one = not (o.stdout and o.stderr)
     tail: int | None = cursor.seen + POLL_TAIL
-    search = new_search()
-    stream = eng.logs(ref, stdout=o.stdout, stderr=o.stderr, timestamps=True, tail=tail,
-                      since=cursor.since, until=o.until_engine, container=container)
-    container, tty = stream.container, stream.tty
-    result = _read(stream, o, search, skip=cursor.seen)
-    while tail is not None and result.entries >= tail:
-        tail = tail * 8 if tail < 1_000_000 else None
+    while True:
         search = new_search()
-        stream = eng.logs(container["Id"], stdout=o.stdout, stderr=o.stderr, timestamps=True,
-                          tail=tail, since=cursor.since, until=o.until_engine,
-                          container=container)
-        result = _read(stream, o, search, skip=cursor.seen)
-    return Read(container, tty, result, result.cursor(cursor), search)
+        stream = eng.logs(container["Id"] if container else ref, stdout=o.stdout or one,
+                          stderr=o.stderr or one, timestamps=True, tail=tail,
+                          since=cursor.since, until=o.until_engine, container=container)
+        container, tty = stream.container, stream.tty
+        if one and not tty:
+            result, entries = _read_chosen(stream, want, search, cursor.seen)
+        else:
+            result = _read(stream, o, search, skip=cursor.seen)
+            entries = result.entries
+        if tail is None or entries < tail:
+            return Read(container, tty, result, result.cursor(cursor), search)
+        tail = tail * 8 if tail < 1_000_000 else None
+
+
+def _read_chosen(stream, want: tuple[bool, ...], search: Search | None,
+                 skip: int) -> tuple[ReadResult, int]:
+    """The entries of the chosen stream out of an answer of both, and how many
+    entries the answer held (the engine's tail counts them all)."""
+    count = 0
+
+    def chosen():
+        nonlocal count
+        for e in stream.entries():
+            count += 1
+            if want[e[0]]:
+                yield e
+
+    reader = LineReader(tty=False, skip=skip, search=search)
+    reader.read(chosen())
+    return reader.close(stream.notices), count
 
 
 def window_closed(o: Opts, now: float | None = None) -> bool:

@@ -808,31 +808,30 @@ class Engine:
     FOLLOW_TAIL_MIN = 256
     _WINDOW_HEAD = struct.Struct(">?q")  # tty, the ns from which every entry is in it
 
-    def logs_window(self, ref: str, *, stdout: bool = True, stderr: bool = True,
-                    container: dict | None = None) -> tuple[LogStream, int, dict]:
+    def logs_window(self, ref: str, *, container: dict | None = None
+                    ) -> tuple[LogStream, int, dict]:
         """(a LogStream of the window, the time in ns from which it holds every
         entry, the container's inspect). Shared (sharing.py) between the
         viewers and the workers within the freshness bound: however many
-        follow one container, the engine is asked once per bound."""
+        follow one container, the engine is asked once per bound. Both
+        streams: the engine counts a tail over both, so only a window of both
+        can tell when its tail came back full (the reader picks a stream)."""
         c = container or self.inspect_container(ref)
         cid = c["Id"]
         tty = bool((c.get("Config") or {}).get("Tty"))
-        if tty:
-            stdout = stderr = True
-
-        key = ("follow", cid, stdout, stderr)
+        stdout = stderr = True
+        key = ("follow", cid)
 
         def read() -> bytes:
             since_ns = time.time_ns() - int(self.FOLLOW_WINDOW * 1e9)
             # the engine finds a tail by reading back from the log's end, so a
             # window costs what its tail asks, not what it returns: asked for
             # twice the entries of the last window, widened while it comes full.
-            # Only with both streams and no TTY: the engine counts its tail over
-            # both streams, and over the 16 KB pieces of a TTY's long lines, so
-            # a window of one stream, or of a TTY's lines, could come short of
-            # the tail and still miss entries; it asks for the whole tail.
-            tail = (self._follow_tails.get(key, self.FOLLOW_TAIL_MIN)
-                    if stdout and stderr and not tty else self.FOLLOW_TAIL)
+            # Not a TTY's: the engine counts the 16 KB pieces of its long lines
+            # in the tail, so its lines could come short of the tail and still
+            # miss entries; it asks for the whole tail.
+            tail = (self._follow_tails.get(key, self.FOLLOW_TAIL_MIN) if not tty
+                    else self.FOLLOW_TAIL)
             while True:
                 stream = self.logs(cid, stdout=stdout, stderr=stderr, timestamps=True,
                                    tail=tail, since=ns_to_engine(since_ns), container=c)

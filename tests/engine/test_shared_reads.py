@@ -296,3 +296,35 @@ def test_a_tty_s_burst_of_long_lines_is_followed_whole(run_container):
         poll = _follow_url(part)
         time.sleep(0.5)  # a poll's pace; the condition is the last line
     assert seen == list(range(1, 301)), "a long line lost or doubled"
+
+
+@pytest.mark.parametrize("share_for", [0.4, 0.0])
+def test_one_stream_followed_alone_gets_each_of_its_lines_once(run_container, share_for):
+    """The engine counts a tail over both streams: a view of one stream read
+    its tail's fullness from its own entries and missed lines whenever the
+    other stream filled the tail (found by a tester; the log empty when the
+    page loaded made every poll take the unshared read). Shared window or
+    not, each view gets every line of its stream, once, in order."""
+    cid = run_container("sleep 2; n=0; for b in 1 2 3; do m=$((n+1)); n=$((n+1000)); "
+                        "seq $m $n | sed 's/^/out /'; seq $m $n | sed 's/^/err /' >&2; "
+                        "sleep 1; done; sleep 300")
+    app = create_app(make_settings(share_for=share_for))
+    views = {}
+    for stream, word in (("stdout", "out"), ("stderr", "err")):  # both open before the bursts
+        c = app.test_client()
+        page = c.get(f"/containers/{cid}/logs?follow=1&tail=5&streams={stream}")
+        page = page.get_data(as_text=True)
+        views[stream] = {"c": c, "word": word, "poll": _follow_url(page),
+                         "lines": _log_texts(page)}
+    deadline = time.monotonic() + 60
+    while (any(not v["lines"] or v["lines"][-1] != f"{v['word']} 3000" for v in views.values())
+           and time.monotonic() < deadline):
+        for v in views.values():
+            part = v["c"].get(v["poll"]).get_data(as_text=True)
+            v["lines"] += _log_texts(part)
+            v["poll"] = _follow_url(part)
+        time.sleep(0.3)  # a poll's pace; the condition is each stream's last line
+    for stream, v in views.items():
+        assert {t.split()[0] for t in v["lines"]} <= {v["word"]}, "the other stream shown"
+        seq = [int(t.split()[1]) for t in v["lines"]]
+        assert seq == list(range(1, 3001)), f"{stream}: a line lost or doubled"
