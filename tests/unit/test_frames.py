@@ -7,6 +7,7 @@ import pytest
 
 from app.gateway.frames import (BIG_FRAME, FIRST, LAST, MIDDLE, STDERR, STDIN, STDOUT,
                                 Dechunker, FrameParser, demux_all, joined, mux, wanted)
+from app.gateway.frames import _split_chunk_frames
 from logkit import chunk_encode
 
 SAMPLE_FRAMES = [
@@ -223,3 +224,50 @@ def test_feed_chunked_a_big_frame_and_a_bad_size_line():
     assert fused == plain and fused[0][1] == (STDOUT, b"x" * (BIG_FRAME + 10))
     fused, plain = _both_ways(b"8\r\n" + mux(STDOUT, b"") + b"\r\nzz\r\nabc", [])
     assert fused == plain and "chunk size" in fused[-1]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_long_reads_of_whole_chunk_frames_read_as_the_dechunker_and_feed_do(seed):
+    """Reads long enough for the split way (frames._split_chunk_frames): payloads
+    with CRLFs, lone CRs and LFs, empty ones, an engine error frame, chunks
+    that hold several frames or a cut one, a bad size line."""
+    rng = random.Random(1000 + seed)
+    kinds = [lambda: mux(rng.choice([STDIN, STDOUT, STDERR]), b"line %d\n" % rng.randrange(999)),
+             lambda: mux(STDOUT, b"a\r\nb\n" if rng.random() < 0.5 else b"\r\n"),
+             lambda: mux(STDERR, b"cr at the end\r"),
+             lambda: mux(STDOUT, b"\nstarts with LF\n"),
+             lambda: mux(STDOUT, b""),
+             lambda: mux(STDERR, bytes(rng.randrange(256) for _ in range(rng.randrange(60))))]
+    weights = [60, 2, 2, 2, 2, 5] if seed % 2 else [95, 0, 1, 1, 1, 0]
+    frames = [make() for make in rng.choices(kinds, weights, k=3000)]
+    if seed % 6 == 0:
+        frames.insert(rng.randrange(len(frames)), mux(3, b"engine trouble"))
+    if seed % 9 == 0:
+        frames.insert(rng.randrange(len(frames)), b"\x07\x01\x00\x00\x00\x00\x00\x05junk!")
+    if seed % 9 == 4:  # a known stream with padding that is not zero
+        frames.insert(rng.randrange(len(frames)), b"\x01\x00\x00\x02\x00\x00\x00\x05junk!")
+    wire = b"".join(b"%x\r\n%s\r\n" % (len(f), f) for f in frames) + b"0\r\n\r\n"
+    if seed % 3 == 0:  # a few chunks of several frames, and cut ones
+        wire = _per_frame_chunks(frames, rng)
+    if seed % 7 == 0:
+        wire = wire[:rng.randrange(len(wire))]
+    for _ in range(3):
+        cuts = sorted(rng.sample(range(len(wire) + 1), rng.choice([0, 3, 20])))
+        fused, plain = _both_ways(wire, cuts)
+        assert fused == plain, (seed, cuts)
+
+
+def test_the_split_way_reads_a_clean_run_whole_and_stops_before_a_crlf_payload():
+    frames = [mux(STDOUT if i % 3 else STDERR, b"line %d\n" % i) for i in range(500)]
+    wire = b"".join(b"%x\r\n%s\r\n" % (len(f), f) for f in frames)
+    got, used, body = _split_chunk_frames(wire + b"0\r\n\r\n")
+    assert (got, used, body) == ([(f[0] or STDOUT, f[8:]) for f in frames], len(wire),
+                                 sum(map(len, frames)))
+    odd = mux(STDOUT, b"a\r\nb\n")
+    got, used, _ = _split_chunk_frames(wire + b"%x\r\n%s\r\n" % (len(odd), odd) + wire)
+    assert len(got) == 500 and used == len(wire)
+    err = mux(3, b"engine trouble")
+    assert _split_chunk_frames(b"%x\r\n%s\r\n" % (len(err), err) + wire) is None
+    stdin = [mux(STDIN, b"in\n")] * 3
+    got, _, _ = _split_chunk_frames(b"".join(b"%x\r\n%s\r\n" % (len(f), f) for f in stdin))
+    assert got == [(STDOUT, b"in\n")] * 3
