@@ -30,9 +30,10 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from app.gateway import Engine, parse_host  # noqa: E402
+from benchkit import BareClient  # noqa: E402
 from private_engine import PrivateDockerd  # noqa: E402
 from sshkit import SSHServer  # noqa: E402
 
@@ -109,11 +110,19 @@ def main() -> None:
         filters = '{"label":["%s"]}' % LABEL
         a, b = (Engine(parse_host(h, {})) for h in (a_host, b_host))
         raw_a, raw_b, raw_par, page = [], [], [], []
+        bare_par, bare_page = [], []
         pool = ThreadPoolExecutor(2)
         srv = Server({"PERISCOPE_ENGINES": f"a={a_host},b={b_host}"})
         http = requests.Session()
-        url = f"{srv.url}/containers/rows?all=1&label={LABEL}"
+        path = f"/containers/rows?all=1&label={LABEL}"
+        url = srv.url + path
         http.get(url, timeout=30).raise_for_status()
+        # the same reads with http.client kept alive, as a browser's lean HTTP
+        # stack would (benchkit.BareClient says why), the raw side alike
+        bare_web = BareClient(srv.url)
+        bare_engines = [BareClient(h[len("unix://"):]) for h in (a_host, b_host)]
+        raw_path = (f"/v{a.api_version}/containers/json?all=1&filters="
+                    + requests.utils.quote(filters))
 
         def raw(e):
             t = time.perf_counter()
@@ -122,6 +131,8 @@ def main() -> None:
 
         for e in (a, b):
             raw(e)
+        list(pool.map(lambda c: c.get(raw_path), bare_engines))
+        bare_web.get(path)
         for _ in range(args.rounds):
             raw_a.append(raw(a))
             raw_b.append(raw(b))
@@ -133,15 +144,30 @@ def main() -> None:
             page.append(time.perf_counter() - t)
             assert r.status_code == 200 and r.text.count('data-engine="a"') >= args.n \
                 and r.text.count('data-engine="b"') >= args.n, "not every row came back"
+            t = time.perf_counter()
+            list(pool.map(lambda c: c.get(raw_path), bare_engines))
+            bare_par.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            body = bare_web.get(path)
+            bare_page.append(time.perf_counter() - t)
+            assert body.count(b'data-engine="b"') >= args.n, "not every row came back"
         srv.stop()
         slower = max(statistics.median(raw_a), statistics.median(raw_b))
+        par = statistics.median(raw_par)
         print(f"\n## combined list, 2 engines x {args.n} containers, {args.rounds} rounds "
-              f"(median, p90 in ms; ratio to the slower engine's raw call)")
-        for label, xs in (("raw GET /containers/json, engine a", raw_a),
-                          ("raw GET /containers/json, engine b", raw_b),
-                          ("raw a and b in parallel", raw_par),
-                          ("Periscope /containers/rows, both", page)):
-            print(f"| {label:38} | {ms(xs)} | {statistics.median(xs) / slower:.2f}x |")
+              f"(median, p90 in ms; ratio to the slower engine's raw call alone, and to "
+              f"the raw calls made in parallel, read by the same client)")
+        for label, xs, base in (("raw GET /containers/json, engine a", raw_a, par),
+                                ("raw GET /containers/json, engine b", raw_b, par),
+                                ("raw a and b in parallel", raw_par, par),
+                                ("Periscope /containers/rows, both", page, par),
+                                ("raw a and b in parallel, http.client", bare_par,
+                                 statistics.median(bare_par)),
+                                ("Periscope rows, http.client", bare_page,
+                                 statistics.median(bare_par))):
+            alone = ("—" if "http.client" in label  # (the raw calls alone: read with requests)
+                     else f"{statistics.median(xs) / slower:.2f}x")
+            print(f"| {label:38} | {ms(xs)} | {alone} | {statistics.median(xs) / base:.2f}x |")
 
         # -- ssh ----------------------------------------------------------------------------
         sshd = SSHServer(a_host).start()

@@ -5,6 +5,8 @@ replicas 0 (made cheaply: POST /services/create, no task to schedule):
   raw      GET /services?status=true on the same socket, one pooled session
   page     GET /services from Periscope under gunicorn (the full HTML page)
   rows     GET /services/rows (the partial the live list polls)
+  (raw, page and rows read with `requests`, then again with http.client kept
+  alive: benchkit.BareClient)
   cli      `docker service ls` (a process start included)
 
 Part 2, recorded answers of a real two-node swarm extended to 100 nodes and
@@ -38,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from app.gateway import Engine, parse_host  # noqa: E402
-from benchkit import fmt, interleaved, timeit  # noqa: E402
+from benchkit import BareClient, fmt, interleaved, timeit  # noqa: E402
 from app.gateway import exceptions as ge  # noqa: E402
 
 LABEL = "periscope.bench"
@@ -83,8 +85,12 @@ def part_real(args, LiveServer) -> None:
     raw_url = f"{host.base_url}/v{api}/services?status=true"
     srv = LiveServer({"PERISCOPE_WORKERS": "1", "PERISCOPE_THREADS": "4"})
     web = requests.Session()
+    bare_web = BareClient(srv.url)
+    bare_raw = BareClient(host.raw[len("unix://"):] if host.scheme == "unix" else
+                          "http://" + host.raw.split("://", 1)[1])
     print(f"engine {host.raw}, API {api}; {args.rounds} rounds; median and p90 in ms")
-    print(f"{'services':>8} {'what':<28} {'median':>8} {'p90':>8}  ratio to raw (median)")
+    print(f"{'services':>8} {'what':<28} {'median':>8} {'p90':>8}  ratio to the raw call "
+          "read by the same client (median)")
     try:
         for n in [int(x) for x in args.sizes.split(",")]:
             ensure_services(engine, n)
@@ -93,12 +99,19 @@ def part_real(args, LiveServer) -> None:
                 "raw GET /services?status=1": lambda: raw.get(raw_url).content,
                 "Periscope /services page": lambda: web.get(srv.url + "/services").content,
                 "Periscope /services/rows": lambda: web.get(srv.url + "/services/rows").content,
+                # the same three read with http.client, as a browser's lean HTTP stack
+                # would (benchkit.BareClient says why), each side alike
+                "raw, http.client": lambda: bare_raw.get(f"/v{api}/services?status=true"),
+                "page, http.client": lambda: bare_web.get("/services"),
+                "rows, http.client": lambda: bare_web.get("/services/rows"),
             }, args.rounds)
             res["docker service ls"] = timeit(lambda: subprocess.run(
                 ["docker", "service", "ls"], capture_output=True), max(5, args.rounds // 3))
             base = statistics.median(res["raw GET /services?status=1"])
+            bare_base = statistics.median(res["raw, http.client"])
             for what, ms in res.items():
-                print(f"{total:>8} {what:<28} {fmt(ms)}  {statistics.median(ms) / base:5.2f}x")
+                b = bare_base if "http.client" in what else base
+                print(f"{total:>8} {what:<28} {fmt(ms)}  {statistics.median(ms) / b:5.2f}x")
             sys.stdout.flush()
     finally:
         srv.stop()
