@@ -448,7 +448,12 @@ class EngineSampler:
                 break
             self._inflight.add(cid)
             interval = focus_interval if m[1] >= now_wall else self._list_interval
-            self._pool.submit(self._fetch, cid, now, interval)
+            try:
+                self._pool.submit(self._fetch, cid, now, interval)
+            except RuntimeError:  # the interpreter is exiting: its pools take no more work
+                self._inflight.discard(cid)
+                self._stopping = True
+                break
         return soonest
 
     def _fetch(self, cid: str, started: float, interval: float) -> None:

@@ -108,6 +108,34 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+# Whole polled partials, by everything they are made from: a list whose rows
+# changed is fetched whole by every viewer of the old rows at their next poll,
+# fifty viewers, fifty identical renders of up to thousands of rows. Viewers'
+# sessions differ in one thing the partial holds, the CSRF token of its
+# actions form: the partial is made with a mark in its place (random per
+# process: no container's text can hold it) and split there, and each viewer
+# gets its own token put in.
+_partials = None
+_TOKEN_MARK = "\x00csrf:" + __import__("secrets").token_hex(12) + "\x00"
+
+
+def shared_partial(key: tuple, render: Callable[..., str]) -> str:
+    """render(csrf_token=...) once per key (which must hold everything the
+    partial shows but the token: the rows' key and tag, the filters, the
+    engine in the URL, where the app is mounted), the viewer's token put in."""
+    global _partials
+    if _partials is None:
+        from .memo import Memo
+        _partials = Memo(16)
+    full = (key, g.get("engine_name"), request.script_root)
+    parts = _partials.get(full, lambda: tuple(render(csrf_token=lambda: _TOKEN_MARK)
+                                              .split(_TOKEN_MARK)))
+    if len(parts) == 1:
+        return parts[0]
+    from .security import csrf_token
+    return csrf_token().join(parts)
+
+
 # Polled partials never replace the Engine calls panel: it shows the calls of
 # the page, or of the last thing the user did (an action, a filter, a reveal).
 POLL_ENDPOINTS = {"containers.rows", "logs.poll", "events.poll", "images.pull_progress",

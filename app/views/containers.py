@@ -11,7 +11,7 @@ from flask import redirect, render_template, request, url_for
 from .. import __version__
 from .. import containerlist as cl, statsview
 from ..web import (EngineBlueprint, combined, engine, engine_entry, is_htmx, registry, settings,
-                   stats_sampler)
+                   shared_partial, stats_sampler)
 
 bp = EngineBlueprint("containers", __name__)
 
@@ -111,8 +111,15 @@ def rows():
         body = statsview.cells_answer(rows, cells, had, lambda changed: render_template(
             "containers/_cells_poll.html", cells=cells, rows=changed))
         return body, 200, {"HX-Reswap": "none"}
-    return render_template("containers/_poll.html",
-                           **_context(rows, f, trouble, stats, tag=tag, cells=cells))
+    ctx = _context(rows, f, trouble, stats, tag=tag, cells=cells)
+    key = getattr(rows, "key", None)
+    if key is None:
+        return render_template("containers/_poll.html", **ctx)
+    # every viewer of these rows gets the same partial (but its CSRF token)
+    return shared_partial(
+        ("containers.rows", key, tag, cells, repr(sorted(f.items())), repr(trouble),
+         stats.on, stats.sort, stats.interval, repr(stats.notes)),
+        lambda **more: render_template("containers/_poll.html", **ctx, **more))
 
 
 @bp.get("/containers/<ref>")

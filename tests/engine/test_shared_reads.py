@@ -328,3 +328,41 @@ def test_one_stream_followed_alone_gets_each_of_its_lines_once(run_container, sh
         assert {t.split()[0] for t in v["lines"]} <= {v["word"]}, "the other stream shown"
         seq = [int(t.split()[1]) for t in v["lines"]]
         assert seq == list(range(1, 3001)), f"{stream}: a line lost or doubled"
+
+
+def test_viewers_of_one_list_share_one_render_each_with_its_own_token(counting, monkeypatch):
+    """The rows partial is made once for every viewer of the same rows
+    (web.shared_partial); each gets the CSRF token of its own session in it,
+    and that token works for the rows' actions."""
+    fake, gate = counting
+    gate.set()
+    eng = Engine(parse_host(f"unix://{fake.path}", {}), share_for=5.0)
+    app = create_app(make_settings(share_for=5.0, stats=False), engine=eng)
+    from app.views import containers as view
+    renders = []
+    real = view.render_template
+    monkeypatch.setattr(view, "render_template",
+                        lambda name, **ctx: renders.append(name) or real(name, **ctx))
+    clients, bodies = [], []
+    for who in ("ann", "bob"):
+        c = app.test_client()
+        with c.session_transaction() as sess:
+            sess["csrf"] = f"token-of-{who}"
+        c.get("/containers")  # the page (not shared) puts the session cookie in place
+        clients.append(c)
+    renders.clear()
+    for c in clients:
+        r = c.get("/containers/rows")
+        assert r.status_code == 200
+        bodies.append(r.get_data(as_text=True))
+    assert renders == ["containers/_poll.html"]  # made once, for both
+    ann, bob = bodies
+    assert 'value="token-of-ann"' in ann and "token-of-bob" not in ann
+    assert 'value="token-of-bob"' in bob and "token-of-ann" not in bob
+    assert ann.replace("token-of-ann", "T") == bob.replace("token-of-bob", "T")
+    assert "\x00" not in ann and 'data-id="' + CID + '"' in ann
+    token = re.search(r'name="csrf_token" value="([^"]+)"', bob).group(1)
+    r = clients[1].post(f"/containers/{CID}/stop", data={"ctx": "row"},
+                        headers={"X-CSRF-Token": token, "Origin": "http://localhost",
+                                 "HX-Request": "true"})
+    assert r.status_code == 200, r.status_code

@@ -289,3 +289,21 @@ def test_aligned_times():
     from app.statsampler import _aligned
     assert _aligned(10.9, 2.0) == 10.0 and _aligned(11.1, 2.0) == 12.0
     assert _aligned(7.3, 0.0) == 7.3
+
+
+def test_a_sampler_whose_pool_was_shut_down_ends_quietly(tmp, caplog, monkeypatch):
+    """At the interpreter's exit its thread pools take no more work (the flag
+    concurrent.futures sets then): the sampler's thread ends without a
+    traceback in the log."""
+    import concurrent.futures.thread as cft
+    f = fake(tmp)
+    s = sampler(tmp, f.path)
+    try:
+        monkeypatch.setattr(cft, "_shutdown", True)
+        with caplog.at_level("ERROR", logger="periscope"):
+            s.watch([A])
+            wait_until(lambda: s._thread is None or not s._thread.is_alive(),
+                       what="the sampler ends")
+        assert not [r for r in caplog.records if r.exc_info], caplog.text
+    finally:
+        s.stop(), f.close()
