@@ -160,7 +160,7 @@ class SharedReads:
             return e.value, self._clock() - e.started
         try:
             if raw is not None and self.folder is not None:
-                e.value, started = self._across(key, gen, raw)
+                e.value, started = self._across(key, gen, raw, lasting=lasting)
                 if started is not None:  # another worker's answer
                     e.started = started
                     return e.value, self._clock() - started
@@ -200,26 +200,30 @@ class SharedReads:
     # -- across workers -----------------------------------------------------------
     _HEAD = struct.Struct(">d16s")  # when the call began (monotonic), generation
 
-    def _across(self, key, gen, raw, newer_than: float | None = None
+    def _across(self, key, gen, raw, newer_than: float | None = None,
+                lasting: Callable[[float, Any], bool] | None = None
                 ) -> tuple[Any, float | None]:
         """(value, started): started None when this worker asked the engine.
         `newer_than`: a call ahead of time, which another worker's answer
-        spares only if that one began after the answer being renewed."""
+        spares only if that one began after the answer being renewed.
+        `lasting`: as get's: another worker's answer past the bound is taken
+        while it says the answer still holds (this worker's own watch of the
+        engine says it has been quiet since that answer's call began)."""
         read, decode = raw
         name = hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest()
         path = self.folder / name
         mark = hashlib.blake2b(repr(gen[1:] if isinstance(gen, tuple) else gen).encode(),
                                digest_size=16).digest()
-        hit = self._read_file(path, mark, newer_than)
+        hit = self._taken(path, mark, newer_than, decode, lasting)
         if hit is not None:
-            return decode(hit[1]), hit[0]
+            return hit
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         with open(self.folder / (name + ".lock"), "a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # a worker asking meanwhile waits here
             try:
-                hit = self._read_file(path, mark, newer_than)
+                hit = self._taken(path, mark, newer_than, decode, lasting)
                 if hit is not None:
-                    return decode(hit[1]), hit[0]
+                    return hit
                 started = self._clock()
                 body = read()
                 tmp = path.with_name(f".{name}.{secrets.token_hex(4)}")
@@ -231,8 +235,23 @@ class SharedReads:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _read_file(self, path: Path, mark: bytes, newer_than: float | None = None
-                   ) -> tuple[float, bytes] | None:
+    def _taken(self, path: Path, mark: bytes, newer_than: float | None, decode,
+               lasting) -> tuple[Any, float] | None:
+        """Another worker's answer that may be used: (value, started), or None."""
+        hit = self._read_file(path, mark, newer_than, old_too=lasting is not None)
+        if hit is None:
+            return None
+        started, body = hit
+        value = decode(body)
+        if self._clock() - started > self.fresh_for and not lasting(started, value):
+            return None
+        self.hits += 1
+        return value, started
+
+    def _read_file(self, path: Path, mark: bytes, newer_than: float | None = None,
+                   old_too: bool = False) -> tuple[float, bytes] | None:
+        """(started, body) of another worker's answer of this generation, within
+        the bound (`old_too`: of any age, for the caller to judge)."""
         try:
             with open(path, "rb") as fh:
                 data = fh.read()
@@ -241,11 +260,10 @@ class SharedReads:
         if len(data) < self._HEAD.size:
             return None
         started, m = self._HEAD.unpack_from(data)
-        if m != mark or self._clock() - started > self.fresh_for:
+        if m != mark or (not old_too and self._clock() - started > self.fresh_for):
             return None
         if newer_than is not None and started <= newer_than:
             return None
-        self.hits += 1
         return started, data[self._HEAD.size:]
 
     def invalidate(self) -> None:

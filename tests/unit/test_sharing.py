@@ -231,3 +231,42 @@ def test_an_answer_that_lasts_is_reused_past_the_bound_and_never_renewed_ahead()
     quiet["yes"] = True
     assert s.get("k", fetch, lasting=lasting) == (3, None)
     assert calls == [1, 1, 1]
+
+
+def test_an_answer_that_lasts_is_taken_from_another_worker_past_the_bound(tmp_path):
+    """A quiet engine's list held by one worker spares the other workers their
+    calls too, while their own `lasting` says it holds; not once it says no,
+    nor after a write."""
+    clock = Clock()
+    marker = tmp_path / "writes" / "e"
+    a = SharedReads(1.0, marker, folder=tmp_path / "shared" / "e", clock=clock)
+    b = SharedReads(1.0, marker, folder=tmp_path / "shared" / "e", clock=clock)
+    asked, judged = [], []
+    quiet = {"yes": True}
+
+    def read():
+        asked.append(1)
+        return b"answer %d" % len(asked)
+
+    def lasting(started, value):
+        judged.append((started, value))
+        return quiet["yes"]
+
+    decode = lambda data: data.decode()  # noqa: E731
+    get = lambda s: s.get("k", lambda: decode(read()), raw=(read, decode),  # noqa: E731
+                          lasting=lasting)
+    assert get(a) == ("answer 1", None)
+    clock.now += 10.0  # far past the bound: worker B has never read it
+    assert get(b) == ("answer 1", pytest.approx(10.0))
+    assert judged == [(100.0, "answer 1")] and len(asked) == 1
+    clock.now += 5.0
+    assert get(b) == ("answer 1", pytest.approx(15.0))  # held in B now, still judged
+    quiet["yes"] = False  # something happened on the engine
+    c = SharedReads(1.0, marker, folder=tmp_path / "shared" / "e", clock=clock)
+    assert get(c) == ("answer 2", None)
+    quiet["yes"] = True
+    a.invalidate()  # a write through Periscope: no worker takes the older answer
+    d = SharedReads(1.0, marker, folder=tmp_path / "shared" / "e", clock=clock)
+    clock.now += 5.0
+    assert get(d) == ("answer 3", None)
+    assert len(asked) == 3
