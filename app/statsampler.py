@@ -41,6 +41,7 @@ import fcntl
 import json
 import logging
 import os
+import sys
 import queue
 import re
 import secrets
@@ -80,6 +81,12 @@ PUBLISH_HOLD = 1.0
 # no figures, one and the same object each time (statsview.marked tells a
 # snapshot's figures from the last ones by identity)
 _NO_FIGURES: Mapping[str, sm.Figures] = MappingProxyType({})
+
+
+def _exiting() -> bool:
+    """The interpreter is exiting: thread pools take no more work."""
+    import concurrent.futures.thread as cft
+    return bool(getattr(cft, "_shutdown", False)) or sys.is_finalizing()
 
 
 @dataclass
@@ -450,9 +457,11 @@ class EngineSampler:
             interval = focus_interval if m[1] >= now_wall else self._list_interval
             try:
                 self._pool.submit(self._fetch, cid, now, interval)
-            except RuntimeError:  # the interpreter is exiting: its pools take no more work
+            except RuntimeError:
                 self._inflight.discard(cid)
-                self._stopping = True
+                if not _exiting():
+                    raise  # (no thread to be had: logged, and the next look starts again)
+                self._stopping = True  # the interpreter is exiting: pools take no more work
                 break
         return soonest
 

@@ -115,21 +115,21 @@ def is_htmx() -> bool:
 # actions form: the partial is made with a mark in its place (random per
 # process: no container's text can hold it) and split there, and each viewer
 # gets its own token put in.
-_partials = None
 _TOKEN_MARK = "\x00csrf:" + __import__("secrets").token_hex(12) + "\x00"
 
 
 def shared_partial(key: tuple, render: Callable[..., str]) -> str:
     """render(csrf_token=...) once per key (which must hold everything the
-    partial shows but the token: the rows' key and tag, the filters, the
-    engine in the URL, where the app is mounted), the viewer's token put in."""
-    global _partials
-    if _partials is None:
-        from .memo import Memo
-        _partials = Memo(16)
+    partial shows but the token and the app's own settings: the rows' key and
+    tag, the filters, the engine in the URL, where the app is mounted), the
+    viewer's token put in. Kept per app (its settings: the poll interval)."""
+    from .memo import Memo
+    partials = current_app.extensions.get("periscope.partials")
+    if partials is None:
+        partials = current_app.extensions.setdefault("periscope.partials", Memo(16))
     full = (key, g.get("engine_name"), request.script_root)
-    parts = _partials.get(full, lambda: tuple(render(csrf_token=lambda: _TOKEN_MARK)
-                                              .split(_TOKEN_MARK)))
+    parts = partials.get(full, lambda: tuple(render(csrf_token=lambda: _TOKEN_MARK)
+                                             .split(_TOKEN_MARK)))
     if len(parts) == 1:
         return parts[0]
     from .security import csrf_token

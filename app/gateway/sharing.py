@@ -242,10 +242,16 @@ class SharedReads:
         if hit is None:
             return None
         started, body = hit
-        value = decode(body)
-        if self._clock() - started > self.fresh_for and not lasting(started, value):
+        old = self._clock() - started > self.fresh_for
+        try:
+            value = decode(body)
+        except Exception:  # noqa: BLE001 - an answer that cannot be used is no answer:
+            return None    # this worker asks the engine (and its answer replaces the file)
+        if old and not lasting(started, value):
             return None
         self.hits += 1
+        if old:
+            self.lasted += 1
         return value, started
 
     def _read_file(self, path: Path, mark: bytes, newer_than: float | None = None,
@@ -260,8 +266,9 @@ class SharedReads:
         if len(data) < self._HEAD.size:
             return None
         started, m = self._HEAD.unpack_from(data)
-        if m != mark or (not old_too and self._clock() - started > self.fresh_for):
-            return None
+        age = self._clock() - started
+        if m != mark or age < 0 or (not old_too and age > self.fresh_for):
+            return None  # (a start ahead of the clock: a file from before a reboot)
         if newer_than is not None and started <= newer_than:
             return None
         return started, data[self._HEAD.size:]

@@ -361,6 +361,10 @@ def test_viewers_of_one_list_share_one_render_each_with_its_own_token(counting, 
     assert 'value="token-of-bob"' in bob and "token-of-ann" not in bob
     assert ann.replace("token-of-ann", "T") == bob.replace("token-of-bob", "T")
     assert "\x00" not in ann and 'data-id="' + CID + '"' in ann
+    # what the partial shows is in its key: other filters, another render
+    assert 'data-id="' + CID not in clients[0].get("/containers/rows?q=nomatch").get_data(
+        as_text=True)
+    assert renders == ["containers/_poll.html"] * 2
     token = re.search(r'name="csrf_token" value="([^"]+)"', bob).group(1)
     r = clients[1].post(f"/containers/{CID}/stop", data={"ctx": "row"},
                         headers={"X-CSRF-Token": token, "Origin": "http://localhost",

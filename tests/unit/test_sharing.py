@@ -270,3 +270,46 @@ def test_an_answer_that_lasts_is_taken_from_another_worker_past_the_bound(tmp_pa
     clock.now += 5.0
     assert get(d) == ("answer 3", None)
     assert len(asked) == 3
+
+
+def test_another_worker_s_answer_that_cannot_be_decoded_is_no_answer(tmp_path):
+    """An answer the engine once sent broken (a proxy's page, say) keeps no
+    worker from asking again, however old it is and whatever `lasting` says."""
+    clock = Clock()
+    marker = tmp_path / "writes" / "e"
+    bodies = [b"<html>", b"[1]", b"[2]"]
+    asked = []
+
+    def read():
+        asked.append(1)
+        return bodies[len(asked) - 1]
+
+    decode = lambda data: __import__("json").loads(data)  # noqa: E731
+    a = SharedReads(1.0, marker, folder=tmp_path / "shared" / "e", clock=clock)
+    with pytest.raises(ValueError):
+        a.get("k", lambda: decode(read()), raw=(read, decode), lasting=lambda s, v: True)
+    clock.now += 60.0
+    b = SharedReads(1.0, marker, folder=tmp_path / "shared" / "e", clock=clock)
+    assert b.get("k", lambda: decode(read()), raw=(read, decode),
+                 lasting=lambda s, v: True) == ([1], None)
+    assert len(asked) == 2
+
+
+def test_a_file_that_began_after_now_is_not_taken(tmp_path):
+    """A file written before a reboot (its monotonic start ahead of the clock
+    now) is neither fresh nor lasting."""
+    clock = Clock()
+    marker = tmp_path / "writes" / "e"
+    asked = []
+
+    def read():
+        asked.append(1)
+        return b"answer %d" % len(asked)
+
+    decode = lambda data: data.decode()  # noqa: E731
+    a = SharedReads(1.0, marker, folder=tmp_path / "shared" / "e", clock=clock)
+    assert a.get("k", lambda: decode(read()), raw=(read, decode)) == ("answer 1", None)
+    clock.now -= 50.0  # the machine started again: its clock counts from less
+    b = SharedReads(1.0, marker, folder=tmp_path / "shared" / "e", clock=clock)
+    assert b.get("k", lambda: decode(read()), raw=(read, decode),
+                 lasting=lambda s, v: True) == ("answer 2", None)

@@ -307,3 +307,31 @@ def test_a_sampler_whose_pool_was_shut_down_ends_quietly(tmp, caplog, monkeypatc
         assert not [r for r in caplog.records if r.exc_info], caplog.text
     finally:
         s.stop(), f.close()
+
+
+def test_no_thread_to_be_had_is_logged_and_the_next_look_samples_again(tmp, caplog, monkeypatch):
+    """Out of threads (not the interpreter's exit): the sampler says so, and a
+    page that looks later gets figures again."""
+    import app.statsampler as ss
+    real = ss.ThreadPoolExecutor
+    refused = []
+
+    class Refusing(real):
+        def submit(self, *a, **kw):
+            if not refused:
+                refused.append(1)
+                raise RuntimeError("can't start new thread")
+            return super().submit(*a, **kw)
+
+    monkeypatch.setattr(ss, "ThreadPoolExecutor", Refusing)
+    f = fake(tmp)
+    s = sampler(tmp, f.path)
+    try:
+        with caplog.at_level("ERROR", logger="periscope"):
+            s.watch([A])
+            wait_until(lambda: s._thread is None, what="the sampler stops")
+        assert "stopped" in caplog.text
+        s.watch([A])  # the next look
+        wait_until(lambda: A in s.latest().figures, what="figures again")
+    finally:
+        s.stop(), f.close()
