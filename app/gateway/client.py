@@ -639,6 +639,8 @@ class Engine:
         if filters:
             params["filters"] = json.dumps(filters, separators=(",", ":"))
         key = ("containers", tuple(sorted(params.items())))
+        if self.watch is not None:
+            self.watch.keep()
         return self._shared_json(key, "/containers/json", params=params, timeout=timeout,
                                  across=True, keep=True, lasting=self._list_lasts)
 

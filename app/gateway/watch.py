@@ -73,6 +73,16 @@ class EventWatch:
             return False
         return connected <= started - self.MARGIN and self.last_event < started - self.MARGIN
 
+    def keep(self) -> None:
+        """Someone reads what the watch vouches for: it runs from now on
+        (started when it is not), so the answer of a call begun a MARGIN
+        from now can be vouched for; started only when an answer was asked
+        about, the list's first two calls could not be."""
+        now = self._clock()
+        self.used = now
+        if self.connected_at is None:
+            self._ensure(now)
+
     @property
     def running(self) -> bool:
         t = self._thread

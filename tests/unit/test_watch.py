@@ -107,3 +107,19 @@ def test_a_refused_stream_is_asked_again_after_a_doubling_wait():
             waited += 0.5
         waits.append(waited + 0.5)
     assert waits == [2, 4, 8, 16, 32, 60, 60]  # the first ask once each wait is over
+
+
+def test_a_list_read_starts_the_watch_so_its_second_call_can_be_vouched_for():
+    """keep() (each list read) starts the watch at once: a call begun a MARGIN
+    after the first read is quiet, without waiting for an answer to be asked
+    about first."""
+    def opener(hold):
+        s = Stream()
+        return s, s.read
+
+    w = EventWatch(opener, hold=60)
+    assert w.connected_at is None
+    w.keep()
+    wait_until(lambda: w.connected_at is not None)
+    assert w.quiet_since(w.connected_at + 1.5 * w.MARGIN)
+    w.close()
