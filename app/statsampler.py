@@ -41,10 +41,10 @@ import fcntl
 import json
 import logging
 import os
-import sys
 import queue
 import re
 import secrets
+import sys
 import shutil
 import tempfile
 import threading

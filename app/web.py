@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -20,6 +21,7 @@ from . import ansi, composeprojects, display, filebrowser, fsnames, masking, swa
 from .config import Settings
 from .containerlist import row_key
 from .diskusage import DiskStore
+from .memo import Memo
 from .registry import EngineEntry, Registry, UnknownEngine
 from .gateway import Engine, calls
 
@@ -115,7 +117,7 @@ def is_htmx() -> bool:
 # actions form: the partial is made with a mark in its place (random per
 # process: no container's text can hold it) and split there, and each viewer
 # gets its own token put in.
-_TOKEN_MARK = "\x00csrf:" + __import__("secrets").token_hex(12) + "\x00"
+_TOKEN_MARK = "\x00csrf:" + secrets.token_hex(12) + "\x00"
 
 
 def shared_partial(key: tuple, render: Callable[..., str]) -> str:
@@ -123,7 +125,6 @@ def shared_partial(key: tuple, render: Callable[..., str]) -> str:
     partial shows but the token and the app's own settings: the rows' key and
     tag, the filters, the engine in the URL, where the app is mounted), the
     viewer's token put in. Kept per app (its settings: the poll interval)."""
-    from .memo import Memo
     partials = current_app.extensions.get("periscope.partials")
     if partials is None:
         partials = current_app.extensions.setdefault("periscope.partials", Memo(16))
@@ -132,7 +133,7 @@ def shared_partial(key: tuple, render: Callable[..., str]) -> str:
                                              .split(_TOKEN_MARK)))
     if len(parts) == 1:
         return parts[0]
-    from .security import csrf_token
+    from .security import csrf_token  # (security imports this module)
     return csrf_token().join(parts)
 
 

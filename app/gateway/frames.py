@@ -65,7 +65,6 @@ def wanted(stdout: bool = True, stderr: bool = True) -> tuple[bool, ...]:
     return tuple(streams.get(code & STREAM_MASK, False) for code in range(64))
 
 
-
 # A read of this many bytes or more is first tried the C-speed way below.
 _SPLIT_AT = 2048
 _HEAD = itemgetter(slice(0, 8))
