@@ -240,11 +240,15 @@ def processes(docker, cid: str) -> list[str]:
     return [line.split(None, 1)[1] for line in out.splitlines()[1:] if len(line.split(None, 1)) > 1]
 
 
-def wait_gone(docker, cid: str, needle: str, timeout: float = 40.0) -> list[str]:
-    """Poll `docker top` until no process holds `needle`; returns the last list."""
+def wait_gone(docker, cid: str, needle: str, timeout: float = 40.0,
+              shell: bool = False) -> list[str]:
+    """Poll `docker top` until no process holds `needle` (and, with `shell`,
+    no bare /bin/sh is left: the terminal's shell, which the reaper may still
+    be killing after its children went); returns the last list."""
     deadline = time.monotonic() + timeout
     while True:
         procs = processes(docker, cid)
-        if not any(needle in p for p in procs) or time.monotonic() > deadline:
+        left = any(needle in p or (shell and p.strip() == "/bin/sh") for p in procs)
+        if not left or time.monotonic() > deadline:
             return procs
         time.sleep(0.1)

@@ -125,7 +125,7 @@ def test_closing_the_page_leaves_no_shell(page, live_server, run_container, dock
         assert time.monotonic() < deadline, processes(docker, cid)
         time.sleep(0.1)
     page.close()
-    left = wait_gone(docker, cid, "sleep 3456", timeout=40)
+    left = wait_gone(docker, cid, "sleep 3456", timeout=40, shell=True)
     assert not any("sleep 3456" in p or p.strip() == "/bin/sh" for p in left), left
 
 

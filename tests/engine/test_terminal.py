@@ -149,7 +149,7 @@ def test_closing_ends_the_exec_and_what_it_started(server, run_container, docker
         assert time.monotonic() < deadline, processes(docker, cid)
         time.sleep(0.1)
     getattr(t, how)()
-    left = wait_gone(docker, cid, "sleep 432")
+    left = wait_gone(docker, cid, "sleep 432", shell=True)
     assert not any("sleep 432" in p or p.strip() == "/bin/sh" for p in left), left
     assert any("sleep 600" in p for p in left)  # the container's own process is untouched
 
