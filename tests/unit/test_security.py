@@ -462,3 +462,56 @@ def test_an_unknown_engine_is_the_404_naming_the_engines_without_a_password():
         r = c.get(path)
         assert r.status_code == 404, path
         assert "Engines: alpha-eng, spare-eng." in r.get_data(as_text=True), path
+
+
+# --- the session cookie, verified once per text -------------------------------------
+def _open(app, text: str):
+    with app.test_request_context(headers={"Cookie": f"periscope_session={text}"}):
+        from flask import request
+        return app.session_interface.open_session(app, request)
+
+
+def test_a_remembered_session_cookie_is_checked_as_a_new_one(monkeypatch):
+    """A cookie's text that verified once is not verified again, but a
+    changed text is, its age is checked on every use, and each request gets
+    its own copy of the data."""
+    import time as _time
+
+    app = make_app(password="pw-1")
+    si = app.session_interface
+    with app.app_context():
+        text = si.get_signing_serializer(app).dumps({"auth": "a", "csrf": "t", "seen": [1]})
+    first = _open(app, text)
+    assert dict(first) == {"auth": "a", "csrf": "t", "seen": [1]}
+    assert len(si._opened) == 1  # remembered
+    first["csrf"] = "changed"
+    first["seen"].append(2)
+    again = _open(app, text)  # answered from memory: the data as signed, not as changed
+    assert dict(again) == {"auth": "a", "csrf": "t", "seen": [1]}
+    assert again is not first
+    # one character of the signature changed: a new text, verified, refused
+    tampered = text[:-1] + ("A" if text[-1] != "A" else "B")
+    assert dict(_open(app, tampered)) == {}
+    # older than the session's lifetime, or signed in the future: refused from memory too
+    real = _time.time
+    life = app.permanent_session_lifetime.total_seconds()
+    monkeypatch.setattr(_time, "time", lambda: real() + life + 60)
+    assert dict(_open(app, text)) == {}
+    monkeypatch.setattr(_time, "time", lambda: real() - 3600)
+    assert dict(_open(app, text)) == {}
+    monkeypatch.setattr(_time, "time", real)
+    assert dict(_open(app, text)) == {"auth": "a", "csrf": "t", "seen": [1]}
+    # the secret key changed: the remembered text means nothing to the new one
+    app.secret_key = "another-secret"
+    assert dict(_open(app, text)) == {}
+
+
+def test_the_remembered_cookies_are_bounded():
+    app = make_app()
+    si = app.session_interface
+    with app.app_context():
+        s = si.get_signing_serializer(app)
+        texts = [s.dumps({"n": i}) for i in range(si.OPENED + 20)]
+    for i, t in enumerate(texts):
+        assert dict(_open(app, t)) == {"n": i}
+    assert len(si._opened) == si.OPENED
