@@ -22,7 +22,6 @@ docker-py is only for this bench: pip install -e '.[bench]' (or pip install dock
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import resource
@@ -38,7 +37,7 @@ from urllib.parse import unquote, urlparse
 
 import requests
 
-from benchkit import PeakRSS, rss_kb
+from benchkit import BareClient, PeakRSS, rss_kb
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = os.environ.get("PERISCOPE_TEST_IMAGE", "periscope-test:busybox")
@@ -251,7 +250,8 @@ def main() -> None:
             browser.get(f"{old.url}/containers/{cid}/logs?tail=1000", timeout=60)
         # the page read by a bare client, as the raw call is (http.client, kept alive):
         # what of the ratio is the requests library's reading of the answer
-        bare = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+        bare = BareClient(srv.url)  # (it keeps its session cookie, as a browser does)
+        bare.get(f"/containers/{cid}/logs?tail=1000")
         for _ in range(args.page_runs):
             n, dt = raw_get(f"/v{api}/containers/{cid}/logs?stdout=1&stderr=1&timestamps=1&tail=1000")
             tail.append(dt)
@@ -264,8 +264,7 @@ def main() -> None:
                 r.raise_for_status()
                 assert r.text.count('<div class="ll ') == 1000, "the page did not show 1000 lines"
             t0 = time.perf_counter()
-            bare.request("GET", f"/containers/{cid}/logs?tail=1000")
-            got = bare.getresponse().read()
+            got = bare.get(f"/containers/{cid}/logs?tail=1000")
             page_bare.append(time.perf_counter() - t0)
             assert got.count(b'<div class="ll ') == 1000, "the page did not show 1000 lines"
     finally:

@@ -98,9 +98,13 @@ class BareClient:
     a static file from Periscope's gunicorn, 2.4 ms with requests against
     1.2 ms with http.client), which a browser's HTTP stack does not. Used on
     both sides of a ratio: the Engine's raw call and Periscope's page alike.
+    It keeps the cookies it is given and sends them back, as a browser does
+    (without, every page would start a session: a new CSRF token, a signed
+    cookie, about 0.3 ms that no browser pays after its first page).
     `where`: "http://host:port" or a unix socket's path."""
 
     def __init__(self, where: str, timeout: float = 60):
+        self.cookies: dict[str, str] = {}
         if where.startswith("http://"):
             host, _, port = where[len("http://"):].partition(":")
             self._make = lambda: http.client.HTTPConnection(host, int(port), timeout=timeout)
@@ -110,15 +114,21 @@ class BareClient:
 
     def get(self, path: str) -> bytes:
         """The body of GET `path` (raises on a status >= 400)."""
+        headers = {"Host": "localhost"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         try:
-            self.conn.request("GET", path, headers={"Host": "localhost"})
+            self.conn.request("GET", path, headers=headers)
             resp = self.conn.getresponse()
         except (http.client.HTTPException, OSError):  # a kept-alive connection the server closed
             self.conn.close()
             self.conn = self._make()
-            self.conn.request("GET", path, headers={"Host": "localhost"})
+            self.conn.request("GET", path, headers=headers)
             resp = self.conn.getresponse()
         body = resp.read()
+        for set_cookie in resp.headers.get_all("Set-Cookie") or ():
+            name, _, value = set_cookie.split(";", 1)[0].partition("=")
+            self.cookies[name.strip()] = value.strip()
         if resp.status >= 400:
             raise RuntimeError(f"GET {path}: {resp.status}")
         return body
