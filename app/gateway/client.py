@@ -9,6 +9,7 @@ import contextvars
 import hashlib
 import json
 import re
+import select
 import socket
 import struct
 import threading
@@ -666,10 +667,12 @@ class Engine:
 
     def _open_events(self, hold: float) -> tuple[requests.Response, Any]:
         """The watch's stream (watch.py): every event from now on, and those
-        the engine still holds (since=1), read while one comes within `hold`;
-        and its reader, which gives the bytes as they come off the socket
-        (b"" at the end). Over TCP, keepalive probes find a peer that went
-        silently away within about 10 s, not at the read timeout."""
+        the engine still holds (since=1); and its reader, which gives the
+        bytes as they come off the socket (b"" at the end), or None when none
+        came for `hold` seconds: the socket is waited on before it is read,
+        so a quiet spell leaves the stream as it was (a read that timed out
+        could not go on). Over TCP, keepalive probes find a peer that went
+        silently away within about 10 s."""
         resp = self._send("GET", "/events", params={"since": "1"}, stream=True,
                           timeout=(self.connect_timeout, hold))
         fp = getattr(getattr(resp.raw, "_fp", None), "fp", None)
@@ -685,7 +688,33 @@ class Engine:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
             except (OSError, AttributeError):  # not Linux: the read timeout alone
                 pass
-        return resp, lambda: fp.read1(65536)
+        if not isinstance(sock, socket.socket):  # (no socket to wait on: a quiet
+            return resp, lambda: fp.read1(1 << 20)  # `hold` times the read out)
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | select.POLLPRI)
+        pending = getattr(sock, "pending", None)  # TLS: bytes already decrypted
+
+        def held() -> bool:
+            """The reader holds bytes already (parsing the headers may have
+            read the first events), or the socket has some: looked at
+            without waiting (a non-blocking socket's read gives nothing)."""
+            if pending is not None and pending():
+                return True
+            was = sock.gettimeout()
+            sock.settimeout(0)
+            try:
+                return bool(fp.peek(1))
+            except OSError:  # (TLS wanting more: nothing to read yet)
+                return False
+            finally:
+                sock.settimeout(was)
+
+        def read() -> bytes | None:
+            if not held() and not poller.poll(hold * 1000):
+                return None
+            return fp.read1(65536)
+
+        return resp, read
 
     def stats_sample(self, ref: str, timeout: float | None = None) -> dict:
         """One stats sample of a running container, as the engine answers it

@@ -21,9 +21,13 @@ and the replay counts as events. So every event after the request was sent
 reaches the watch. The stream's bytes are read as they come off the socket
 (`open_stream` gives the reader), whatever its transfer coding.
 
-A read that waits longer than `hold` seconds, an error, or a closed stream
-ends the connection; an answer older than the next connection is not quiet.
-Nobody asking for `hold` seconds ends the watch, events or not. An engine
+A stream that stays quiet is kept: its reader says so (None) after waiting
+`hold` seconds, and the same stream is read on while someone still asks, so
+what it vouches for runs on across quiet spells (asked anew, it could vouch
+only for answers begun after the new connection: every list older than that
+would be asked for again). An error, a read that times out, or a closed
+stream ends the connection; an answer older than the next connection is not
+quiet. Nobody asking for `hold` seconds ends the watch, events or not. An engine
 that refuses the stream, or ends it at once, is asked again only after a
 wait that doubles from RETRY up to RETRY_MAX seconds.
 """
@@ -37,7 +41,9 @@ from typing import Callable
 
 import requests
 
-Opener = Callable[[float], "tuple[requests.Response, Callable[[], bytes]]"]
+# (the response, its reader): the reader gives the next bytes, b"" at the end,
+# or None when nothing came for `hold` seconds and the stream goes on
+Opener = Callable[[float], "tuple[requests.Response, Callable[[], bytes | None]]"]
 
 
 class EventWatch:
@@ -129,11 +135,14 @@ class EventWatch:
                 ended = False  # by the engine, or cut (not a quiet `hold`, not us)
                 try:
                     while self._wanted():
-                        if not read():
+                        data = read()
+                        if data is None:  # a quiet spell: the same stream, read on
+                            continue
+                        if not data:
                             ended = True
                             break
                         self.last_event = self._clock()
-                except TimeoutError:  # nothing for `hold` seconds: connect again
+                except TimeoutError:  # nothing for `hold` seconds, and no going on: again
                     pass
                 except Exception:  # noqa: BLE001 - a cut: connect again
                     ended = True

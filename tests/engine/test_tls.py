@@ -96,6 +96,41 @@ def test_tls_with_the_right_client_certificate(tls_engine, certs, docker, start_
     assert requests.get(srv.url + "/healthz", timeout=15).json()["engine"] == "ok"
 
 
+def test_the_event_watch_over_tls_reads_on_through_quiet_spells(tls_engine, certs):
+    """The watch waits on the TLS socket before reading (bytes the TLS layer
+    holds count as there): quiet spells keep its stream, and an event still
+    reaches it on that stream."""
+    import time
+
+    _, folders = certs
+    host = f"tcp://127.0.0.1:{tls_engine.tcp_port}"
+    eng = Engine(parse_host(host, tls_env(folders["good"])), share_for=0.2, quiet_for=0.4)
+    f = {"label": ["periscope.nothing=here"]}
+
+    def until(cond, seconds=15.0):
+        end = time.monotonic() + seconds
+        while not cond():
+            assert time.monotonic() < end, "not within 15 s"
+            eng.containers(filters=f)  # someone keeps looking (paced, not waited on)
+            time.sleep(0.1)
+
+    try:
+        eng.containers(filters=f)
+        until(lambda: eng.watch.connected_at is not None)
+        connected = eng.watch.connected_at
+        end = time.monotonic() + 5 * eng.watch.hold
+        until(lambda: time.monotonic() > end)
+        assert eng.watch.connections == 1 and eng.watch.connected_at == connected
+        seen = eng.watch.last_event
+        docker_cli(tls_engine, "volume", "create", "periscope-watch-tls")
+        until(lambda: eng.watch.last_event > seen)
+        assert eng.watch.connections == 1
+    finally:
+        eng.close()
+        subprocess.run(["docker", "-H", tls_engine.unix_host, "volume", "rm", "-f",
+                        "periscope-watch-tls"], capture_output=True, timeout=60)
+
+
 def test_a_tls_engine_in_the_engines_file_beside_the_local_one(tls_engine, certs, docker,
                                                                docker_host, start_server,
                                                                tmp_path):

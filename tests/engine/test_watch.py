@@ -77,6 +77,28 @@ def test_the_watch_ends_when_nobody_lists_and_when_the_engine_is_closed(docker_h
     wait_for(lambda: not eng.watch.running, "the end on close", seconds=2)
 
 
+def test_a_quiet_spell_keeps_the_watch_on_its_stream(docker_host):
+    """Quiet for several times `quiet_for` while someone lists: the watch
+    reads on the stream it has (asked anew, it could vouch only for lists
+    begun after the new connection, and each such list would be asked for
+    again)."""
+    eng = Engine(parse_host(docker_host), share_for=BOUND, quiet_for=0.4)
+    f = {"label": ["periscope.nothing=here"]}
+    try:
+        eng.containers(filters=f)
+        wait_for(lambda: eng.watch.connected_at is not None, "the watch's connection")
+        connected = eng.watch.connected_at
+        end = time.monotonic() + 5 * eng.watch.hold
+        while time.monotonic() < end:  # someone keeps looking (paced, not waited on)
+            eng.containers(filters=f)
+            time.sleep(BOUND / 2)
+        assert eng.watch.running
+        assert eng.watch.connections == 1 and eng.watch.connected_at == connected
+    finally:
+        eng.close()
+    wait_for(lambda: not eng.watch.running, "the end on close", seconds=2)
+
+
 def test_a_list_whose_status_counts_seconds_never_lasts(docker_host, run_container):
     cid = run_container()  # "Up 1 second" for its first minute
     eng = Engine(parse_host(docker_host), share_for=BOUND, quiet_for=60)

@@ -123,3 +123,39 @@ def test_a_list_read_starts_the_watch_so_its_second_call_can_be_vouched_for():
     wait_until(lambda: w.connected_at is not None)
     assert w.quiet_since(w.connected_at + 1.5 * w.MARGIN)
     w.close()
+
+
+def test_a_quiet_spell_keeps_the_stream_and_what_it_vouches_for():
+    """A reader that says "nothing came" (None) is read on: the same stream,
+    the same connection time, so an answer begun before the quiet spells is
+    still quiet after them; an event ends that."""
+    streams = []
+    clock = {"now": 100.0}
+
+    def opener(hold):
+        s = Stream()
+        streams.append(s)
+
+        def read():
+            try:
+                item = s.q.get(timeout=0.01)  # (the reader's own wait: `hold` in the gateway)
+            except queue.Empty:
+                return None
+            return b"" if item is None else item
+
+        return s, read
+
+    w = EventWatch(opener, hold=60, clock=lambda: clock["now"])
+    w.keep()
+    wait_until(lambda: w.connected_at is not None)
+    assert w.connected_at == 100.0
+    begun = 100.0 + 1.5 * w.MARGIN  # a list's call, begun after the connection
+    for _ in range(10):  # quiet spells, someone asking all the while
+        clock["now"] += 1.0
+        assert w.quiet_since(begun)
+        threading.Event().wait(0.02)
+    assert len(streams) == 1 and w.connections == 1 and w.connected_at == 100.0
+    streams[0].q.put(b"{}\n")
+    wait_until(lambda: w.last_event == clock["now"])
+    assert not w.quiet_since(begun)
+    w.close()
