@@ -80,6 +80,7 @@ class CountingProxy:
         self.path = f"{self.dir}/proxy.sock"
         self.target = target
         self.requests = 0
+        self.seen: list[tuple[float, str]] = []  # (when, request line) of each request
         self._lock = threading.Lock()
         self.ls = socket.socket(socket.AF_UNIX)
         self.ls.bind(self.path)
@@ -104,9 +105,12 @@ class CountingProxy:
                 if not data:
                     break
                 if count:
-                    n = len(re.findall(rb"(?:^|\r\n\r\n)(?:GET|POST|HEAD|DELETE) /", data))
+                    lines = re.findall(rb"(?:^|\r\n\r\n)((?:GET|POST|HEAD|DELETE) /[^\r\n]*)",
+                                       data)
                     with self._lock:
-                        self.requests += n
+                        self.requests += len(lines)
+                        self.seen += [(time.monotonic(), x.decode("latin-1")[:120])
+                                      for x in lines]
                 b.sendall(data)
         except OSError:
             pass
@@ -206,7 +210,8 @@ def run_pass(srv, proxy, dpid, what, first_url, viewers, seconds, shared):
     out = {"lat": [], "errors": 0}
     d0, p0, c0 = cpu_seconds([dpid]), cpu_seconds(srv.pids()), proxy.requests
     s0 = len(srv.served())
-    until = time.monotonic() + seconds
+    began = time.monotonic()
+    until = began + seconds
     with ThreadPoolExecutor(viewers) as pool:
         for i in range(viewers):
             pool.submit(viewer, srv, what, first_url, until, POLL * i / viewers, shared, out)
@@ -221,7 +226,8 @@ def run_pass(srv, proxy, dpid, what, first_url, viewers, seconds, shared):
             "p50": statistics.median(lat) * 1000, "p99": lat[int(len(lat) * 0.99) - 1] * 1000,
             "errors": out["errors"], "full": sum(1 for st, _ in served if st == 200),
             "srv_p50": statistics.median(in_worker),
-            "srv_p99": in_worker[max(0, int(len(in_worker) * 0.99) - 1)]}
+            "srv_p99": in_worker[max(0, int(len(in_worker) * 0.99) - 1)],
+            "seen": [(t - began, line) for t, line in proxy.seen[c0:c1]]}
 
 
 def main() -> None:
@@ -231,6 +237,8 @@ def main() -> None:
     ap.add_argument("--viewers", default="1,5,20,50")
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--shared-only", action="store_true", help="skip the unshared passes")
+    ap.add_argument("--calls", action="store_true",
+                    help="after each pass, the Engine calls it made, with their time")
     args = ap.parse_args()
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     sock = host.removeprefix("unix://")
@@ -282,6 +290,9 @@ def main() -> None:
                               f"{r['p50']:.1f} | {r['p99']:.1f} | "
                               f"{r['srv_p50']:.1f} / {r['srv_p99']:.1f} | {r['errors']} |",
                               flush=True)
+                        if args.calls:
+                            for t, line in r["seen"]:
+                                print(f"    {t:6.2f} s  {line}")
     finally:
         ids = docker("ps", "-aq", "--filter", f"label={LABEL}").split()
         for i in range(0, len(ids), 100):
