@@ -413,24 +413,28 @@ class _SessionInterface(SecureCookieSessionInterface):
 
     def get_signing_serializer(self, app):
         """Flask's serializer, made once per set of keys (not per request)."""
+        return self._signer(app)[1]
+
+    def _signer(self, app) -> tuple[tuple, object]:
+        """(the keys, Flask's serializer for them), made once per set of keys."""
         key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()),
                self.salt, self.key_derivation, self.digest_method)
         signer = self._signers.get(key)
         if signer is None:
             signer = super().get_signing_serializer(app)
             if signer is not None:
-                self._signers[key] = signer
-        return signer
+                signer = self._signers.setdefault(key, signer)
+        return key, signer
 
     def open_session(self, app, request):
-        signer = self.get_signing_serializer(app)
+        keys, signer = self._signer(app)
         if signer is None:
             return None
         text = request.cookies.get(self.get_cookie_name(app))
         if not text:
             return self.session_class()
         max_age = int(app.permanent_session_lifetime.total_seconds())
-        key = (id(signer), text)
+        key = (keys, text)  # (the keys themselves: what they verified is theirs alone)
         with self._opened_lock:
             hit = self._opened.get(key)
             if hit is not None:

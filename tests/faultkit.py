@@ -142,7 +142,8 @@ class FakeEngine:
     other path answers what `routes` says: {path_prefix: (status, body, ctype)}
     (the body may be a function of the path, called for each answer; status
     "raw": the body is the whole answer's bytes, headers and all, and the
-    connection closes after it: a body that breaks off).
+    connection closes after it: a body that breaks off; "held": the same,
+    and the connection is held open after it until the fake is closed).
     With `min_version`, a versioned path below it is refused as Docker 29 does.
     Every request is recorded in `seen` as "METHOD /path"."""
 
@@ -155,6 +156,7 @@ class FakeEngine:
         self.routes = routes
         self.seen: list[str] = []
         self.gate = gate
+        self.released = threading.Event()  # "held" answers let go
         fake = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -188,9 +190,11 @@ class FakeEngine:
                             if callable(body):
                                 body = body(self.path)
                             break
-                if status == "raw":  # the whole answer as given, then the connection closes
+                if status in ("raw", "held"):  # the whole answer as given, then the end
                     self.wfile.write(body)
                     self.wfile.flush()
+                    if status == "held":
+                        fake.released.wait(30)
                     self.close_connection = True
                     return
                 data = body.encode()
@@ -207,6 +211,7 @@ class FakeEngine:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
         try:

@@ -11,6 +11,7 @@ import json
 import re
 import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -247,6 +248,9 @@ class Engine:
         self._follow_tails: dict[tuple, int] = {}  # logs_window: the tail each asks for next
 
     KEPT = 4  # per engine: a few filters at once (each may be megabytes)
+    # an events stream that sent nothing for this many `hold`s is asked anew
+    # (a path that died without a word, past what keepalive would find)
+    EVENTS_QUIET_MAX = 10
     # a shared answer older than this part of its bound is renewed ahead of
     # time, beside the reads it still serves (sharing.py): many viewers then
     # never wait on the engine (50 viewers of 600 containers: docs/benchmarks.md)
@@ -689,30 +693,46 @@ class Engine:
             except (OSError, AttributeError):  # not Linux: the read timeout alone
                 pass
         if not isinstance(sock, socket.socket):  # (no socket to wait on: a quiet
-            return resp, lambda: fp.read1(1 << 20)  # `hold` times the read out)
+            return resp, lambda: fp.read1(65536)  # `hold` times the read out)
         poller = select.poll()
-        poller.register(sock, select.POLLIN | select.POLLPRI)
+        poller.register(sock, select.POLLIN)
         pending = getattr(sock, "pending", None)  # TLS: bytes already decrypted
+        chunked = bool(getattr(resp.raw._fp, "chunked", False))
+        state = {"tail": b"\r\n", "quiet_since": time.monotonic()}
 
         def held() -> bool:
             """The reader holds bytes already (parsing the headers may have
-            read the first events), or the socket has some: looked at
-            without waiting (a non-blocking socket's read gives nothing)."""
+            read the first events), or the socket has some, or the stream's
+            end: looked at without waiting (a non-blocking socket's read
+            gives nothing)."""
             if pending is not None and pending():
                 return True
             was = sock.gettimeout()
             sock.settimeout(0)
             try:
-                return bool(fp.peek(1))
-            except OSError:  # (TLS wanting more: nothing to read yet)
-                return False
+                # b"": nothing yet (EAGAIN), or the end; over TLS only the end
+                # (its close_notify, already off the socket: poll would not say)
+                return bool(fp.peek(1)) or pending is not None
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                return False  # a TLS record not whole yet
             finally:
                 sock.settimeout(was)
 
         def read() -> bytes | None:
+            if state["tail"] is None:  # the last chunk came: the stream is over
+                return b""
             if not held() and not poller.poll(hold * 1000):
+                if time.monotonic() - state["quiet_since"] > self.EVENTS_QUIET_MAX * hold:
+                    raise TimeoutError("no byte for a long while: asked anew")
                 return None
-            return fp.read1(65536)
+            data = fp.read1(65536)
+            state["quiet_since"] = time.monotonic()
+            if chunked and data:
+                # the body's last chunk, with the connection kept open (as a
+                # proxy may): the end, though no EOF comes
+                tail = (state["tail"] + data)[-7:]
+                state["tail"] = None if tail.endswith(b"\r\n0\r\n\r\n") else tail
+            return data
 
         return resp, read
 

@@ -63,9 +63,13 @@ class Host:
         """The ssh command that reaches the far engine, as the docker CLI runs
         it. The user's ssh configuration, agent and known_hosts apply (or the
         engine's own config file); host keys are always checked. BatchMode:
-        a server has nobody to answer a password or host-key prompt."""
+        a server has nobody to answer a password or host-key prompt.
+        ServerAlive: a path that died silently (a NAT or firewall that forgot
+        an idle flow) ends ssh within 30 s, so a held stream (the event watch)
+        ends and is asked anew, not trusted for hours."""
         argv = ["ssh", "-T", "-o", "BatchMode=yes", "-o",
-                f"ConnectTimeout={max(1, int(connect_timeout + 0.999))}"]
+                f"ConnectTimeout={max(1, int(connect_timeout + 0.999))}",
+                "-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=3"]
         if self.ssh_config:
             argv += ["-F", self.ssh_config]
         if self.ssh_user:

@@ -143,3 +143,49 @@ def test_an_events_stream_that_fails_or_ends_leaves_the_bound_in_charge():
         failing.close()
         ending.close()
         remove_tree(d)
+
+
+HELD = (b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n")
+
+
+def test_a_stream_whose_last_chunk_came_is_over_though_its_connection_stays():
+    """An events body ended by its last chunk on a connection kept open (as a
+    proxy may): over, not quiet (the watch would vouch for nothing seen)."""
+    d = short_tmp()
+    fake = FakeEngine(d / "held.sock", {
+        "/v1.41/containers/json": (200, "[]", "application/json"),
+        "/v1.41/events": ("held", HELD + b"3\r\n{}\n\r\n0\r\n\r\n", "")})
+    eng = Engine(parse_host(f"unix://{fake.path}", {}), share_for=BOUND, quiet_for=60)
+    try:
+        eng.containers()
+        wait_for(lambda: eng.watch.connections == 1, "the watch's connection")
+        wait_for(lambda: not eng.watch.running, "the end of the stream", seconds=5)
+        assert eng.watch.connected_at is None
+    finally:
+        eng.close()
+        fake.close()
+        remove_tree(d)
+
+
+def test_a_stream_silent_for_long_is_asked_anew():
+    """Nothing at all for EVENTS_QUIET_MAX x `hold`: the stream is asked anew
+    (a path may have died without a word)."""
+    d = short_tmp()
+    fake = FakeEngine(d / "silent.sock", {
+        "/v1.41/containers/json": (200, "[]", "application/json"),
+        "/v1.41/events": ("held", HELD, "")})
+    eng = Engine(parse_host(f"unix://{fake.path}", {}), share_for=BOUND, quiet_for=0.2)
+    eng.EVENTS_QUIET_MAX = 3
+    try:
+        end = time.monotonic() + 15
+        while eng.watch.connections < 2:  # someone keeps looking (paced, not waited on)
+            assert time.monotonic() < end, "the silent stream was never asked anew"
+            eng.containers()
+            time.sleep(0.05)
+        streams = sum(1 for s in fake.seen if s.startswith("GET /v1.41/events"))
+        assert streams >= 2
+    finally:
+        eng.close()
+        fake.close()
+        remove_tree(d)
