@@ -14,6 +14,10 @@ with shared reads and tagged polls (as shipped) and without them
 
   DOCKER_HOST=unix:///tmp/pdev/docker.sock .venv/bin/python bench/bench_viewers.py \\
       [--what list,logs,events] [--sizes 200,600] [--viewers 1,5,20,50] [--seconds 60]
+
+`--viewers 0,1,20` adds an idle pass (the server up, nobody polling): dockerd's
+own background cost over the same seconds, to read the passes' figures against.
+`--calls` prints each pass's Engine requests with their time.
 """
 
 from __future__ import annotations
@@ -212,9 +216,13 @@ def run_pass(srv, proxy, dpid, what, first_url, viewers, seconds, shared):
     s0 = len(srv.served())
     began = time.monotonic()
     until = began + seconds
-    with ThreadPoolExecutor(viewers) as pool:
-        for i in range(viewers):
-            pool.submit(viewer, srv, what, first_url, until, POLL * i / viewers, shared, out)
+    if viewers == 0:  # the idle pass: what dockerd and Periscope cost with nobody looking
+        time.sleep(seconds)
+    else:
+        with ThreadPoolExecutor(viewers) as pool:
+            for i in range(viewers):
+                pool.submit(viewer, srv, what, first_url, until, POLL * i / viewers, shared,
+                            out)
     d1, p1, c1 = cpu_seconds([dpid]), cpu_seconds(srv.pids()), proxy.requests
     lat = sorted(out["lat"]) or [0.0]
     end = time.monotonic() + 3  # gunicorn logs each answer as it goes out: until all are in
@@ -234,7 +242,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--what", default="list,logs,events")
     ap.add_argument("--sizes", default="200,600")
-    ap.add_argument("--viewers", default="1,5,20,50")
+    ap.add_argument("--viewers", default="1,5,20,50",
+                    help="viewer counts, one pass each; 0: an idle pass (nobody polls)")
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--shared-only", action="store_true", help="skip the unshared passes")
     ap.add_argument("--calls", action="store_true",
