@@ -31,7 +31,7 @@ from .exceptions import (AmbiguousReference, BadRequest, EngineError, EngineTime
                          EngineUnreachable, InvalidReference, NotFound, NoSuchPath, from_status)
 from .hijack import ExecStream
 from .hosts import Host, parse_host
-from .frames import FrameParser
+from .frames import Dechunker, FrameParser
 from .logstream import LogStream, frame_entries, ns_to_engine
 from .sharing import SharedReads
 from .transports import SSHAdapter, UnixAdapter
@@ -697,8 +697,10 @@ class Engine:
         poller = select.poll()
         poller.register(sock, select.POLLIN)
         pending = getattr(sock, "pending", None)  # TLS: bytes already decrypted
-        chunked = bool(getattr(resp.raw._fp, "chunked", False))
-        state = {"tail": b"\r\n", "quiet_since": time.monotonic()}
+        # the body's last chunk may come on a connection kept open (as a proxy
+        # may): it is the end, though no EOF follows
+        chunks = Dechunker() if getattr(resp.raw._fp, "chunked", False) else None
+        state = {"quiet_since": time.monotonic()}
 
         def held() -> bool:
             """The reader holds bytes already (parsing the headers may have
@@ -719,7 +721,7 @@ class Engine:
                 sock.settimeout(was)
 
         def read() -> bytes | None:
-            if state["tail"] is None:  # the last chunk came: the stream is over
+            if chunks is not None and chunks.done:  # the last chunk came: the end
                 return b""
             if not held() and not poller.poll(hold * 1000):
                 if time.monotonic() - state["quiet_since"] > self.EVENTS_QUIET_MAX * hold:
@@ -727,11 +729,8 @@ class Engine:
                 return None
             data = fp.read1(65536)
             state["quiet_since"] = time.monotonic()
-            if chunked and data:
-                # the body's last chunk, with the connection kept open (as a
-                # proxy may): the end, though no EOF comes
-                tail = (state["tail"] + data)[-7:]
-                state["tail"] = None if tail.endswith(b"\r\n0\r\n\r\n") else tail
+            if chunks is not None:
+                chunks.feed(data)
             return data
 
         return resp, read
