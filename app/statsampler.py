@@ -44,8 +44,8 @@ import os
 import queue
 import re
 import secrets
-import sys
 import shutil
+import sys
 import tempfile
 import threading
 import time
