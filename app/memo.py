@@ -8,6 +8,7 @@ every TICK seconds. No Flask here."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -18,11 +19,18 @@ try:
 
     def answer_key(*answers: Any) -> tuple[bytes, ...]:
         return tuple(orjson.dumps(a, option=orjson.OPT_SORT_KEYS) for a in answers)
+
+    def _tag_bytes(value: Any) -> bytes:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+                            default=repr)
 except ImportError:  # pragma: no cover - it is a dependency
     import json
 
     def answer_key(*answers: Any) -> tuple[bytes, ...]:
         return tuple(json.dumps(a, sort_keys=True, default=str).encode() for a in answers)
+
+    def _tag_bytes(value: Any) -> bytes:
+        return json.dumps(value, sort_keys=True, default=repr).encode()
 
 TICK = 10.0
 
@@ -91,3 +99,13 @@ class Memo:
                     gone, _ = self._d.popitem(last=False)
                     self._steps.pop(gone, None)
         return value
+
+
+def context_tag(context: dict, *more: Any) -> str:
+    """A short tag of everything a partial is made from (its context: rows,
+    filters, notes; and `more`): equal tags, equal partials. Rows that carry
+    their key (Keyed) count by it, not by their content. The same in every
+    worker (no hash(), which each process seeds apart)."""
+    parts = {k: (v.key if isinstance(v, Keyed) and v.key is not None else v)
+             for k, v in context.items()}
+    return hashlib.blake2b(_tag_bytes([parts, more]), digest_size=9).hexdigest()

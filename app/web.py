@@ -17,7 +17,7 @@ from flask import (Blueprint, Flask, Response, abort, current_app, g, get_flashe
                    render_template, request, session, stream_template, url_for)
 from markupsafe import Markup, escape
 
-from . import ansi, composeprojects, display, filebrowser, fsnames, masking, swarm
+from . import __version__, ansi, composeprojects, display, filebrowser, fsnames, masking, memo, swarm
 from .config import Settings
 from .containerlist import row_key
 from .diskusage import DiskStore
@@ -135,6 +135,29 @@ def shared_partial(key: tuple, render: Callable[..., str]) -> str:
         return parts[0]
     from .security import csrf_token  # (security imports this module)
     return csrf_token().join(parts)
+
+
+def poll_tag(ctx: dict) -> str:
+    """The tag of a polled list's partial: everything it is made from (its
+    context) with what the page frame adds (the engines and their read-only
+    setting, the API version, the engine in the URL, where the app is mounted,
+    the code's version) and the step of relative times (memo.tick: a text
+    such as "3 minutes ago" may lag by one step, never more)."""
+    entry = engine_entry()
+    frame = (__version__, g.get("engine_name"), request.script_root,
+             [(e.name, e.read_only) for e in registry()], entry.read_only,
+             entry.engine.negotiated_version, memo.tick())
+    return memo.context_tag(ctx, frame)
+
+
+def poll_answer(template: str, ctx: dict):
+    """A list's polled partial, or 204 (nothing rendered, nothing sent: htmx
+    leaves the page and its `every` trigger alone) when the viewer's copy,
+    whose tag the poll carries, is made from the same things."""
+    tag = poll_tag(ctx)
+    if request.args.get("tag") == tag:
+        return "", 204
+    return render_template(template, **ctx, tag=tag)
 
 
 # Polled partials never replace the Engine calls panel: it shows the calls of

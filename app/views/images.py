@@ -18,8 +18,8 @@ from ..errors import explain
 from ..gateway import exceptions as ge
 from ..pulls import MAX_RUNNING, PullJobs, TooMany
 from ..security import changes_state
-from ..web import (EngineBlueprint, combined, disk_store, engine, engine_entry, is_htmx, registry, settings,
-                   state_store)
+from ..web import (EngineBlueprint, combined, disk_store, engine, engine_entry, is_htmx, poll_answer,
+                   poll_tag, registry, settings, state_store)
 
 bp = EngineBlueprint("images", __name__)
 
@@ -99,16 +99,17 @@ def rows_for(args) -> dict:
 @bp.get("/images")
 def index():
     ctx = rows_for(request.args)
+    tag = poll_tag(ctx)
     if is_htmx() and request.headers.get("HX-Target") == "rows":
-        body = render_template("images/_poll.html", **ctx)
+        body = render_template("images/_poll.html", **ctx, tag=tag)
         return body, 200, {"HX-Push-Url": url_for("images.index", **ctx["qs"])}
-    return render_template("images/index.html", **ctx)
+    return render_template("images/index.html", **ctx, tag=tag)
 
 
 @bp.get("/images/rows")
 def rows():
     """The polled partial: the table, carrying its own trigger."""
-    return render_template("images/_poll.html", **rows_for(request.args))
+    return poll_answer("images/_poll.html", rows_for(request.args))
 
 
 @bp.get("/images/<path:ref>")

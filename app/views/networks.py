@@ -11,7 +11,8 @@ from .. import networklist as nl
 from ..errors import explain
 from ..gateway import exceptions as ge
 from ..security import changes_state
-from ..web import EngineBlueprint, combined, engine, is_htmx, registry, settings
+from ..web import (EngineBlueprint, combined, engine, is_htmx, poll_answer, poll_tag, registry,
+                   settings)
 
 bp = EngineBlueprint("networks", __name__)
 
@@ -41,15 +42,16 @@ def rows_for(args) -> dict:
 @bp.get("/networks")
 def index():
     ctx = rows_for(request.args)
+    tag = poll_tag(ctx)
     if is_htmx() and request.headers.get("HX-Target") == "rows":
-        body = render_template("networks/_poll.html", **ctx)
+        body = render_template("networks/_poll.html", **ctx, tag=tag)
         return body, 200, {"HX-Push-Url": url_for("networks.index", **ctx["qs"])}
-    return render_template("networks/index.html", **ctx)
+    return render_template("networks/index.html", **ctx, tag=tag)
 
 
 @bp.get("/networks/rows")
 def rows():
-    return render_template("networks/_poll.html", **rows_for(request.args))
+    return poll_answer("networks/_poll.html", rows_for(request.args))
 
 
 def _page(ref: str) -> dict:

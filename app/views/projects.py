@@ -9,7 +9,8 @@ from flask import abort, flash, redirect, render_template, request, session, url
 
 from .. import composeprojects as projects, hostview, params, selfdetect, servicelist as sl, swarm
 from ..gateway import exceptions as ge
-from ..web import EngineBlueprint, combined, engine, engine_entry, registry, settings
+from ..web import (EngineBlueprint, combined, engine, engine_entry, poll_answer, poll_tag, registry,
+                   settings)
 
 bp = EngineBlueprint("projects", __name__)
 RESULTS_KEY = "project_results"
@@ -47,13 +48,15 @@ def _stacks() -> list[dict]:
 
 @bp.get("/projects")
 def index():
-    return render_template("projects/index.html", **_list(), stacks=_stacks())
+    ctx = _list()
+    return render_template("projects/index.html", **ctx, stacks=_stacks(), tag=poll_tag(ctx))
 
 
 @bp.get("/projects/_poll")
 def rows():
-    """The polled partial of the list, carrying its own trigger."""
-    return render_template("projects/_poll.html", **_list())
+    """The polled partial of the list, carrying its own trigger; 204 when the
+    viewer's copy is made from the same answers (web.poll_answer)."""
+    return poll_answer("projects/_poll.html", _list())
 
 
 def _project(name: str) -> projects.Project:

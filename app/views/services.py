@@ -19,7 +19,8 @@ from ..gateway import exceptions as ge
 from ..logreader import PAGE_BOUND, Cursor
 from ..logrows import render_rows
 from ..params import InputError
-from ..web import EngineBlueprint, combined, engine, engine_entry, is_htmx, registry, settings
+from ..web import (EngineBlueprint, combined, engine, engine_entry, is_htmx, poll_answer, poll_tag,
+                   registry, settings)
 
 bp = EngineBlueprint("services", __name__)
 log = logging.getLogger("periscope")
@@ -45,16 +46,18 @@ def _list(args) -> dict:
 @bp.get("/services")
 def index():
     ctx = _list(request.args)
+    tag = poll_tag(ctx)
     if is_htmx() and request.headers.get("HX-Target") == "service-rows":
-        body = render_template("services/_poll.html", **ctx)
+        body = render_template("services/_poll.html", **ctx, tag=tag)
         return body, 200, {"HX-Push-Url": url_for("services.index", **ctx["qs"])}
-    return render_template("services/index.html", **ctx)
+    return render_template("services/index.html", **ctx, tag=tag)
 
 
 @bp.get("/services/rows")
 def rows():
-    """The polled partial: the table, carrying its own trigger."""
-    return render_template("services/_poll.html", **_list(request.args))
+    """The polled partial: the table, carrying its own trigger; 204 when the
+    viewer's copy is made from the same answers (web.poll_answer)."""
+    return poll_answer("services/_poll.html", _list(request.args))
 
 
 @bp.get("/stacks")

@@ -11,8 +11,8 @@ from .. import volumelist as vl
 from ..errors import explain
 from ..gateway import exceptions as ge
 from ..security import changes_state
-from ..web import (EngineBlueprint, combined, disk_store, engine, engine_entry, is_htmx, registry,
-                   settings)
+from ..web import (EngineBlueprint, combined, disk_store, engine, engine_entry, is_htmx, poll_answer,
+                   poll_tag, registry, settings)
 
 bp = EngineBlueprint("volumes", __name__)
 
@@ -46,15 +46,16 @@ def rows_for(args) -> dict:
 @bp.get("/volumes")
 def index():
     ctx = rows_for(request.args)
+    tag = poll_tag(ctx)
     if is_htmx() and request.headers.get("HX-Target") == "rows":
-        body = render_template("volumes/_poll.html", **ctx)
+        body = render_template("volumes/_poll.html", **ctx, tag=tag)
         return body, 200, {"HX-Push-Url": url_for("volumes.index", **ctx["qs"])}
-    return render_template("volumes/index.html", **ctx)
+    return render_template("volumes/index.html", **ctx, tag=tag)
 
 
 @bp.get("/volumes/rows")
 def rows():
-    return render_template("volumes/_poll.html", **rows_for(request.args))
+    return poll_answer("volumes/_poll.html", rows_for(request.args))
 
 
 def _page(name: str) -> dict:

@@ -81,7 +81,7 @@ def test_filters_are_the_engines(client, docker, resources):
     assert set(r) == {b} == set(cli_images(docker, f"reference={repo}"))
     # the rows partial (the poll) holds the same, and carries its trigger
     part = client.get(f"/images/rows?reference={repo}").get_data(as_text=True)
-    assert set(rows(part)) == {b} and 'hx-trigger="load delay:' in part
+    assert set(rows(part)) == {b} and 'hx-trigger="every ' in part
     # a pattern the engine refuses is said on the page, the form kept
     bad = client.get("/images?reference=%5B").get_data(as_text=True)
     assert 'id="filter-problem"' in bad and 'name="reference" value="["' in bad

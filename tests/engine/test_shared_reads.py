@@ -16,10 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from app import create_app
+from app import create_app, memo
 from app.gateway import Engine, parse_host
 from conftest import LABEL, SESSION, csrf_post, make_settings
 from faultkit import FakeEngine, remove_tree, short_tmp
+from resourcekit import resources  # noqa: F401 - a fixture
 
 CID = "a" * 64
 LISTED = json.dumps([{"Id": CID, "Names": ["/shared"], "Image": "img", "State": "running",
@@ -370,3 +371,51 @@ def test_viewers_of_one_list_share_one_render_each_with_its_own_token(counting, 
                         headers={"X-CSRF-Token": token, "Origin": "http://localhost",
                                  "HX-Request": "true"})
     assert r.status_code == 200, r.status_code
+
+
+def _poll_url(page: str, rows_id: str) -> str:
+    m = re.search(rf'id="{rows_id}"[^>]*hx-get="([^"]+)"', page, re.S)
+    assert m, f"no poll on #{rows_id}"
+    return m.group(1).replace("&amp;", "&")
+
+
+@pytest.mark.parametrize("kind", ["images", "volumes", "networks"])
+def test_an_unchanged_resource_list_poll_is_204_and_a_change_is_not(kind, resources,
+                                                                    monkeypatch):
+    """The images, volumes and networks lists poll as the container list does:
+    with the tag of what the viewer has, answered 204 while nothing it shows
+    changed, the new rows (with a new tag) once the engine's answer changed."""
+    monkeypatch.setattr(memo, "tick", lambda: 1)  # relative times: one step throughout
+    client = create_app(make_settings(stats=False)).test_client()
+    make = getattr(resources, {"images": "image", "volumes": "volume",
+                               "networks": "network"}[kind])
+    first = make()
+    page = client.get(f"/{kind}?label={LABEL}={SESSION}")
+    poll = _poll_url(page.get_data(as_text=True), "rows")
+    assert "tag=" in poll and f"label={LABEL}" in poll
+    assert 'hx-trigger="every ' in page.get_data(as_text=True)
+    again = client.get(poll)
+    assert again.status_code == 204 and again.get_data() == b""
+    second = make()
+    changed = client.get(poll)
+    body = changed.get_data(as_text=True)
+    short = {v: v.split(":")[-1][:12] for v in (first, second)}
+    assert changed.status_code == 200 and short[second] in body and short[first] in body
+    assert _poll_url(body, "rows") != poll
+    assert client.get(_poll_url(body, "rows")).status_code == 204
+    # a poll without a tag (an old page) gets the rows
+    assert client.get(poll.split("tag=")[0]).status_code == 200
+
+
+def test_an_unchanged_projects_poll_is_204_and_a_change_is_not(compose, monkeypatch):
+    monkeypatch.setattr(memo, "tick", lambda: 1)  # relative times: one step throughout
+    client = create_app(make_settings(stats=False)).test_client()
+    p = compose({"web": {"command": ["sleep", "300"]}})
+    page = client.get("/projects").get_data(as_text=True)
+    assert p.name in page
+    poll = _poll_url(page, "projects")
+    assert client.get(poll).status_code == 204
+    p("stop", "-t", "0")
+    changed = client.get(poll)
+    assert changed.status_code == 200 and p.name in changed.get_data(as_text=True)
+    assert _poll_url(changed.get_data(as_text=True), "projects") != poll

@@ -102,6 +102,29 @@ def test_services_filters_by_name_label_and_stack(swarm, svc):
     assert f"{st}_db" in projects and svc["web"] not in projects  # a service of no stack: not there
 
 
+def test_an_unchanged_services_poll_is_204_and_a_change_is_not(swarm, monkeypatch):
+    """The list polls with the tag of what the viewer has: 204 while the
+    engine's answer stays the same; a scale (a new answer) is the new rows."""
+    from app import memo
+    monkeypatch.setattr(memo, "tick", lambda: 1)  # relative times: one step throughout
+    mark = uuid.uuid4().hex[:8]
+    name = _name("poll")
+    swarm.service(name, "--replicas", "0", "--label", f"poll={mark}")
+    c = _app(swarm.host).test_client()
+    page = c.get(f"/services?label=poll%3D{mark}").get_data(as_text=True)
+    assert set(_rows(page)) == {name}
+    poll = re.search(r'id="service-rows"[^>]*hx-get="([^"]+)"', page, re.S).group(1)
+    poll = poll.replace("&amp;", "&")
+    assert "tag=" in poll and 'hx-trigger="every ' in page
+    again = c.get(poll)
+    assert again.status_code == 204 and again.get_data() == b""
+    cli(swarm.host, "service", "scale", "-d", f"{name}=1")
+    changed = c.get(poll)
+    assert changed.status_code == 200
+    assert _rows(changed.get_data(as_text=True))[name]["replicas"].endswith("/1")
+    cli(swarm.host, "service", "rm", name)
+
+
 def test_service_page_spec_tasks_and_links(swarm, svc):
     c = _app(swarm.host).test_client()
     name = svc["web"]

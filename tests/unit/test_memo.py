@@ -1,7 +1,15 @@
 """Work not done twice while the Engine's answers stay the same."""
 
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from app import memo
 from app.containeruse import key
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_same_answers_same_result_object():
@@ -47,3 +55,40 @@ def test_results_of_steps_before_the_last_are_dropped_as_new_ones_come():
     assert m.get(("a", 3), make("a3"), step=3) == "a3"  # step 1's are dropped now
     assert m.get(("b", 1), make("b1 anew"), step=1) == "b1 anew"
     assert made == ["a1", "b1", "a2", "a3", "b1 anew"]
+
+
+def test_context_tag_holds_everything_a_partial_is_made_from():
+    from dataclasses import dataclass
+
+    @dataclass
+    class Note:
+        name: str
+        message: str
+
+    ctx = {"rows": [{"id": "a", "labels": {"k": "v"}, "ports": ["80/tcp"]}],
+           "f": {"q": ""}, "notes": [Note("e1", "slow")], "several": False}
+    tag = memo.context_tag(ctx, ("frame", 1))
+    assert tag == memo.context_tag(copy.deepcopy(ctx), ("frame", 1))
+    # any nested value, a note's text, the frame: another tag
+    for change in (lambda c: c["rows"][0]["labels"].update(k="w"),
+                   lambda c: c["rows"][0]["ports"].append("81/tcp"),
+                   lambda c: c["notes"].__setitem__(0, Note("e1", "gone")),
+                   lambda c: c["f"].update(q="x"), lambda c: c.update(several=True)):
+        other = copy.deepcopy(ctx)
+        change(other)
+        assert memo.context_tag(other, ("frame", 1)) != tag
+    assert memo.context_tag(ctx, ("frame", 2)) != tag
+
+
+def test_context_tag_counts_keyed_rows_by_their_key_and_is_the_same_in_every_process():
+    rows = memo.Keyed.of([{"id": "a"}], ("answer-tag", 7))
+    same_key = memo.Keyed.of([{"id": "other"}], ("answer-tag", 7))
+    assert memo.context_tag({"rows": rows}) == memo.context_tag({"rows": same_key})
+    assert memo.context_tag({"rows": rows}) != memo.context_tag(
+        {"rows": memo.Keyed.of([{"id": "a"}], ("answer-tag", 8))})
+    code = ("from app import memo; print(memo.context_tag({'rows': [{'id': 'a', 'n': 1}], "
+            "'set': {'x'}, 'b': b'1'}, ('f', None)))")
+    tags = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}, check=True,
+                           cwd=ROOT).stdout for seed in ("1", "2")}
+    assert len(tags) == 1 and len(tags.pop().strip()) == 18
