@@ -88,6 +88,7 @@ class Settings:
     workers: int = 2
     threads: int = 8
     access_log: str | None = None
+    send_timeout: float = 30.0  # seconds a client may take to take each piece of an answer
     # terminals (app/terminalrelay.py): each open one holds a gunicorn thread
     terminals: int | None = None  # in all; None: min(4, threads // 2); 0: terminals off
     terminals_per_client: int = 2
@@ -141,6 +142,7 @@ class Settings:
         s.terminals = _int(env, "PERISCOPE_TERMINALS", None, low=0)
         s.terminals_per_client = _int(env, "PERISCOPE_TERMINALS_PER_CLIENT", 2)
         s.terminal_idle = _float(env, "PERISCOPE_TERMINAL_IDLE", 900.0)
+        s.send_timeout = _float(env, "PERISCOPE_SEND_TIMEOUT", 30.0, zero=True)
         return s
 
     @property

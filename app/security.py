@@ -484,6 +484,19 @@ def init_app(app: Flask) -> None:
         if request.method not in SAFE_METHODS:
             check_csrf()
 
+    @app.before_request
+    def _send_deadline():
+        # A client that stops reading (stalled, or hostile) would hold the
+        # thread answering it for as long as it likes, and a handful would
+        # hold every thread of a worker: each piece of the answer must go out
+        # within the setting, else the connection is dropped. gunicorn makes
+        # the socket blocking again for the next request on it. A WebSocket's
+        # socket is the terminal's, quiet for minutes at a time: left alone.
+        limit = settings().send_timeout
+        sock = request.environ.get("gunicorn.socket")
+        if limit and sock is not None and not is_websocket():
+            sock.settimeout(limit)
+
     @app.after_request
     def _headers(resp):
         h = resp.headers

@@ -384,3 +384,43 @@ def test_an_answer_cut_off_in_its_headers_is_an_error_not_an_empty_log(tmpdir_sh
             assert "neither a length nor chunks" in body and "Traceback" not in body
     finally:
         fake.close()
+
+
+# --- clients that stop reading -------------------------------------------------------
+
+def test_clients_that_stop_reading_cannot_hold_every_thread(run_container, docker,
+                                                            start_server):
+    """A client that asks for a big answer and then reads no more holds the
+    thread answering it for PERISCOPE_SEND_TIMEOUT at most: twice as many such
+    clients as the worker has threads, and a page is still served after them."""
+    import socket
+
+    cid = run_container("yes 0123456789012345678901234567890123456789 | head -c 12000000")
+    docker("wait", cid)
+    srv = start_server({"PERISCOPE_WORKERS": "1", "PERISCOPE_THREADS": "2",
+                        "PERISCOPE_SEND_TIMEOUT": "1"})
+    host, port = srv.url.split("//", 1)[1].split(":")
+    stalled = []
+    try:
+        for _ in range(4):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window
+            s.settimeout(30)
+            s.connect((host, int(port)))
+            s.sendall(f"GET /containers/{cid}/logs/download HTTP/1.1\r\n"
+                      f"Host: {host}:{port}\r\n\r\n".encode())
+            stalled.append(s)
+        for s in stalled:  # each is answered in turn (a thread comes free for it)...
+            assert s.recv(64).startswith(b"HTTP/1.1 200")
+        # ...and reads no more; a page asked now is served all the same
+        r = requests.get(srv.url + "/static/style.css", timeout=30)
+        assert r.status_code == 200 and len(r.content) > 1000
+        # a stalled client's answer ended short of the whole download
+        got = 0
+        stalled[0].settimeout(10)
+        while chunk := stalled[0].recv(1 << 20):
+            got += len(chunk)
+        assert got < 12_000_000
+    finally:
+        for s in stalled:
+            s.close()
