@@ -209,6 +209,54 @@ class Cursors:
         return out
 
 
+def _head(data: bytes, cap: int) -> bytes:
+    """At most `cap` bytes of `data`, not cutting a UTF-8 character in two."""
+    if len(data) <= cap:
+        return data
+    cut = cap
+    while cut > 0 and data[cut] & 0xC0 == 0x80:
+        cut -= 1
+    return data[:cut]
+
+
+def _overwrite(pend: list, piece: bytes, cap: int) -> None:
+    """Add `piece` to a line over the cap that has carriage returns (a
+    progress bar: thousands of updates, each written over the last). What is
+    kept is what a terminal shows, not the line's first bytes: the parts up
+    to the last carriage return laid over each other (ansi.carriage_returns),
+    then the part still being written, each at most `cap` bytes. From then on
+    `pend` ([pieces, kept, dropped, ts, ns]) has a sixth item, the whole
+    length of the part being written, and its dropped count is how far the
+    longest part went beyond the cap (what the page cannot show of it)."""
+    kept = b"".join(pend[0])
+    at = kept.rfind(b"\r")  # the part being written: kept after it (all of kept: -1)
+    if len(pend) > 5:
+        whole, over = pend[5], pend[2]
+    else:  # bytes dropped so far were the part's (a line with no carriage return yet)
+        whole, over = len(kept) - at - 1 + pend[2], 0
+    first = piece.find(b"\r")
+    goes_on = piece if first < 0 else piece[:first]
+    if len(kept) - at - 1 < whole:  # the part was cut: what goes on lies beyond the cut
+        piece = piece[len(goes_on):]
+    whole += len(goes_on)
+    if first >= 0:  # it ended at the piece's first carriage return; a new one began
+        over = max(over, whole - cap)
+        whole = len(piece) - piece.rfind(b"\r") - 1
+    data = kept + piece
+    cr = data.rfind(b"\r")
+    done, current = data[:cr], data[cr + 1:]
+    shown = carriage_returns(done.decode("utf-8", "replace")).encode("utf-8")
+    over = max(over, len(shown) - cap, whole - cap)
+    kept = _head(shown, cap) + b"\r" + _head(current, cap)
+    pend[0] = [kept]
+    pend[1] = len(kept)
+    pend[2] = over
+    if len(pend) == 5:
+        pend.append(whole)
+    else:
+        pend[5] = whole
+
+
 class LineReader:
     """Entries -> at most `bound` lines, skipping the first `skip` entries
     (those the cursor says were shown), keeping what the follow cursor needs.
@@ -335,6 +383,8 @@ class LineReader:
             if room >= len(piece):
                 pend[0].append(piece)
                 pend[1] += len(piece)
+            elif len(pend) > 5 or b"\r" in piece or any(b"\r" in p for p in pend[0]):
+                _overwrite(pend, piece, cap)  # a progress line: what it ends showing
             else:
                 if room:
                     pend[0].append(piece[:room])

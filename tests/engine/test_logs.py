@@ -179,6 +179,25 @@ def test_tty_container(client, docker, run_container):
     assert b"\r\n" in cli.stdout  # raw TTY bytes, not demultiplexed
 
 
+def test_a_tty_progress_bar_over_16_kb_shows_its_last_update(client, docker, run_container):
+    """A progress bar writes thousands of updates over each other on one line:
+    far over the engine's 16 KB (it logs such a line in several entries) and
+    the page's cap. The page shows what a terminal would: the last update."""
+    name = unique_name("bar")
+    cid = run_container("i=0; while [ $i -lt 3000 ]; do printf '\\r%6d/3000 done' $i; "
+                        "i=$((i+1)); done; printf '\\rfinished\\n'; echo after",
+                        name=name, tty=True)
+    wait_exit(docker, cid)
+    raw = docker.raw("logs", name).stdout
+    assert len(raw) > 50_000 and raw.count(b"\r") >= 3000  # the witness: one long line
+    text = client.get(f"/containers/{name}/logs").get_data(as_text=True)
+    lines = page_lines(text)
+    assert [t for _, _, t in lines] == ["finished000 done", "after"]  # over "  2999/3000 done"
+    assert "more bytes" not in text
+    # the download keeps every byte
+    assert client.get(f"/containers/{name}/logs/download").data == raw
+
+
 def test_tty_follow(client, docker, run_container):
     cid = run_container("echo first; sleep 1; for i in $(seq 1 50); do echo \"t$i\"; done; "
                         "sleep 300", tty=True)

@@ -5,6 +5,7 @@ import pytest
 
 from app.gateway.frames import STDERR, STDOUT, mux
 from app.gateway.logstream import TtySplitter, ts_ns
+from app.ansi import carriage_returns
 from app.logreader import LINE_CAP, Cursor, LineReader
 from app.logsearch import Search
 from logkit import stream
@@ -277,3 +278,57 @@ def test_carriage_returns_in_a_line_show_what_a_terminal_would():
     found = read(data, search=Search("cr2"))
     assert [ln.text for ln in found.lines] == ["cr2"]
     assert not read(data, search=Search("cr1")).lines
+
+
+def _progress(n: int) -> bytes:
+    """A progress bar's line: n updates, each written over the last."""
+    return b"".join(b"\r%6d/%d [%-50s] caf\xc3\xa9" % (i, n, b"#" * (i * 50 // n), )
+                    for i in range(1, n + 1)) + b"\rdone, all %d\n" % n
+
+
+@pytest.mark.parametrize("step", [7, 4096, 70000])
+def test_a_tty_progress_line_over_the_cap_shows_its_last_update(step):
+    """A line of thousands of updates (over 16 KB) shows what a terminal
+    would: its last update over the earlier ones, not its first 16 KB cut."""
+    line = _progress(3000)
+    assert len(line) > 10 * LINE_CAP
+    ts = ts_at(42).encode()
+    # the engine cuts a TTY line at its 16 KB buffer, each entry with the line's timestamp
+    cut = [line[i:i + 16 * 1024] for i in range(0, len(line), 16 * 1024)]
+    raw = b"".join(ts + b" " + p for p in cut) + ts_at(43).encode() + b" next\r\n"
+    r = LineReader(tty=True, slack_ns=0)
+    t = TtySplitter()
+    for i in range(0, len(raw), step):
+        r.read(t.feed(raw[i:i + step]))
+    first, second = r.read(t.close()).close().lines
+    want = carriage_returns(line.decode().rstrip("\n"))
+    # the last update, with the end of the longer one before it
+    assert want == "done, all 3000" + "#" * 49 + "] café"
+    assert first.text == want and first.dropped == 0
+    assert second.text == "next"
+
+
+def test_a_progress_line_on_stderr_over_the_cap_shows_its_last_update():
+    line = _progress(2000)
+    data = b"".join(entry(STDERR, ts_at(5), line[i:i + 16 * 1024])
+                    for i in range(0, len(line), 16 * 1024)) + entry(STDOUT, ts_at(6), b"ok\n")
+    r = read(data)
+    assert [(ln.stream, ln.text, ln.dropped) for ln in r.lines] == [
+        (STDERR, carriage_returns(line.decode().rstrip("\n")), 0), (STDOUT, "ok", 0)]
+
+
+def test_a_part_over_the_cap_is_cut_and_counted_and_later_parts_lie_over_it():
+    ts = b""
+    long = "é" * (LINE_CAP // 2 + 300)  # 2 bytes each: over the cap by 600 bytes
+    pieces = [b"start\r", long.encode()[:9001], long.encode()[9001:] + b"\rend", b"ed\n"]
+    r = LineReader().read([(STDOUT, ts, None, p, 0) for p in pieces]).close()
+    (ln,) = r.lines
+    assert ln.text.startswith("ended") and set(ln.text[5:]) == {"é"}
+    assert len(ln.text.encode()) <= LINE_CAP and "\ufffd" not in ln.text
+    assert ln.dropped == len(long.encode()) - LINE_CAP
+    # a line cut before its first carriage return keeps its head, and what
+    # came after the cut up to the carriage return counts as not shown
+    head = b"h" * (LINE_CAP + 100)
+    r = LineReader().read([(STDOUT, ts, None, head, 0), (STDOUT, ts, None, b"tail\rX\n", 0)]).close()
+    (ln,) = r.lines
+    assert ln.text == "X" + "h" * (LINE_CAP - 1) and ln.dropped == 104
