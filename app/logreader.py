@@ -214,7 +214,7 @@ def _head(data: bytes, cap: int) -> bytes:
     if len(data) <= cap:
         return data
     cut = cap
-    while cut > 0 and data[cut] & 0xC0 == 0x80:
+    while cut > cap - 3 and data[cut] & 0xC0 == 0x80:  # a character is 4 bytes at most
         cut -= 1
     return data[:cut]
 
@@ -245,7 +245,9 @@ def _overwrite(pend: list, piece: bytes, cap: int) -> None:
     data = kept + piece
     cr = data.rfind(b"\r")
     done, current = data[:cr], data[cr + 1:]
-    shown = carriage_returns(done.decode("utf-8", "replace")).encode("utf-8")
+    # (surrogateescape: bytes that are not UTF-8 come back as they were)
+    shown = carriage_returns(done.decode("utf-8", "surrogateescape")).encode(
+        "utf-8", "surrogateescape")
     over = max(over, len(shown) - cap, whole - cap)
     kept = _head(shown, cap) + b"\r" + _head(current, cap)
     pend[0] = [kept]
@@ -380,11 +382,13 @@ class LineReader:
                     continue
                 pend = pending[key] = [[], 0, 0, ts, ns]
             room = max(0, cap - pend[1])
-            if room >= len(piece):
+            if len(pend) > 5:  # a progress line over the cap: what it ends showing
+                _overwrite(pend, piece, cap)
+            elif room >= len(piece):
                 pend[0].append(piece)
                 pend[1] += len(piece)
-            elif len(pend) > 5 or b"\r" in piece or any(b"\r" in p for p in pend[0]):
-                _overwrite(pend, piece, cap)  # a progress line: what it ends showing
+            elif b"\r" in piece or any(b"\r" in p for p in pend[0]):
+                _overwrite(pend, piece, cap)
             else:
                 if room:
                     pend[0].append(piece[:room])

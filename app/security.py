@@ -32,7 +32,7 @@ from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Flask, Response, abort, current_app, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -113,6 +113,7 @@ def check_csrf() -> None:
 # as one of the offered subprotocols (`csrf.<token>`), never in the URL, which
 # access logs keep. The server answers with WS_PROTOCOL only, never the token.
 WS_PROTOCOL = "periscope.terminal"
+SEND_PIECE = 64 * 1024  # bytes of an answer sent in one write (see _in_pieces)
 WS_TOKEN_PREFIX = "csrf."
 
 
@@ -454,8 +455,26 @@ class _SessionInterface(SecureCookieSessionInterface):
         return self.session_class(data)
 
 
+class PiecewiseResponse(Response):
+    """Flask's response, its body handed to the server in pieces of at most
+    SEND_PIECE bytes: the server writes each with Python's sendall, whose
+    timeout (PERISCOPE_SEND_TIMEOUT, see _send_deadline) holds over the
+    whole write. A page of a megabyte in one piece would need a client
+    taking 35 KB/s to be sent within 30 s; in pieces, each has the whole
+    setting, and a client taking 2 KB/s still gets every page."""
+
+    def iter_encoded(self):
+        for item in super().iter_encoded():
+            if len(item) <= SEND_PIECE:
+                yield item
+            else:
+                for i in range(0, len(item), SEND_PIECE):
+                    yield item[i:i + SEND_PIECE]
+
+
 def init_app(app: Flask) -> None:
     st = app.extensions["periscope.settings"]
+    app.response_class = PiecewiseResponse
     app.extensions["periscope.password"] = load_password(st.password, st.password_file)
     app.extensions["periscope.throttle"] = Throttle(
         path=Path(st.state_dir) / "logins.json" if st.state_dir else None)
@@ -466,6 +485,21 @@ def init_app(app: Flask) -> None:
         # Never X-Forwarded-Host: the Host allow-list checks the real header.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0, x_port=0,
                                 x_prefix=0)
+
+    @app.before_request  # first: before any guard answers, or reads a form's body
+    def _send_deadline():
+        # A client that stops reading (stalled, or hostile), or sends a body
+        # it never finishes, would hold the thread answering it for as long
+        # as it likes, and a handful would hold every thread of a worker: each
+        # piece of the request's body must come, and each piece of the answer
+        # go out, within the setting, else the connection is dropped. gunicorn
+        # makes the socket blocking again for the next request on it. A
+        # WebSocket's socket is the terminal's, quiet for minutes at a time:
+        # left alone.
+        limit = settings().send_timeout
+        sock = request.environ.get("gunicorn.socket")
+        if limit and sock is not None and not is_websocket():
+            sock.settimeout(limit)
 
     @app.before_request
     def _guard():
@@ -483,19 +517,6 @@ def init_app(app: Flask) -> None:
             check_websocket()
         if request.method not in SAFE_METHODS:
             check_csrf()
-
-    @app.before_request
-    def _send_deadline():
-        # A client that stops reading (stalled, or hostile) would hold the
-        # thread answering it for as long as it likes, and a handful would
-        # hold every thread of a worker: each piece of the answer must go out
-        # within the setting, else the connection is dropped. gunicorn makes
-        # the socket blocking again for the next request on it. A WebSocket's
-        # socket is the terminal's, quiet for minutes at a time: left alone.
-        limit = settings().send_timeout
-        sock = request.environ.get("gunicorn.socket")
-        if limit and sock is not None and not is_websocket():
-            sock.settimeout(limit)
 
     @app.after_request
     def _headers(resp):

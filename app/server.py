@@ -11,6 +11,7 @@ cannot be used stops the start here, in plain words, not in every worker.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -78,10 +79,28 @@ def on_exit(server):  # gunicorn hook: the master removes the folder it made
 RESTARTING = "Periscope is restarting or stopping: start again in a moment."
 
 
+class _DroppedClient(logging.Filter):
+    """gunicorn logs a client dropped for PERISCOPE_SEND_TIMEOUT (it stopped
+    reading its answer, or sending its request) as a socket error with a
+    traceback: one warning line instead, which says what happened."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, TimeoutError) and str(record.msg).startswith("Socket error"):
+            record.msg = ("Dropped a client that took longer than PERISCOPE_SEND_TIMEOUT "
+                          "to take its answer or send its request")
+            record.args = ()
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def post_worker_init(worker):  # gunicorn hook: a worker told to stop ends its terminals first
     import signal
 
     from .terminalrelay import stopping
+
+    worker.log.error_log.addFilter(_DroppedClient())
 
     graceful = worker.handle_exit
 

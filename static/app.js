@@ -17,6 +17,19 @@
     }
   });
 
+  // While a notice waits for the engine (it brings the page back once the
+  // engine answers), the page's live lists stand still: each of their polls
+  // would only fail again, put the notice up anew (and what the user did
+  // before, announced there, away), and hold a server thread for as long as
+  // a hung engine takes to time out.
+  document.addEventListener("htmx:beforeRequest", function (ev) {
+    var el = ev.detail && ev.detail.elt;
+    var trigger = (el && el.getAttribute && el.getAttribute("hx-trigger")) || "";
+    if (/^every /.test(trigger) && document.querySelector("#flash .waiting")) {
+      ev.preventDefault();
+    }
+  });
+
   // A link to a section inside a closed <details> (the raw JSON) opens it.
   function openTarget() {
     var id = location.hash.slice(1);

@@ -78,12 +78,46 @@ def test_the_503_page_recovers_by_itself_in_chromium(proxy, run_container, start
     proxy.cut()
     page.goto(srv.url + f"/containers/{cid}")
     assert page.locator(".status-code").inner_text() == "503"
-    page.wait_for_timeout(1500)  # it polls, and stays while the engine is away
+    for _ in range(3):  # it polls, and stays while the engine is away
+        with page.expect_response(lambda r: "/engine/wait" in r.url, timeout=10000):
+            pass
     assert page.locator(".status-code").count() == 1
     proxy.restore()
     # the waiter answers HX-Refresh and the container page comes back on its own
     page.locator("h1.container-name").wait_for(timeout=10000)
     assert page.url.endswith(f"/containers/{cid}")
+    assert page.dialogs == []
+
+
+@pytest.mark.browser
+def test_live_lists_stand_still_while_the_engine_is_away(proxy, run_container, start_server,
+                                                         page):
+    """A live list whose engine goes away: its failed poll puts the waiting
+    notice up, and from then on only the notice asks (each list poll would
+    only fail again, and hold a server thread on a hung engine); once the
+    engine is back, the page comes back with its list."""
+    from urllib.parse import urlsplit
+
+    run_container()
+    srv = start_server({"DOCKER_HOST": f"unix://{proxy.path}",
+                        "PERISCOPE_POLL_INTERVAL": "0.5"})
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(urlsplit(r.url).path))
+    for path in ("/networks", "/containers"):
+        asked.clear()
+        page.goto(srv.url + path)
+        page.wait_for_selector("#rows table")
+        proxy.cut()
+        page.wait_for_selector("#flash .waiting", timeout=10000)
+        polled = asked.count(path + "/rows")
+        assert polled >= 1
+        for _ in range(3):  # the notice asks again and again...
+            with page.expect_response(lambda r: "/engine/wait" in r.url, timeout=10000):
+                pass
+        assert asked.count(path + "/rows") == polled  # ...the list does not
+        proxy.restore()
+        page.wait_for_selector("#flash .waiting", state="detached", timeout=10000)
+        page.wait_for_selector("#rows table", timeout=10000)
     assert page.dialogs == []
 
 
@@ -421,6 +455,37 @@ def test_clients_that_stop_reading_cannot_hold_every_thread(run_container, docke
         while chunk := stalled[0].recv(1 << 20):
             got += len(chunk)
         assert got < 12_000_000
+    finally:
+        for s in stalled:
+            s.close()
+    # the server's log says so in a line each (written before it closed the
+    # connection the loop above read to its end), no traceback
+    log = open(srv.log.name, encoding="utf-8", errors="replace").read()
+    assert "Dropped a client that took longer than PERISCOPE_SEND_TIMEOUT" in log
+    assert "Traceback" not in log and "Socket error" not in log
+
+
+def test_clients_that_never_finish_sending_a_form_cannot_hold_every_thread(start_server):
+    """A form whose body never comes in whole (sent to the login page, open to
+    anyone): each holds a thread for PERISCOPE_SEND_TIMEOUT at most, and is
+    answered 400, never a 500."""
+    import socket
+
+    srv = start_server({"PERISCOPE_WORKERS": "1", "PERISCOPE_THREADS": "2",
+                        "PERISCOPE_SEND_TIMEOUT": "1", "PERISCOPE_PASSWORD": "a-long-password"})
+    host, port = srv.url.split("//", 1)[1].split(":")
+    stalled = []
+    try:
+        for _ in range(4):
+            s = socket.create_connection((host, int(port)), timeout=30)
+            s.sendall(f"POST /login HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                      "Content-Type: application/x-www-form-urlencoded\r\n"
+                      "Content-Length: 100000\r\n\r\npassword=".encode())
+            stalled.append(s)
+        r = requests.get(srv.url + "/static/style.css", timeout=30)
+        assert r.status_code == 200
+        for s in stalled:
+            assert s.recv(64).startswith(b"HTTP/1.1 400")
     finally:
         for s in stalled:
             s.close()

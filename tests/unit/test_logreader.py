@@ -332,3 +332,43 @@ def test_a_part_over_the_cap_is_cut_and_counted_and_later_parts_lie_over_it():
     r = LineReader().read([(STDOUT, ts, None, head, 0), (STDOUT, ts, None, b"tail\rX\n", 0)]).close()
     (ln,) = r.lines
     assert ln.text == "X" + "h" * (LINE_CAP - 1) and ln.dropped == 104
+
+
+def test_a_progress_line_of_small_entries_over_the_cap_keeps_the_part_being_written():
+    """Entries shorter than the room left (an engine that logs each write as
+    an entry) go on the part being written, not past it."""
+    pieces = [b"ab\r" * 5000 + b"c" * 100, b"d" * 2000, b"\rXYZ\r", b"e" * 15000 + b"\n"]
+    (ln,) = LineReader().read([(STDOUT, b"", None, p, 0) for p in pieces]).close().lines
+    assert ln.text == "e" * 15000 and ln.dropped == 0
+    whole = b"".join(pieces)
+    for size in (1, 7, 100, 3000):  # any cut into entries: the same as the whole line
+        cut = [whole[i:i + size] for i in range(0, len(whole), size)]
+        (ln,) = LineReader().read([(STDOUT, b"", None, p, 0) for p in cut]).close().lines
+        assert (ln.text, ln.dropped) == ("e" * 15000, 0), size
+
+
+def test_a_progress_line_over_the_cap_with_bytes_that_are_not_utf8():
+    pieces = [b"\xff" * 10000 + b"\ra", b"b" * 10000 + b"\n"]
+    (ln,) = LineReader().read([(STDOUT, b"", None, p, 0) for p in pieces]).close().lines
+    assert ln.dropped == 0 and ln.text.startswith("a" + "b" * 10000)
+    (ln,) = LineReader().read([(STDOUT, b"", None, b"x\r" + b"\x80" * 18000, 0),
+                               (STDOUT, b"", None, b"\n", 0)]).close().lines
+    assert len(ln.text) >= LINE_CAP - 3 and ln.dropped == 18000 - LINE_CAP
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_progress_lines_over_the_cap_in_any_entries_show_what_the_whole_line_would(seed):
+    import random
+    rnd = random.Random(seed)
+    parts = [bytes(rnd.choice(b"abc\xc3\xa9 #") for _ in range(rnd.randint(0, 300)))
+             for _ in range(rnd.randint(200, 400))]
+    whole = b"\r".join(parts)
+    assert len(whole) > LINE_CAP
+    at, entries = 0, []
+    while at < len(whole):
+        n = rnd.choice((1, 5, 50, 700, 5000, 20000))
+        entries.append((STDOUT, b"", None, whole[at:at + n], 0))
+        at += n
+    entries.append((STDOUT, b"", None, b"\n", 0))
+    (ln,) = LineReader().read(entries).close().lines
+    assert ln.text == carriage_returns(whole.decode("utf-8", "replace")) and ln.dropped == 0

@@ -515,3 +515,14 @@ def test_the_remembered_cookies_are_bounded():
     for i, t in enumerate(texts):
         assert dict(_open(app, t)) == {"n": i}
     assert len(si._opened) == si.OPENED
+
+
+def test_answers_go_to_the_server_in_pieces_of_at_most_send_piece():
+    from app.security import SEND_PIECE, PiecewiseResponse
+
+    body = bytes(range(256)) * (3 * SEND_PIECE // 256 + 7)
+    pieces = list(PiecewiseResponse(body).iter_encoded())
+    assert len(pieces) == 4 and max(map(len, pieces)) == SEND_PIECE and b"".join(pieces) == body
+    assert list(PiecewiseResponse(b"small").iter_encoded()) == [b"small"]
+    streamed = PiecewiseResponse(iter([b"a" * (SEND_PIECE + 1), b"b"]))
+    assert [len(p) for p in streamed.iter_encoded()] == [SEND_PIECE, 1, 1]
