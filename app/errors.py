@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 
 from flask import Flask, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from .gateway import exceptions as ge
 from .gateway.hosts import HostConfigError
@@ -132,6 +132,16 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HostConfigError)
     def _host_config(e: HostConfigError):
         return _render(503, "config", "DOCKER_HOST cannot be used", str(e))
+
+    @app.errorhandler(ClientDisconnected)
+    def _body_never_came(e: ClientDisconnected):
+        # a request's body that stopped coming (PERISCOPE_SEND_TIMEOUT, see
+        # security._send_deadline) or whose client went away: one line in the
+        # log, a short answer (no page: it is likely nobody's to read)
+        log.warning("Dropped a client that took longer than PERISCOPE_SEND_TIMEOUT to send "
+                    "its request's body (%s %s)", request.method, request.path[:200])
+        return ("The request's body did not come in whole, in time.\n", 400,
+                {"Content-Type": "text/plain; charset=utf-8"})
 
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException):

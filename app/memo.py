@@ -47,11 +47,15 @@ class Keyed(list):
     one made last time (web.py's row blocks)."""
 
     key: tuple | None = None
+    # what the rows show, where that differs from `key` (a key that holds the
+    # step of relative times changes every step; the texts may not)
+    shows: tuple | None = None
 
     @classmethod
-    def of(cls, rows, key: tuple) -> "Keyed":
+    def of(cls, rows, key: tuple, shows: tuple | None = None) -> "Keyed":
         out = cls(rows)
         out.key = key
+        out.shows = shows
         return out
 
 
@@ -104,8 +108,10 @@ class Memo:
 def context_tag(context: dict, *more: Any) -> str:
     """A short tag of everything a partial is made from (its context: rows,
     filters, notes; and `more`): equal tags, equal partials. Rows that carry
-    their key (Keyed) count by it, not by their content. The same in every
-    worker (no hash(), which each process seeds apart)."""
-    parts = {k: (v.key if isinstance(v, Keyed) and v.key is not None else v)
+    their key (Keyed) count by what they show (or their key), not by their
+    content. The same in every worker (no hash(), which each process seeds
+    apart)."""
+    parts = {k: ((v.shows if v.shows is not None else v.key)
+                 if isinstance(v, Keyed) and v.key is not None else v)
              for k, v in context.items()}
     return hashlib.blake2b(_tag_bytes([parts, more]), digest_size=9).hexdigest()

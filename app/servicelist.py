@@ -214,7 +214,8 @@ def rows_from(answer: Answer, f: dict, href_prefix: str) -> memo.Keyed:
         rows = [r for r in (present(s, href_prefix, answer.counts) for s in answer.raw)
                 if _matches(r, q)]
         rows.sort(key=lambda r: (r["stack"], r["name"]))
-        return memo.Keyed.of(rows, key)
+        # what they show: the same answer's rows with the same time texts
+        return memo.Keyed.of(rows, key, shows=(key[:3], [r["updated_rel"] for r in rows]))
 
     return _made.get(key, make, step)
 
@@ -291,7 +292,9 @@ def _merge(answers: list[tuple[str, list[dict]]], key: tuple) -> memo.Keyed:
             by_id[row["id"]] = row
             rows.append(row)
     rows.sort(key=lambda r: (r["stack"], r["name"], r["engine"]))
-    return memo.Keyed.of(rows, key)
+    shows = tuple((name, made.shows if made.shows is not None else made.key)
+                  for name, made in answers)
+    return memo.Keyed.of(rows, key, shows=shows)
 
 
 ROW_KEYS = ("id", "name", "mode", "running", "desired", "completed", "image", "image_full",

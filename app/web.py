@@ -139,14 +139,14 @@ def shared_partial(key: tuple, render: Callable[..., str]) -> str:
 
 def poll_tag(ctx: dict) -> str:
     """The tag of a polled list's partial: everything it is made from (its
-    context) with what the page frame adds (the engines and their read-only
-    setting, the API version, the engine in the URL, where the app is mounted,
-    the code's version) and the step of relative times (memo.tick: a text
-    such as "3 minutes ago" may lag by one step, never more)."""
+    context, which holds its relative times as texts: "3 minutes ago") with
+    what the page frame adds (the engines and their read-only setting, the
+    API version, the engine in the URL, where the app is mounted, the code's
+    version). An unchanged list keeps its tag for as long as it stays so."""
     entry = engine_entry()
     frame = (__version__, g.get("engine_name"), request.script_root,
              [(e.name, e.read_only) for e in registry()], entry.read_only,
-             entry.engine.negotiated_version, memo.tick())
+             entry.engine.negotiated_version)
     return memo.context_tag(ctx, frame)
 
 

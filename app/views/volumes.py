@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 
 from .. import volumelist as vl
+from ..display import reltime
 from ..errors import explain
 from ..gateway import exceptions as ge
 from ..security import changes_state
@@ -38,9 +39,12 @@ def rows_for(args) -> dict:
         rows, trouble = vl.fetch_combined(reg, f, {e.name: hrefs(e.name) for e in reg},
                                           settings().engine_budget, measured)
         problem = ""
+    measured = {k: v for k, v in measured.items() if v is not None}
     return {"rows": rows, "f": f, "qs": vl.query_string(f), "trouble": trouble,
             "problem": problem, "several": combined(), "totals": vl.totals(rows),
-            "measured": {k: v for k, v in measured.items() if v is not None}}
+            "measured": measured,
+            # the texts the partial shows of when ("3 minutes ago"): its poll's tag holds them
+            "measured_rel": {k: reltime(v.at) for k, v in measured.items()}}
 
 
 @bp.get("/volumes")

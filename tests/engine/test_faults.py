@@ -485,7 +485,14 @@ def test_clients_that_never_finish_sending_a_form_cannot_hold_every_thread(start
         r = requests.get(srv.url + "/static/style.css", timeout=30)
         assert r.status_code == 200
         for s in stalled:
-            assert s.recv(64).startswith(b"HTTP/1.1 400")
+            answer = b""
+            while chunk := s.recv(4096):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 400")
+            assert answer.endswith(b"The request's body did not come in whole, in time.\n")
     finally:
         for s in stalled:
             s.close()
+    log = open(srv.log.name, encoding="utf-8", errors="replace").read()
+    assert log.count("to send its request's body (POST /login)") == 4
+    assert "Traceback" not in log

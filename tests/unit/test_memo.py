@@ -92,3 +92,11 @@ def test_context_tag_counts_keyed_rows_by_their_key_and_is_the_same_in_every_pro
                            env={**os.environ, "PYTHONHASHSEED": seed}, check=True,
                            cwd=ROOT).stdout for seed in ("1", "2")}
     assert len(tags) == 1 and len(tags.pop().strip()) == 18
+
+
+def test_context_tag_counts_keyed_rows_by_what_they_show_when_they_say():
+    made_then = memo.Keyed.of([{"id": "a"}], ("answer", 1), shows=("answer", ["3 minutes ago"]))
+    made_now = memo.Keyed.of([{"id": "a"}], ("answer", 2), shows=("answer", ["3 minutes ago"]))
+    later = memo.Keyed.of([{"id": "a"}], ("answer", 3), shows=("answer", ["4 minutes ago"]))
+    assert memo.context_tag({"rows": made_then}) == memo.context_tag({"rows": made_now})
+    assert memo.context_tag({"rows": made_now}) != memo.context_tag({"rows": later})

@@ -37,6 +37,28 @@ def test_rows_of_every_mode_with_counts_ports_and_stacks():
     assert set(rows(load("services"), q="SHOP")) == {"shop_api", "shop_worker"}
 
 
+def test_rows_made_again_in_the_next_step_show_the_same_and_say_so(monkeypatch):
+    """Rows are made again each step of relative times (memo.tick); what
+    they show (their `shows`) stays the same while the texts do, so a live
+    list's poll keeps answering "no change"."""
+    from app import memo
+
+    services = load("services")  # updated long ago: texts that move in days
+    answer = sl.Answer(services, None, ("tag", None))
+    f, _ = sl.list_filters({})
+    monkeypatch.setattr(memo, "tick", lambda: 10)
+    before = sl.rows_from(answer, f, "/services/")
+    monkeypatch.setattr(memo, "tick", lambda: 11)
+    after = sl.rows_from(answer, f, "/services/")
+    assert before is not after and before.key != after.key
+    assert before.shows == after.shows
+    assert memo.context_tag({"rows": before}) == memo.context_tag({"rows": after})
+    older = copy.deepcopy(services)
+    older[0]["UpdatedAt"] = "2001-01-01T00:00:00Z"
+    changed = sl.rows_from(sl.Answer(older, None, ("tag2", None)), f, "/services/")
+    assert memo.context_tag({"rows": changed}) != memo.context_tag({"rows": after})
+
+
 def test_filters_refuse_bad_values_and_go_to_the_engine():
     f, problems = sl.list_filters({"label": "=x", "stack": "a b", "q": " web "})
     assert len(problems) == 2 and f["q"] == "web" and sl.engine_filters(f) is None
