@@ -5,6 +5,8 @@ replicas 0 (made cheaply: POST /services/create, no task to schedule):
   raw      GET /services?status=true on the same socket, one pooled session
   page     GET /services from Periscope under gunicorn (the full HTML page)
   rows     GET /services/rows (the partial the live list polls)
+  rows 204 the same poll with the tag of the rows the viewer has, the list
+           unchanged: 204, nothing rendered (the engine is still asked)
   (raw, page and rows read with `requests`, then again with http.client kept
   alive: benchkit.BareClient)
   cli      `docker service ls` (a process start included)
@@ -24,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import html
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -73,6 +77,12 @@ def cleanup(engine: Engine) -> None:
         list(pool.map(lambda i: engine._send("DELETE", f"/services/{i}"), ids))
 
 
+def poll_of(page: str) -> str:
+    """The list poll's URL (with the tag of the rows) in a page or partial."""
+    return html.unescape(re.search(r'id="service-rows"[^>]*hx-get="([^"]+)"', page,
+                                   re.S).group(1))
+
+
 def part_real(args, LiveServer) -> None:
     host = parse_host(os.environ.get("DOCKER_HOST"))
     engine = Engine(host)
@@ -95,15 +105,29 @@ def part_real(args, LiveServer) -> None:
         for n in [int(x) for x in args.sizes.split(",")]:
             ensure_services(engine, n)
             total = len(engine.services(status=False))
+            polls = {"requests": poll_of(web.get(srv.url + "/services").text)}
+            polls["http.client"] = polls["requests"]
+
+            def unchanged(client: str) -> None:
+                """The poll with its tag: a 204 while the rows stay the same; when
+                they did change (the relative times' 10 s step), the new tag."""
+                if client == "requests":
+                    body = web.get(srv.url + polls[client]).text
+                else:
+                    body = bare_web.get(polls[client]).decode()
+                if body:
+                    polls[client] = poll_of(body)
             res = interleaved({  # round by round: a busier moment weighs on each alike
                 "raw GET /services?status=1": lambda: raw.get(raw_url).content,
                 "Periscope /services page": lambda: web.get(srv.url + "/services").content,
                 "Periscope /services/rows": lambda: web.get(srv.url + "/services/rows").content,
+                "rows, unchanged: 204": lambda: unchanged("requests"),
                 # the same three read with http.client, as a browser's lean HTTP stack
                 # would (benchkit.BareClient says why), each side alike
                 "raw, http.client": lambda: bare_raw.get(f"/v{api}/services?status=true"),
                 "page, http.client": lambda: bare_web.get("/services"),
                 "rows, http.client": lambda: bare_web.get("/services/rows"),
+                "rows 204, http.client": lambda: unchanged("http.client"),
             }, args.rounds)
             res["docker service ls"] = timeit(lambda: subprocess.run(
                 ["docker", "service", "ls"], capture_output=True), max(5, args.rounds // 3))
