@@ -32,7 +32,8 @@ from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, redirect, render_template, request, session, url_for
+from flask import (Flask, Response, abort, current_app, redirect, render_template, request,
+                   session, url_for)
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -113,7 +114,7 @@ def check_csrf() -> None:
 # as one of the offered subprotocols (`csrf.<token>`), never in the URL, which
 # access logs keep. The server answers with WS_PROTOCOL only, never the token.
 WS_PROTOCOL = "periscope.terminal"
-SEND_PIECE = 64 * 1024  # bytes of an answer sent in one write (see _in_pieces)
+SEND_PIECE = 64 * 1024  # bytes of an answer sent in one write (see PiecewiseResponse)
 WS_TOKEN_PREFIX = "csrf."
 
 

@@ -215,7 +215,8 @@ def rows_from(answer: Answer, f: dict, href_prefix: str) -> memo.Keyed:
                 if _matches(r, q)]
         rows.sort(key=lambda r: (r["stack"], r["name"]))
         # what they show: the same answer's rows with the same time texts
-        return memo.Keyed.of(rows, key, shows=(key[:3], [r["updated_rel"] for r in rows]))
+        shows = (answer.tag, q, href_prefix, [r["updated_rel"] for r in rows])
+        return memo.Keyed.of(rows, key, shows=shows)
 
     return _made.get(key, make, step)
 
